@@ -1,0 +1,233 @@
+//! Authorizations: what clearing records are matched against.
+//!
+//! They arrive by the same webhook as clearings, as
+//! `{"authorizations": [{...}]}` with camelCase fields like the clearing
+//! record's. Amounts are exact decimals read from the JSON text.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::clearing::currency;
+use crate::clearing::fields::{parse_amount, parse_date};
+use crate::clearing::notification::{check_count, parse_envelope, NotificationError};
+
+/// How a clearing record finds its authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AuthorizationKey {
+    TransUid(String),
+    Reference {
+        financial_network_code: String,
+        reference_number: String,
+        settlement_date: NaiveDate,
+    },
+}
+
+impl AuthorizationKey {
+    /// The partition key of the authorization item (or of its reference alias).
+    pub fn partition_key(&self) -> String {
+        match self {
+            Self::TransUid(uid) => format!("AUTH#{uid}"),
+            Self::Reference { financial_network_code, reference_number, settlement_date } => {
+                format!("AUTHREF#{financial_network_code}#{reference_number}#{settlement_date}")
+            }
+        }
+    }
+}
+
+impl fmt::Display for AuthorizationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TransUid(uid) => write!(f, "transUid {uid}"),
+            Self::Reference { financial_network_code, reference_number, settlement_date } => write!(
+                f,
+                "financialNetworkCode {financial_network_code}, referenceNumber {reference_number}, settlementDate {settlement_date}"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AuthorizationStatus {
+    Approved,
+    Declined,
+    Reversed,
+}
+
+/// A stored authorization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Authorization {
+    pub trans_uid: String,
+    pub card_network: String,
+    pub card_hash: String,
+    pub financial_network_code: Option<String>,
+    pub reference_number: Option<String>,
+    pub settlement_date: Option<NaiveDate>,
+    pub amount: Decimal,
+    pub currency: String,
+    pub merchant_category_code: Option<String>,
+    pub authorized_at: DateTime<Utc>,
+    pub status: AuthorizationStatus,
+    /// The first presentment that cleared this authorization, once one has.
+    #[serde(default)]
+    pub claimed_by: Option<String>,
+    pub raw_payload: String,
+}
+
+impl Authorization {
+    /// Keys under which this authorization is stored: always its transUid,
+    /// plus the reference alias when the network gave one.
+    pub fn keys(&self) -> Vec<AuthorizationKey> {
+        let mut keys = vec![AuthorizationKey::TransUid(self.trans_uid.clone())];
+        if let (Some(n), Some(r), Some(d)) =
+            (&self.financial_network_code, &self.reference_number, self.settlement_date)
+        {
+            keys.push(AuthorizationKey::Reference {
+                financial_network_code: n.clone(),
+                reference_number: r.clone(),
+                settlement_date: d,
+            });
+        }
+        keys
+    }
+}
+
+/// An authorization record that could not be read, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedAuthorization {
+    pub index: usize,
+    pub trans_uid: Option<String>,
+    pub problem: String,
+    pub raw_payload: String,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    authorizations: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireAuthorization<'a> {
+    trans_uid: String,
+    card_reference: String,
+    financial_network_code: Option<String>,
+    reference_number: Option<String>,
+    settlement_date: Option<String>,
+    #[serde(borrow)]
+    transaction_amount: &'a RawValue,
+    transaction_currency: String,
+    merchant_category_code: Option<String>,
+    authorization_date_time: String,
+    status: AuthorizationStatus,
+}
+
+/// Splits an authorization notification into readable and rejected records.
+pub fn parse_authorization_notification(
+    body: &[u8],
+    card_network: &str,
+) -> Result<Vec<Result<Authorization, RejectedAuthorization>>, NotificationError> {
+    let envelope: Envelope<'_> = parse_envelope(body, "authorizations")?;
+    check_count(envelope.authorizations.len(), "authorizations")?;
+    Ok(envelope
+        .authorizations
+        .into_iter()
+        .enumerate()
+        .map(|(index, raw)| {
+            parse_one(raw, card_network).map_err(|problem| RejectedAuthorization {
+                index,
+                trans_uid: serde_json::from_str::<serde_json::Value>(raw.get())
+                    .ok()
+                    .and_then(|v| v.get("transUid").and_then(|u| u.as_str()).map(str::to_owned)),
+                problem,
+                raw_payload: raw.get().to_owned(),
+            })
+        })
+        .collect())
+}
+
+fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String> {
+    let wire: WireAuthorization<'_> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+    let non_empty = |name: &str, v: &str| {
+        if v.trim().is_empty() || v.len() > 128 {
+            Err(format!("{name} must be a non-empty string of at most 128 characters"))
+        } else {
+            Ok(())
+        }
+    };
+    non_empty("transUid", &wire.trans_uid)?;
+    non_empty("cardReference", &wire.card_reference)?;
+    let amount_text = wire.transaction_amount.get().trim_matches('"');
+    let amount = parse_amount(amount_text).map_err(|e| format!("transactionAmount: {e}"))?;
+    let units = currency::minor_units(&wire.transaction_currency).ok_or_else(|| {
+        format!("transactionCurrency: '{}' is not an ISO 4217 currency code", wire.transaction_currency)
+    })?;
+    if amount.normalize().scale() > units {
+        return Err(format!(
+            "transactionAmount: {amount} has more than {units} decimal places for {}",
+            wire.transaction_currency
+        ));
+    }
+    let settlement_date = wire
+        .settlement_date
+        .as_deref()
+        .map(parse_date)
+        .transpose()
+        .map_err(|e| format!("settlementDate: {e}"))?;
+    let authorized_at = DateTime::parse_from_rfc3339(&wire.authorization_date_time)
+        .map_err(|_| {
+            format!(
+                "authorizationDateTime: '{}' is not an RFC 3339 date-time",
+                wire.authorization_date_time
+            )
+        })?
+        .with_timezone(&Utc);
+    if let Some(mcc) = &wire.merchant_category_code {
+        if mcc.len() != 4 || !mcc.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("merchantCategoryCode: '{mcc}' must be exactly 4 digits"));
+        }
+    }
+    Ok(Authorization {
+        trans_uid: wire.trans_uid,
+        card_network: card_network.to_owned(),
+        card_hash: wire.card_reference,
+        financial_network_code: wire.financial_network_code,
+        reference_number: wire.reference_number,
+        settlement_date,
+        amount,
+        currency: wire.transaction_currency,
+        merchant_category_code: wire.merchant_category_code,
+        authorized_at,
+        status: wire.status,
+        claimed_by: None,
+        raw_payload: raw.get().to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_good_and_rejects_bad_records_independently() {
+        let body = br#"{"authorizations": [
+            {"transUid": "T1", "cardReference": "C1", "transactionAmount": 10.10, "transactionCurrency": "USD",
+             "merchantCategoryCode": "5812", "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED",
+             "financialNetworkCode": "MCF", "referenceNumber": "R1", "settlementDate": "2024-04-26"},
+            {"transUid": "T2", "cardReference": "C1", "transactionAmount": 1.001, "transactionCurrency": "USD",
+             "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED"}
+        ]}"#;
+        let parsed = parse_authorization_notification(body, "MASTERCARD").unwrap();
+        let first = parsed[0].as_ref().unwrap();
+        assert_eq!(first.amount.to_string(), "10.10");
+        assert_eq!(first.keys().len(), 2);
+        let second = parsed[1].as_ref().unwrap_err();
+        assert_eq!(second.trans_uid.as_deref(), Some("T2"));
+        assert!(second.problem.contains("decimal places"), "{}", second.problem);
+    }
+}

@@ -1,0 +1,530 @@
+//! The clearing message: a stored clearing record with its state and history.
+//!
+//! State machine (every arrow is one recorded [`Transition`]):
+//!
+//! ```text
+//!            ingest                     operator asks                worker
+//! (none) -> RECEIVED -> MATCHED        PENDING -> REPROCESSING -> MATCHED
+//!                    -> PENDING                               -> PENDING (new reason)
+//!                                      REPROCESSING -> PENDING (request released: queue failure)
+//! ```
+//! `version` counts transitions; stores write a new state only if the stored
+//! version is still the one the change was computed from.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::fields::{ClearingField, FieldValues};
+use super::matching::{match_clearing, MatchDetails, MatchOutcome, MatchingRules, PendingReason};
+use super::notification::ReceivedRecord;
+use super::validate::{validate, ValidClearing};
+use crate::authorization::{Authorization, AuthorizationKey};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ClearingStatus {
+    Received,
+    Matched,
+    Pending,
+    Reprocessing,
+}
+
+impl ClearingStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "RECEIVED",
+            Self::Matched => "MATCHED",
+            Self::Pending => "PENDING",
+            Self::Reprocessing => "REPROCESSING",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Received, Self::Matched, Self::Pending, Self::Reprocessing]
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+    }
+
+    /// The transitions the state machine allows.
+    pub fn can_become(self, to: ClearingStatus) -> bool {
+        use ClearingStatus::*;
+        matches!(
+            (self, to),
+            (Received, Matched) | (Received, Pending) | (Pending, Reprocessing) | (Reprocessing, Matched)
+                | (Reprocessing, Pending)
+        )
+    }
+
+    /// Open messages wait on an operator or on the worker.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Reprocessing)
+    }
+}
+
+/// One field changed by an operator's adjustment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: ClearingField,
+    pub old_value: Option<String>,
+    pub new_value: String,
+}
+
+/// One recorded state change: who, when, why and what changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    pub version: u64,
+    pub from: Option<ClearingStatus>,
+    pub to: ClearingStatus,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<PendingReason>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// The operator request a message is being reprocessed for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReprocessingTicket {
+    pub request_id: String,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub reconciliation_reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearingMessage {
+    pub clearing_unique_id: String,
+    pub card_network: String,
+    pub card_hash: Option<String>,
+    pub status: ClearingStatus,
+    pub version: u64,
+    #[serde(default)]
+    pub pending_reason: Option<PendingReason>,
+    pub fields: FieldValues,
+    pub raw_payload: String,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub matched: Option<MatchDetails>,
+    #[serde(default)]
+    pub reprocessing: Option<ReprocessingTicket>,
+    pub history: Vec<Transition>,
+}
+
+/// What a change needs the store to do besides writing the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationClaim {
+    /// The authorization a first presentment takes for itself.
+    pub trans_uid: String,
+    pub clearing_unique_id: String,
+}
+
+/// A record read and validated, waiting for its authorization lookup.
+#[derive(Debug, Clone)]
+pub struct PreparedRecord {
+    pub record: ReceivedRecord,
+    pub clearing_unique_id: String,
+    pub validation: Result<ValidClearing, PendingReason>,
+}
+
+impl PreparedRecord {
+    pub fn new(record: ReceivedRecord) -> Self {
+        let clearing_unique_id = record.clearing_unique_id();
+        let validation = if record.shape_problems.is_empty() {
+            validate(&record.fields).map_err(PendingReason::invalid_fields)
+        } else {
+            let mut problems = record.shape_problems.clone();
+            if let Err(more) = validate(&record.fields) {
+                problems.extend(more);
+            }
+            problems.sort_by_key(|p| p.field);
+            Err(PendingReason::invalid_fields(problems))
+        };
+        Self { record, clearing_unique_id, validation }
+    }
+
+    pub fn authorization_key(&self) -> Option<AuthorizationKey> {
+        self.validation.as_ref().ok().map(ValidClearing::authorization_key)
+    }
+}
+
+/// The result of deciding one message's next state.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub message: ClearingMessage,
+    pub claim: Option<AuthorizationClaim>,
+}
+
+fn outcome_of(
+    validation: &Result<ValidClearing, PendingReason>,
+    authorization: Option<&Authorization>,
+    rules: &MatchingRules,
+) -> (MatchOutcome, Option<AuthorizationClaim>) {
+    match validation {
+        Err(reason) => (MatchOutcome::Pending(reason.clone()), None),
+        Ok(valid) => {
+            let outcome = match_clearing(valid, authorization, rules);
+            let claim = match (&outcome, authorization) {
+                (MatchOutcome::Matched(_), Some(auth)) if valid.is_first_presentment() => Some(AuthorizationClaim {
+                    trans_uid: auth.trans_uid.clone(),
+                    clearing_unique_id: valid.clearing_unique_id.clone(),
+                }),
+                _ => None,
+            };
+            (outcome, claim)
+        }
+    }
+}
+
+impl ClearingMessage {
+    /// A newly received record, taken straight through RECEIVED to its first outcome.
+    pub fn ingest(
+        prepared: PreparedRecord,
+        card_network: &str,
+        authorization: Option<&Authorization>,
+        rules: &MatchingRules,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Decision {
+        let (outcome, claim) = outcome_of(&prepared.validation, authorization, rules);
+        let mut message = ClearingMessage {
+            clearing_unique_id: prepared.clearing_unique_id,
+            card_network: card_network.to_owned(),
+            card_hash: prepared
+                .record
+                .fields
+                .get(&ClearingField::CardReference)
+                .filter(|c| !c.trim().is_empty())
+                .cloned(),
+            status: ClearingStatus::Received,
+            version: 1,
+            pending_reason: None,
+            fields: prepared.record.fields,
+            raw_payload: prepared.record.raw,
+            received_at: now,
+            updated_at: now,
+            matched: None,
+            reprocessing: None,
+            history: vec![Transition {
+                version: 1,
+                from: None,
+                to: ClearingStatus::Received,
+                at: now,
+                actor: actor.to_owned(),
+                reason: Some("clearing notification received".into()),
+                pending_reason: None,
+                changes: Vec::new(),
+                request_id: None,
+            }],
+        };
+        message.settle(outcome, actor, None, Vec::new(), None, now);
+        Decision { message, claim }
+    }
+
+    /// PENDING -> REPROCESSING for an operator's request.
+    pub fn begin_reprocessing(&self, ticket: ReprocessingTicket, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        self.check(ClearingStatus::Reprocessing)?;
+        let mut next = self.clone();
+        next.push(Transition {
+            version: 0,
+            from: Some(self.status),
+            to: ClearingStatus::Reprocessing,
+            at: now,
+            actor: ticket.requested_by.clone(),
+            reason: Some(ticket.reconciliation_reason.clone()),
+            pending_reason: None,
+            changes: Vec::new(),
+            request_id: Some(ticket.request_id.clone()),
+        });
+        next.reprocessing = Some(ticket);
+        Ok(next)
+    }
+
+    /// REPROCESSING -> PENDING with the same reason, when the request could not be queued.
+    pub fn release_reprocessing(&self, why: &str, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        self.check(ClearingStatus::Pending)?;
+        let mut next = self.clone();
+        let request_id = next.reprocessing.take().map(|t| t.request_id);
+        next.push(Transition {
+            version: 0,
+            from: Some(self.status),
+            to: ClearingStatus::Pending,
+            at: now,
+            actor: "system".into(),
+            reason: Some(why.to_owned()),
+            pending_reason: self.pending_reason.clone(),
+            changes: Vec::new(),
+            request_id,
+        });
+        Ok(next)
+    }
+
+    /// Applies the operator's adjustments (already checked to parse for their
+    /// fields) and validates and matches again, exactly as ingest does.
+    /// `authorization` must be looked up with [`Self::authorization_key_after`].
+    pub fn finish_reprocessing(
+        &self,
+        adjustments: &[Adjustment],
+        authorization: Option<&Authorization>,
+        rules: &MatchingRules,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Decision, TransitionError> {
+        if self.status != ClearingStatus::Reprocessing {
+            return Err(TransitionError { from: self.status, to: ClearingStatus::Matched });
+        }
+        let mut next = self.clone();
+        let changes = next.apply_adjustments(adjustments);
+        let validation = validate(&next.fields).map_err(PendingReason::invalid_fields);
+        let (outcome, claim) = outcome_of(&validation, authorization, rules);
+        let ticket = next.reprocessing.take();
+        next.settle(
+            outcome,
+            actor,
+            ticket.as_ref().map(|t| t.reconciliation_reason.clone()),
+            changes,
+            ticket.map(|t| t.request_id),
+            now,
+        );
+        Ok(Decision { message: next, claim })
+    }
+
+    /// The authorization key the record will have once `adjustments` apply,
+    /// if it is valid then.
+    pub fn authorization_key_after(&self, adjustments: &[Adjustment]) -> Option<AuthorizationKey> {
+        let mut fields = self.fields.clone();
+        for a in adjustments {
+            fields.insert(a.field, a.new_value.clone());
+        }
+        validate(&fields).ok().map(|v| v.authorization_key())
+    }
+
+    fn apply_adjustments(&mut self, adjustments: &[Adjustment]) -> Vec<FieldChange> {
+        adjustments
+            .iter()
+            .map(|a| FieldChange {
+                field: a.field,
+                old_value: self.fields.insert(a.field, a.new_value.clone()),
+                new_value: a.new_value.clone(),
+            })
+            .collect()
+    }
+
+    fn settle(
+        &mut self,
+        outcome: MatchOutcome,
+        actor: &str,
+        reason: Option<String>,
+        changes: Vec<FieldChange>,
+        request_id: Option<String>,
+        now: DateTime<Utc>,
+    ) {
+        let (to, pending_reason, matched) = match outcome {
+            MatchOutcome::Matched(details) => (ClearingStatus::Matched, None, Some(details)),
+            MatchOutcome::Pending(reason) => (ClearingStatus::Pending, Some(reason), None),
+        };
+        self.push(Transition {
+            version: 0,
+            from: Some(self.status),
+            to,
+            at: now,
+            actor: actor.to_owned(),
+            reason,
+            pending_reason: pending_reason.clone(),
+            changes,
+            request_id,
+        });
+        self.pending_reason = pending_reason;
+        self.matched = matched;
+    }
+
+    fn push(&mut self, mut transition: Transition) {
+        self.version += 1;
+        transition.version = self.version;
+        self.status = transition.to;
+        self.updated_at = transition.at;
+        self.history.push(transition);
+    }
+
+    fn check(&self, to: ClearingStatus) -> Result<(), TransitionError> {
+        if self.status.can_become(to) {
+            Ok(())
+        } else {
+            Err(TransitionError { from: self.status, to })
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a {from:?} clearing message cannot become {to:?}")]
+pub struct TransitionError {
+    pub from: ClearingStatus,
+    pub to: ClearingStatus,
+}
+
+/// An operator's correction of one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    pub field: ClearingField,
+    pub new_value: String,
+}
+
+/// Why an adjustment cannot be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustmentError {
+    #[error("adjustments[{index}].field `{field}` is not a clearing record field")]
+    UnknownField { index: usize, field: String },
+    #[error("adjustments[{index}].field `{field}` identifies the record and cannot be adjusted")]
+    IdentityField { index: usize, field: ClearingField },
+    #[error("adjustments[{index}].new_value for `{field}`: {problem}")]
+    InvalidValue { index: usize, field: ClearingField, problem: String },
+    #[error("adjustments[{index}].field `{field}` is adjusted more than once")]
+    Repeated { index: usize, field: ClearingField },
+}
+
+/// Checks an operator's adjustments: known, adjustable fields whose new
+/// values parse for their kind.
+pub fn check_adjustments(raw: &[(String, String)]) -> Result<Vec<Adjustment>, AdjustmentError> {
+    let mut out: Vec<Adjustment> = Vec::with_capacity(raw.len());
+    for (index, (name, value)) in raw.iter().enumerate() {
+        let field = ClearingField::from_name(name)
+            .ok_or_else(|| AdjustmentError::UnknownField { index, field: name.clone() })?;
+        if field.is_identity() {
+            return Err(AdjustmentError::IdentityField { index, field });
+        }
+        if out.iter().any(|a| a.field == field) {
+            return Err(AdjustmentError::Repeated { index, field });
+        }
+        field
+            .kind()
+            .check(value)
+            .map_err(|problem| AdjustmentError::InvalidValue { index, field, problem })?;
+        out.push(Adjustment { field, new_value: value.clone() });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorization::AuthorizationStatus;
+    use crate::clearing::matching::{PendingReasonCode, DEFAULT_MATCHING_RULES};
+    use crate::clearing::notification::parse_clearing_notification;
+    use std::str::FromStr;
+
+    fn seed() -> PreparedRecord {
+        let body = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
+        PreparedRecord::new(parse_clearing_notification(body.as_bytes()).unwrap().remove(0))
+    }
+
+    fn rules() -> MatchingRules {
+        MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap()
+    }
+
+    fn seed_auth() -> Authorization {
+        Authorization {
+            trans_uid: "20240426O9EC2A".into(),
+            card_network: "MASTERCARD".into(),
+            card_hash: "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd".into(),
+            financial_network_code: None,
+            reference_number: None,
+            settlement_date: None,
+            amount: rust_decimal::Decimal::from_str("12.34").unwrap(),
+            currency: "USD".into(),
+            merchant_category_code: Some("4111".into()),
+            authorized_at: Utc::now(),
+            status: AuthorizationStatus::Approved,
+            claimed_by: None,
+            raw_payload: "{}".into(),
+        }
+    }
+
+    fn ticket() -> ReprocessingTicket {
+        ReprocessingTicket {
+            request_id: "req-1".into(),
+            requested_by: "operator:ana".into(),
+            requested_at: Utc::now(),
+            reconciliation_reason: "fix local date".into(),
+        }
+    }
+
+    #[test]
+    fn the_seed_is_pending_then_reconciled_by_fixing_its_date() {
+        let auth = seed_auth();
+        let d = ClearingMessage::ingest(seed(), "MASTERCARD", Some(&auth), &rules(), "webhook", Utc::now());
+        let msg = d.message;
+        assert_eq!(msg.status, ClearingStatus::Pending);
+        assert_eq!(msg.version, 2);
+        let reason = msg.pending_reason.clone().unwrap();
+        assert_eq!(reason.code, PendingReasonCode::InvalidField);
+        assert_eq!(reason.fields[0].field, ClearingField::TransactionLocalDate);
+        assert!(d.claim.is_none());
+
+        let adjustments =
+            check_adjustments(&[("transactionLocalDate".into(), "2024-04-24".into())]).unwrap();
+        let reprocessing = msg.begin_reprocessing(ticket(), Utc::now()).unwrap();
+        assert_eq!(reprocessing.status, ClearingStatus::Reprocessing);
+        assert_eq!(
+            reprocessing.authorization_key_after(&adjustments),
+            Some(AuthorizationKey::TransUid("20240426O9EC2A".into()))
+        );
+        let done = reprocessing
+            .finish_reprocessing(&adjustments, Some(&auth), &rules(), "worker", Utc::now())
+            .unwrap();
+        assert_eq!(done.message.status, ClearingStatus::Matched);
+        assert_eq!(done.message.version, 4);
+        assert_eq!(done.claim.unwrap().trans_uid, "20240426O9EC2A");
+        let last = done.message.history.last().unwrap();
+        assert_eq!(last.changes[0].old_value.as_deref(), Some("2024-24-04"));
+        assert_eq!(last.changes[0].new_value, "2024-04-24");
+        assert_eq!(last.reason.as_deref(), Some("fix local date"));
+        assert_eq!(last.request_id.as_deref(), Some("req-1"));
+        assert!(done.message.reprocessing.is_none());
+    }
+
+    #[test]
+    fn only_pending_messages_can_be_reprocessed() {
+        let mut fields_ok = seed();
+        fields_ok.record.fields.insert(ClearingField::TransactionLocalDate, "2024-04-24".into());
+        let prepared = PreparedRecord::new(fields_ok.record);
+        let d = ClearingMessage::ingest(prepared, "MASTERCARD", Some(&seed_auth()), &rules(), "webhook", Utc::now());
+        assert_eq!(d.message.status, ClearingStatus::Matched);
+        assert!(d.message.begin_reprocessing(ticket(), Utc::now()).is_err());
+    }
+
+    #[test]
+    fn a_released_request_returns_to_pending_with_its_reason() {
+        let d = ClearingMessage::ingest(seed(), "MASTERCARD", None, &rules(), "webhook", Utc::now());
+        let r = d.message.begin_reprocessing(ticket(), Utc::now()).unwrap();
+        let back = r.release_reprocessing("queue unavailable", Utc::now()).unwrap();
+        assert_eq!(back.status, ClearingStatus::Pending);
+        assert_eq!(back.pending_reason, d.message.pending_reason);
+        assert_eq!(back.history.len(), 4);
+    }
+
+    #[test]
+    fn adjustments_are_checked() {
+        assert!(matches!(
+            check_adjustments(&[("clearingUniqueId".into(), "x".into())]),
+            Err(AdjustmentError::IdentityField { .. })
+        ));
+        assert!(matches!(
+            check_adjustments(&[("pan".into(), "x".into())]),
+            Err(AdjustmentError::UnknownField { .. })
+        ));
+        assert!(matches!(
+            check_adjustments(&[("transactionLocalDate".into(), "2024-13-01".into())]),
+            Err(AdjustmentError::InvalidValue { .. })
+        ));
+        assert!(matches!(
+            check_adjustments(&[("transactionAmount".into(), "ten".into())]),
+            Err(AdjustmentError::InvalidValue { .. })
+        ));
+        assert!(check_adjustments(&[("transactionAmount".into(), "10.00".into())]).is_ok());
+    }
+}

@@ -1,0 +1,17 @@
+//! Clearing records: parsing, validation, matching and the message state machine.
+
+pub mod currency;
+pub mod fields;
+pub mod matching;
+pub mod message;
+pub mod notification;
+pub mod validate;
+
+pub use fields::{ClearingField, FieldProblem, FieldValues};
+pub use matching::{MatchDetails, MatchOutcome, MatchingRules, PendingReason, PendingReasonCode};
+pub use message::{
+    check_adjustments, Adjustment, AdjustmentError, AuthorizationClaim, ClearingMessage, ClearingStatus, Decision,
+    FieldChange, PreparedRecord, ReprocessingTicket, Transition, TransitionError,
+};
+pub use notification::{parse_clearing_notification, NotificationError, ReceivedRecord};
+pub use validate::{validate, ValidClearing};

@@ -1,0 +1,225 @@
+//! Parsing of a clearing notification body, `{"clearing": [...]}`.
+//!
+//! The envelope must be well formed (otherwise the whole body is a 400 and
+//! nothing is stored), but each record inside it is taken apart on its own:
+//! a record with wrong types or a broken date is still a record, kept with its
+//! raw JSON, and validation decides later what is wrong with it.
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::fields::{ClearingField, FieldProblem, FieldValues};
+
+/// Largest number of records accepted in one notification.
+pub const MAX_RECORDS_PER_NOTIFICATION: usize = 1_000;
+
+/// Why a notification body as a whole cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    #[error("body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("body must be an object with a `{list}` array of records: {detail}")]
+    WrongShape { list: &'static str, detail: String },
+    #[error("`{0}` must contain at least one record")]
+    Empty(&'static str),
+    #[error("`{list}` has {count} records; at most {max} are accepted per call")]
+    TooManyRecords { list: &'static str, count: usize, max: usize },
+}
+
+/// One record of a notification, as received.
+#[derive(Debug, Clone)]
+pub struct ReceivedRecord {
+    /// The record's JSON exactly as the network sent it.
+    pub raw: String,
+    /// Text of every known field present in the record.
+    pub fields: FieldValues,
+    /// Fields whose JSON type cannot hold their value (an object where a date belongs, ...),
+    /// and a record that is not an object at all.
+    pub shape_problems: Vec<FieldProblem>,
+}
+
+impl ReceivedRecord {
+    /// The idempotency key: `clearingUniqueId`, or for a record without one a
+    /// digest of its raw JSON, so that a redelivery of the same broken record
+    /// still lands on the same stored item.
+    pub fn clearing_unique_id(&self) -> String {
+        match self.fields.get(&ClearingField::ClearingUniqueId) {
+            Some(id) if !id.trim().is_empty() && id.len() <= 64 => id.clone(),
+            _ => {
+                let digest = Sha256::digest(self.raw.as_bytes());
+                format!("sha256-{}", &hex::encode(digest)[..32])
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    clearing: Vec<&'a RawValue>,
+}
+
+/// Splits a clearing notification into its records.
+pub fn parse_clearing_notification(body: &[u8]) -> Result<Vec<ReceivedRecord>, NotificationError> {
+    let envelope: Envelope<'_> = parse_envelope(body, "clearing")?;
+    check_count(envelope.clearing.len(), "clearing")?;
+    Ok(envelope.clearing.into_iter().map(parse_record).collect())
+}
+
+pub(crate) fn parse_envelope<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    list: &'static str,
+) -> Result<T, NotificationError> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => NotificationError::WrongShape {
+            list,
+            detail: e.to_string(),
+        },
+        _ => NotificationError::MalformedJson(e.to_string()),
+    })
+}
+
+pub(crate) fn check_count(count: usize, list: &'static str) -> Result<(), NotificationError> {
+    if count == 0 {
+        return Err(NotificationError::Empty(list));
+    }
+    if count > MAX_RECORDS_PER_NOTIFICATION {
+        return Err(NotificationError::TooManyRecords {
+            list,
+            count,
+            max: MAX_RECORDS_PER_NOTIFICATION,
+        });
+    }
+    Ok(())
+}
+
+/// Takes one record apart. Never fails: what cannot be read becomes a problem.
+pub fn parse_record(raw: &RawValue) -> ReceivedRecord {
+    let text = raw.get();
+    let mut record = ReceivedRecord {
+        raw: text.to_owned(),
+        fields: FieldValues::new(),
+        shape_problems: Vec::new(),
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    match de.deserialize_map(RecordVisitor { record: &mut record }) {
+        Ok(()) => {}
+        Err(_) => record.shape_problems.push(FieldProblem {
+            field: ClearingField::ClearingUniqueId,
+            problem: "record is not a JSON object".into(),
+        }),
+    }
+    record
+}
+
+struct RecordVisitor<'r> {
+    record: &'r mut ReceivedRecord,
+}
+
+impl<'de> Visitor<'de> for RecordVisitor<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a clearing record object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let value: &'de RawValue = map.next_value()?;
+            let Some(field) = ClearingField::from_name(&key) else {
+                continue; // unknown fields stay in the raw payload only
+            };
+            match scalar_text(value.get()) {
+                Ok(Some(text)) => {
+                    self.record.fields.insert(field, text);
+                }
+                Ok(None) => {} // null: treated as absent
+                Err(problem) => self.record.shape_problems.push(FieldProblem { field, problem }),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The text of a JSON scalar: a string's content, a number's digits as sent.
+fn scalar_text(raw: &str) -> Result<Option<String>, String> {
+    match raw.as_bytes().first() {
+        Some(b'"') => serde_json::from_str::<String>(raw)
+            .map(Some)
+            .map_err(|e| format!("unreadable string: {e}")),
+        Some(b'-' | b'0'..=b'9') => Ok(Some(raw.to_owned())),
+        Some(b'n') => Ok(None),
+        Some(b't' | b'f') => Err("must be a string or a number, not a boolean".into()),
+        Some(b'{') => Err("must be a string or a number, not an object".into()),
+        Some(b'[') => Err("must be a string or a number, not an array".into()),
+        _ => Err("unreadable value".into()),
+    }
+}
+
+impl<'de> de::Deserialize<'de> for ReceivedRecord {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw: Box<RawValue> = Deserialize::deserialize(d)?;
+        Ok(parse_record(&raw))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
+
+    #[test]
+    fn seed_example_parses_with_exact_amount_text() {
+        let records = parse_clearing_notification(SEED.as_bytes()).unwrap();
+        assert_eq!(records.len(), 1);
+        let r = &records[0];
+        assert_eq!(r.fields[&ClearingField::TransactionAmount], "12.34");
+        assert_eq!(r.fields[&ClearingField::TransactionLocalDate], "2024-24-04");
+        assert_eq!(r.clearing_unique_id(), "202404261024009777553");
+        assert!(r.shape_problems.is_empty());
+        assert!(r.raw.contains("\"banknetDate\": \"0424\"") && r.raw.starts_with('{'));
+    }
+
+    #[test]
+    fn envelope_errors_are_told_apart() {
+        assert!(matches!(
+            parse_clearing_notification(b"{\"clearing\": [").unwrap_err(),
+            NotificationError::MalformedJson(_)
+        ));
+        assert!(matches!(
+            parse_clearing_notification(b"{\"records\": []}").unwrap_err(),
+            NotificationError::WrongShape { .. }
+        ));
+        assert!(matches!(
+            parse_clearing_notification(b"{\"clearing\": {}}").unwrap_err(),
+            NotificationError::WrongShape { .. }
+        ));
+        assert_eq!(
+            parse_clearing_notification(b"{\"clearing\": []}").unwrap_err(),
+            NotificationError::Empty("clearing")
+        );
+    }
+
+    #[test]
+    fn a_bad_record_does_not_spoil_its_neighbours() {
+        let body = br#"{"clearing": [42, {"clearingUniqueId": "A1", "transactionAmount": {"x": 1}}, {"clearingUniqueId": "B2", "transactionAmount": "7.10", "merchantCategoryCode": 5812}]}"#;
+        let records = parse_clearing_notification(body).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0].shape_problems[0].problem, "record is not a JSON object");
+        assert!(records[0].clearing_unique_id().starts_with("sha256-"));
+        assert_eq!(records[1].shape_problems[0].field, ClearingField::TransactionAmount);
+        assert_eq!(records[2].fields[&ClearingField::TransactionAmount], "7.10");
+        assert_eq!(records[2].fields[&ClearingField::MerchantCategoryCode], "5812");
+    }
+
+    #[test]
+    fn id_digest_is_stable_for_the_same_bytes() {
+        let body = br#"{"clearing": [{"transactionAmount": 1}]}"#;
+        let a = parse_clearing_notification(body).unwrap();
+        let b = parse_clearing_notification(body).unwrap();
+        assert_eq!(a[0].clearing_unique_id(), b[0].clearing_unique_id());
+    }
+}

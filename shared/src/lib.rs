@@ -1,0 +1,8 @@
+//! Shared by the clearing reconciliation functions.
+//!
+//! - `clearing`, `authorization`, `pix`: the domain, pure functions and types.
+//! - `ports`: the capabilities the functions need (clearing store, work queue, event bus).
+//! - `adapters`: those capabilities on DynamoDB, SQS and EventBridge.
+
+pub mod authorization;
+pub mod clearing;
