@@ -6,3 +6,7 @@
 
 pub mod authorization;
 pub mod clearing;
+pub mod adapters;
+pub mod events;
+pub mod jobs;
+pub mod ports;

@@ -1,0 +1,739 @@
+//! The clearing store on DynamoDB (single table; see ARCHITECTURE.md).
+//!
+//! Items:
+//! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
+//!   and the index attributes of the five GSIs.
+//! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization; `claimed_by` once cleared.
+//! - `AUTHREF#<network>#<reference>#<settlementDate>` / `ALIAS`: points to the transUid.
+//! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
+//! - `RECON#<requestId>` / `REQUEST`: an operator's reconciliation request.
+//! - `META` / `INGEST_DAYS`: the set of days on which records arrived (for the cursor search).
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, CancellationReason, KeysAndAttributes, Put, ReturnConsumedCapacity,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use base64::Engine;
+use chrono::{DateTime, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::fields::parse_date;
+use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
+use crate::ports::{
+    AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page, ReconciliationRequest, StoreError,
+};
+
+type Item = HashMap<String, AttributeValue>;
+
+pub const INDEX_BY_CARD: &str = "ByCard";
+pub const INDEX_BY_OPEN_STATUS: &str = "ByOpenStatus";
+pub const INDEX_BY_TRANS_UID: &str = "ByTransUid";
+pub const INDEX_BY_TRANSACTION_DATE: &str = "ByTransactionDate";
+pub const INDEX_BY_INGESTION: &str = "ByIngestion";
+
+/// Searches over days walk at most this many days.
+pub const MAX_SEARCH_DAYS: i64 = 366;
+
+#[derive(Clone)]
+pub struct DynamoDbClearingStore {
+    client: Client,
+    table: String,
+    capacity: Option<std::sync::Arc<CapacityMeter>>,
+}
+
+/// Adds up the capacity units DynamoDB reports, for the capacity benchmark.
+#[derive(Default, Debug)]
+pub struct CapacityMeter {
+    write_milli: std::sync::atomic::AtomicU64,
+    read_milli: std::sync::atomic::AtomicU64,
+}
+
+impl CapacityMeter {
+    fn add(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for c in consumed {
+            let write = c.write_capacity_units().unwrap_or(0.0);
+            let read = c.read_capacity_units().unwrap_or(0.0);
+            // Some responses only say CapacityUnits; attribute it by the call's kind.
+            let total = c.capacity_units().unwrap_or(0.0);
+            let (w, r) = if write == 0.0 && read == 0.0 { (total, 0.0) } else { (write, read) };
+            self.write_milli.fetch_add((w * 1000.0).round() as u64, Relaxed);
+            self.read_milli.fetch_add((r * 1000.0).round() as u64, Relaxed);
+        }
+    }
+    fn add_read(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        for c in consumed {
+            let r = c.read_capacity_units().unwrap_or(0.0).max(c.capacity_units().unwrap_or(0.0));
+            self.read_milli.fetch_add((r * 1000.0).round() as u64, Relaxed);
+        }
+    }
+    /// (write units, read units) consumed so far.
+    pub fn totals(&self) -> (f64, f64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.write_milli.load(Relaxed) as f64 / 1000.0,
+            self.read_milli.load(Relaxed) as f64 / 1000.0,
+        )
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
+    StoreError::Unavailable(format!("{e:?}").chars().take(600).collect())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+pub fn message_pk(id: &str) -> String {
+    format!("CLR#{id}")
+}
+const MESSAGE_SK: &str = "MESSAGE";
+const AUTH_SK: &str = "AUTHORIZATION";
+const ALIAS_SK: &str = "ALIAS";
+
+/// Sortable timestamp, fixed width.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(m).map_err(corrupt)?;
+    let id = &m.clearing_unique_id;
+    let received = stamp(m.received_at);
+    item.insert("pk".into(), s(message_pk(id)));
+    item.insert("sk".into(), s(MESSAGE_SK));
+    item.insert("entity".into(), s("CLEARING_MESSAGE"));
+    if let Some(card) = &m.card_hash {
+        item.insert("card_key".into(), s(format!("{}#{card}", m.card_network)));
+        item.insert("card_sort".into(), s(format!("{}#{received}#{id}", m.status.as_str())));
+    }
+    if m.status.is_open() {
+        item.insert("open_status".into(), s(m.status.as_str()));
+        item.insert("open_sort".into(), s(format!("{received}#{id}")));
+    }
+    if let Some(uid) = m.fields.get(&ClearingField::TransUid) {
+        item.insert("trans_uid".into(), s(uid.clone()));
+    }
+    if let Some(Ok(date)) = m.fields.get(&ClearingField::TransactionLocalDate).map(|d| parse_date(d)) {
+        let time = m.fields.get(&ClearingField::TransactionLocalTime).cloned().unwrap_or_default();
+        item.insert("txn_date".into(), s(date.to_string()));
+        item.insert("txn_sort".into(), s(format!("{time}#{id}")));
+    }
+    item.insert("ingest_day".into(), s(m.received_at.date_naive().to_string()));
+    item.insert("ingest_sort".into(), s(format!("{received}#{id}")));
+    Ok(item)
+}
+
+fn message_from_item(item: Item) -> Result<ClearingMessage, StoreError> {
+    serde_dynamo::from_item(item).map_err(corrupt)
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+fn cancellation_reasons<R>(
+    e: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<CancellationReason>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => Some(t.cancellation_reasons().to_vec()),
+        _ => None,
+    }
+}
+
+fn failed_condition(reasons: &[CancellationReason], index: usize) -> bool {
+    reasons.get(index).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+}
+
+impl DynamoDbClearingStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into(), capacity: None }
+    }
+
+    /// Reports consumed capacity into `meter` (benchmarks).
+    pub fn with_capacity_meter(mut self, meter: std::sync::Arc<CapacityMeter>) -> Self {
+        self.capacity = Some(meter);
+        self
+    }
+
+    fn rcc(&self) -> Option<ReturnConsumedCapacity> {
+        self.capacity.as_ref().map(|_| ReturnConsumedCapacity::Total)
+    }
+
+    fn meter_write(&self, c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
+        if let (Some(m), Some(c)) = (&self.capacity, c) {
+            m.add(std::slice::from_ref(c));
+        }
+    }
+
+    /// Items for many keys, 100 per call, retrying unprocessed keys.
+    async fn batch_get(&self, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut pending = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.to_vec()))
+                .consistent_read(consistent)
+                .build()
+                .map_err(unavailable)?;
+            for attempt in 0..8u32 {
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, pending.clone())
+                    .set_return_consumed_capacity(self.rcc())
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                if let Some(m) = &self.capacity {
+                    m.add_read(resp.consumed_capacity());
+                }
+                if let Some(items) = resp.responses().and_then(|r| r.get(&self.table)) {
+                    out.extend(items.iter().cloned());
+                }
+                match resp.unprocessed_keys().and_then(|u| u.get(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => {
+                        pending = rest.clone();
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6))).await;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Messages for ids, in the order of `ids`.
+    async fn messages_by_id(&self, ids: &[String]) -> Result<Vec<ClearingMessage>, StoreError> {
+        let keys = ids.iter().map(|id| key(message_pk(id), MESSAGE_SK)).collect();
+        let mut by_id: HashMap<String, ClearingMessage> = HashMap::new();
+        for item in self.batch_get(keys, false).await? {
+            let m = message_from_item(item)?;
+            by_id.insert(m.clearing_unique_id.clone(), m);
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    async fn query_ids(
+        &self,
+        index: &str,
+        condition: &str,
+        values: Item,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<String>, Option<Item>), StoreError> {
+        let mut ids = Vec::new();
+        let mut start = start;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start.take())
+                .limit((limit - ids.len()).clamp(1, 1000) as i32)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in resp.items() {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    if let Some(id) = pk.strip_prefix("CLR#") {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+            let last = resp.last_evaluated_key().cloned();
+            if ids.len() >= limit || last.is_none() {
+                let more = ids.len() >= limit;
+                return Ok((ids, if more { last } else { None }));
+            }
+            start = last;
+        }
+    }
+
+    async fn page(
+        &self,
+        index: &str,
+        condition: &str,
+        values: Item,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        let start = cursor.map(decode_key).transpose()?;
+        let (ids, last) = self.query_ids(index, condition, values, limit, start).await?;
+        Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: last.as_ref().map(encode_key) })
+    }
+
+    /// Ids of one day's records on a date index, from position `after` on.
+    async fn day_ids(&self, index: &str, day: &str, after: Option<&str>, wanted: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let (pk_attr, sk_attr) = match index {
+            INDEX_BY_INGESTION => ("ingest_day", "ingest_sort"),
+            _ => ("txn_date", "txn_sort"),
+        };
+        let mut values: Item = HashMap::from([(":d".to_string(), s(day))]);
+        let condition = match after {
+            Some(a) => {
+                values.insert(":a".into(), s(a));
+                format!("{pk_attr} = :d AND {sk_attr} > :a")
+            }
+            None => format!("{pk_attr} = :d"),
+        };
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression(&condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start.take())
+                .limit(wanted.clamp(1, 1000) as i32)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in resp.items() {
+                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sort))) = (item.get("pk"), item.get(sk_attr)) {
+                    if let Some(id) = pk.strip_prefix("CLR#") {
+                        out.push((id.to_owned(), sort.clone()));
+                    }
+                }
+            }
+            match resp.last_evaluated_key() {
+                Some(k) if out.len() < wanted => start = Some(k.clone()),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn ingest_days(&self) -> Result<Vec<String>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key("META".into(), "INGEST_DAYS")))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut days: Vec<String> = match resp.item().and_then(|i| i.get("days")) {
+            Some(AttributeValue::Ss(days)) => days.clone(),
+            _ => Vec::new(),
+        };
+        days.sort();
+        Ok(days)
+    }
+
+    /// Remembers that records arrived on `day` (once per notification, not per record).
+    pub async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError> {
+        let resp = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key("META".into(), "INGEST_DAYS")))
+            .update_expression("ADD days :d")
+            .expression_attribute_values(":d", AttributeValue::Ss(vec![day.to_string()]))
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.meter_write(resp.consumed_capacity());
+        Ok(())
+    }
+
+    fn put_message(&self, m: &ClearingMessage, expected_version: Option<u64>) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(message_item(m)?));
+        put = match expected_version {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => put
+                .condition_expression("version = :expected")
+                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+        };
+        Ok(TransactWriteItem::builder().put(put.build().map_err(unavailable)?).build())
+    }
+
+    fn claim_update(&self, claim: &AuthorizationClaim) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("AUTH#{}", claim.trans_uid), AUTH_SK)))
+            .update_expression("SET claimed_by = :id")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null)")
+            .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
+            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .build()
+            .map_err(unavailable)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    async fn existing(&self, id: &str) -> Result<ClearingMessage, StoreError> {
+        self.message(id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("message {id} reported as existing but not found")))
+    }
+}
+
+fn encode_key(k: &Item) -> String {
+    let map: std::collections::BTreeMap<&str, &str> = k
+        .iter()
+        .filter_map(|(name, v)| v.as_s().ok().map(|s| (name.as_str(), s.as_str())))
+        .collect();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap_or_default())
+}
+
+fn decode_key(cursor: &str) -> Result<Item, StoreError> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::InvalidCursor("cursor is not one this API returned".into()))?;
+    let map: HashMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor("cursor is not one this API returned".into()))?;
+    Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
+}
+
+#[async_trait]
+impl ClearingStore for DynamoDbClearingStore {
+    async fn authorizations(
+        &self,
+        keys: &[AuthorizationKey],
+    ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError> {
+        let unique: BTreeSet<&AuthorizationKey> = keys.iter().collect();
+        // Reference aliases first resolve to their transUid.
+        let mut by_uid: HashMap<String, Vec<AuthorizationKey>> = HashMap::new();
+        let mut alias_keys = Vec::new();
+        for k in &unique {
+            match k {
+                AuthorizationKey::TransUid(uid) => by_uid.entry(uid.clone()).or_default().push((*k).clone()),
+                AuthorizationKey::Reference { .. } => alias_keys.push(key(k.partition_key(), ALIAS_SK)),
+            }
+        }
+        if !alias_keys.is_empty() {
+            for item in self.batch_get(alias_keys, false).await? {
+                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(uid))) = (item.get("pk"), item.get("trans_uid"))
+                else {
+                    continue;
+                };
+                if let Some(k) = unique.iter().find(|k| &k.partition_key() == pk) {
+                    by_uid.entry(uid.clone()).or_default().push((*k).clone());
+                }
+            }
+        }
+        let auth_keys = by_uid.keys().map(|uid| key(format!("AUTH#{uid}"), AUTH_SK)).collect();
+        let mut out = HashMap::new();
+        for item in self.batch_get(auth_keys, false).await? {
+            let auth: Authorization = serde_dynamo::from_item(item).map_err(corrupt)?;
+            for k in by_uid.get(&auth.trans_uid).into_iter().flatten() {
+                out.insert(k.clone(), auth.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn save_authorization(&self, auth: &Authorization) -> Result<AuthorizationSaved, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        item.insert("pk".into(), s(format!("AUTH#{}", auth.trans_uid)));
+        item.insert("sk".into(), s(AUTH_SK));
+        item.insert("entity".into(), s("AUTHORIZATION"));
+        item.remove("claimed_by");
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        let saved = match result {
+            Ok(_) => AuthorizationSaved::Inserted,
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => AuthorizationSaved::AlreadyStored,
+            Err(e) => return Err(unavailable(e)),
+        };
+        for k in auth.keys().into_iter().skip(1) {
+            let mut alias = key(k.partition_key(), ALIAS_SK);
+            alias.insert("trans_uid".into(), s(auth.trans_uid.clone()));
+            alias.insert("entity".into(), s("AUTHORIZATION_ALIAS"));
+            self.client.put_item().table_name(&self.table).set_item(Some(alias)).send().await.map_err(unavailable)?;
+        }
+        Ok(saved)
+    }
+
+    async fn save_rejected_authorization(&self, rejected: &RejectedAuthorization) -> Result<(), StoreError> {
+        let digest = hex::encode(Sha256::digest(rejected.raw_payload.as_bytes()));
+        let mut item = key(format!("AUTHREJ#{}", &digest[..32]), "REJECTED");
+        item.insert("entity".into(), s("REJECTED_AUTHORIZATION"));
+        item.insert("problem".into(), s(rejected.problem.clone()));
+        item.insert("raw_payload".into(), s(rejected.raw_payload.clone()));
+        item.insert("received_at".into(), s(stamp(Utc::now())));
+        if let Some(uid) = &rejected.trans_uid {
+            item.insert("trans_uid_given".into(), s(uid.clone()));
+        }
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn insert_message(
+        &self,
+        message: &ClearingMessage,
+        claim: Option<&AuthorizationClaim>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let Some(claim) = claim else {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(message_item(message)?))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .set_return_consumed_capacity(self.rcc())
+                .send()
+                .await;
+            return match result {
+                Ok(out) => {
+                    self.meter_write(out.consumed_capacity());
+                    Ok(InsertOutcome::Inserted)
+                }
+                Err(e) => match e.as_service_error() {
+                    Some(se) if is_conditional_failure(se) => {
+                        use aws_sdk_dynamodb::operation::put_item::PutItemError;
+                        let old = match se {
+                            PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                            _ => None,
+                        };
+                        let existing = match old {
+                            Some(item) => message_from_item(item)?,
+                            None => self.existing(&message.clearing_unique_id).await?,
+                        };
+                        Ok(InsertOutcome::AlreadyStored(Box::new(existing)))
+                    }
+                    _ => Err(unavailable(e)),
+                },
+            };
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(self.put_message(message, None)?)
+            .transact_items(self.claim_update(claim)?)
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                if let Some(m) = &self.capacity {
+                    m.add(out.consumed_capacity());
+                }
+                Ok(InsertOutcome::Inserted)
+            }
+            Err(e) => match cancellation_reasons(&e) {
+                Some(reasons) if failed_condition(&reasons, 0) => Ok(InsertOutcome::AlreadyStored(Box::new(
+                    self.existing(&message.clearing_unique_id).await?,
+                ))),
+                Some(reasons) if failed_condition(&reasons, 1) => Err(StoreError::ClaimLost(claim.trans_uid.clone())),
+                _ => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn update_messages(
+        &self,
+        updates: &[(ClearingMessage, u64)],
+        claim: Option<&AuthorizationClaim>,
+        request: Option<&ReconciliationRequest>,
+    ) -> Result<(), StoreError> {
+        let mut items = Vec::with_capacity(updates.len() + 2);
+        for (m, expected) in updates {
+            items.push(self.put_message(m, Some(*expected))?);
+        }
+        if let Some(c) = claim {
+            items.push(self.claim_update(c)?);
+        }
+        if let Some(r) = request {
+            let mut item: Item = serde_dynamo::to_item(r).map_err(corrupt)?;
+            item.insert("pk".into(), s(format!("RECON#{}", r.request_id)));
+            item.insert("sk".into(), s("REQUEST"));
+            item.insert("entity".into(), s("RECONCILIATION_REQUEST"));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .map_err(unavailable)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) => match cancellation_reasons(&e) {
+                Some(reasons) => {
+                    if let Some(i) = (0..updates.len()).find(|i| failed_condition(&reasons, *i)) {
+                        return Err(StoreError::VersionConflict(updates[i].0.clearing_unique_id.clone()));
+                    }
+                    match claim {
+                        Some(c) if failed_condition(&reasons, updates.len()) => Err(StoreError::ClaimLost(c.trans_uid.clone())),
+                        _ => Err(unavailable(e)),
+                    }
+                }
+                None => Err(unavailable(e)),
+            },
+        }
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<ClearingMessage>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(message_pk(id), MESSAGE_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        resp.item().cloned().map(message_from_item).transpose()
+    }
+
+    async fn messages_for_card(
+        &self,
+        card_network: &str,
+        card_hash: &str,
+        status: Option<ClearingStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        let mut values: Item = HashMap::from([(":k".to_string(), s(format!("{card_network}#{card_hash}")))]);
+        let condition = match status {
+            Some(st) => {
+                values.insert(":s".into(), s(format!("{}#", st.as_str())));
+                "card_key = :k AND begins_with(card_sort, :s)"
+            }
+            None => "card_key = :k",
+        };
+        self.page(INDEX_BY_CARD, condition, values, limit, cursor).await
+    }
+
+    async fn open_messages(
+        &self,
+        status: ClearingStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        let values = HashMap::from([(":s".to_string(), s(status.as_str()))]);
+        self.page(INDEX_BY_OPEN_STATUS, "open_status = :s", values, limit, cursor).await
+    }
+
+    async fn search(&self, search: &ClearingSearch, offset: usize, limit: usize) -> Result<Page<ClearingMessage>, StoreError> {
+        let wanted = offset + limit;
+        match search {
+            ClearingSearch::TransUid(uid) => {
+                let values = HashMap::from([(":u".to_string(), s(uid.clone()))]);
+                let (ids, _) = self.query_ids(INDEX_BY_TRANS_UID, "trans_uid = :u", values, wanted, None).await?;
+                let ids: Vec<String> = ids.into_iter().skip(offset).collect();
+                Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: None })
+            }
+            ClearingSearch::DateRange { start, end } => self.search_days(*start, *end, offset, limit).await,
+            ClearingSearch::AfterDate(after) => {
+                let start = after.succ_opt().unwrap_or(*after);
+                self.search_days(start, Utc::now().date_naive(), offset, limit).await
+            }
+            ClearingSearch::Cursor(cursor) => {
+                let (mut day, mut after) = parse_clearing_cursor(cursor)?;
+                let days = self.ingest_days().await?;
+                let start_day = day.clone();
+                let mut ids = Vec::new();
+                for d in days.iter().filter(|d| start_day.as_deref().is_none_or(|cur| d.as_str() >= cur)) {
+                    let from = if day.as_deref() == Some(d.as_str()) { after.clone() } else { None };
+                    let got = self.day_ids(INDEX_BY_INGESTION, d, from.as_deref(), wanted - ids.len()).await?;
+                    for (id, sort) in got {
+                        day = Some(d.clone());
+                        after = Some(sort);
+                        ids.push(id);
+                    }
+                    if ids.len() >= wanted {
+                        break;
+                    }
+                }
+                let ids: Vec<String> = ids.into_iter().skip(offset).collect();
+                let next = match (&day, &after) {
+                    (Some(d), Some(a)) => format_clearing_cursor(d, a),
+                    _ => cursor.clone(),
+                };
+                Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: Some(next) })
+            }
+        }
+    }
+}
+
+impl DynamoDbClearingStore {
+    async fn search_days(&self, start: NaiveDate, end: NaiveDate, offset: usize, limit: usize) -> Result<Page<ClearingMessage>, StoreError> {
+        let wanted = offset + limit;
+        let mut ids = Vec::new();
+        let mut day = start;
+        while day <= end && ids.len() < wanted {
+            let got = self.day_ids(INDEX_BY_TRANSACTION_DATE, &day.to_string(), None, wanted - ids.len()).await?;
+            ids.extend(got.into_iter().map(|(id, _)| id));
+            match day.succ_opt() {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        let ids: Vec<String> = ids.into_iter().skip(offset).take(limit).collect();
+        Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: None })
+    }
+}
+
+/// `"0"` starts at the oldest record; other cursors are opaque positions this API returned.
+fn parse_clearing_cursor(cursor: &str) -> Result<(Option<String>, Option<String>), StoreError> {
+    if cursor == "0" {
+        return Ok((None, None));
+    }
+    let bad = || StoreError::InvalidCursor("cursor is not one this API returned".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (day, after) = text.split_once('|').ok_or_else(bad)?;
+    parse_date(day).map_err(|_| bad())?;
+    Ok((Some(day.to_owned()), Some(after.to_owned())))
+}
+
+fn format_clearing_cursor(day: &str, after: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{day}|{after}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let c = format_clearing_cursor("2024-04-26", "2024-04-26T10:00:00.000000Z#X");
+        assert_eq!(
+            parse_clearing_cursor(&c).unwrap(),
+            (Some("2024-04-26".into()), Some("2024-04-26T10:00:00.000000Z#X".into()))
+        );
+        assert_eq!(parse_clearing_cursor("0").unwrap(), (None, None));
+        assert!(parse_clearing_cursor("not-a-cursor!").is_err());
+        let k: Item = HashMap::from([("pk".to_string(), s("CLR#1"))]);
+        assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
+        assert!(decode_key("%%%").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Ports: the capabilities the functions need, named for what they do.
+//! Adapters in `crate::adapters` provide them on DynamoDB, SQS and EventBridge.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::{Adjustment, AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::events::OutboundEvent;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stored message is no longer at the version the change was computed from.
+    #[error("clearing message {0} changed concurrently")]
+    VersionConflict(String),
+    /// The authorization was claimed by another first presentment meanwhile.
+    #[error("authorization {0} was claimed by another clearing")]
+    ClaimLost(String),
+    #[error("{0}")]
+    InvalidCursor(String),
+    #[error("stored item is unreadable: {0}")]
+    Corrupt(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What happened to a message offered for first storage.
+#[derive(Debug)]
+pub enum InsertOutcome {
+    Inserted,
+    /// Stored before (a redelivery); the stored message is returned unchanged.
+    AlreadyStored(Box<ClearingMessage>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationSaved {
+    Inserted,
+    AlreadyStored,
+}
+
+/// An operator's reconciliation request, recorded with the state change it caused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationRequest {
+    pub request_id: String,
+    pub card_network: String,
+    pub card_hash: String,
+    pub reconciliation_reason: String,
+    pub adjustments: Vec<Adjustment>,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub clearing_unique_ids: Vec<String>,
+}
+
+/// One page of results and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// The Mastercard Clearing API's four search forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClearingSearch {
+    TransUid(String),
+    DateRange { start: NaiveDate, end: NaiveDate },
+    AfterDate(NaiveDate),
+    Cursor(String),
+}
+
+#[async_trait]
+pub trait ClearingStore: Send + Sync {
+    /// Authorizations for the keys, read in batches; missing keys are absent.
+    async fn authorizations(
+        &self,
+        keys: &[AuthorizationKey],
+    ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError>;
+
+    async fn save_authorization(&self, authorization: &Authorization) -> Result<AuthorizationSaved, StoreError>;
+
+    async fn save_rejected_authorization(&self, rejected: &RejectedAuthorization) -> Result<(), StoreError>;
+
+    /// Stores a new message (and takes its authorization claim) unless a
+    /// message with that id is stored already.
+    async fn insert_message(
+        &self,
+        message: &ClearingMessage,
+        claim: Option<&AuthorizationClaim>,
+    ) -> Result<InsertOutcome, StoreError>;
+
+    /// Replaces messages, each only if still at its expected version, all or
+    /// nothing, together with an authorization claim and the operator request.
+    async fn update_messages(
+        &self,
+        updates: &[(ClearingMessage, u64)],
+        claim: Option<&AuthorizationClaim>,
+        request: Option<&ReconciliationRequest>,
+    ) -> Result<(), StoreError>;
+
+    async fn message(&self, clearing_unique_id: &str) -> Result<Option<ClearingMessage>, StoreError>;
+
+    async fn messages_for_card(
+        &self,
+        card_network: &str,
+        card_hash: &str,
+        status: Option<ClearingStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError>;
+
+    async fn open_messages(
+        &self,
+        status: ClearingStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError>;
+
+    /// Mastercard-style search with offset/limit; the cursor form returns the
+    /// next cursor.
+    async fn search(
+        &self,
+        search: &ClearingSearch,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<ClearingMessage>, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("work queue unavailable: {0}")]
+pub struct QueueError(pub String);
+
+/// The reprocessing work queue.
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    async fn enqueue(&self, job: &crate::jobs::ReprocessingJob) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("event bus unavailable: {0}")]
+pub struct EventBusError(pub String);
+
+/// The outbound event bus. Publishing is at least once: a failed entry is
+/// resent, and an error means some event may not have been delivered.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), EventBusError>;
+}
