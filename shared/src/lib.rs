@@ -10,3 +10,6 @@ pub mod adapters;
 pub mod events;
 pub mod jobs;
 pub mod ports;
+pub mod api_error;
+pub mod config;
+pub mod webhook_auth;

@@ -99,6 +99,9 @@ pub trait ClearingStore: Send + Sync {
         request: Option<&ReconciliationRequest>,
     ) -> Result<(), StoreError>;
 
+    /// Remembers that records arrived on `day` (once per notification; the cursor search walks these days).
+    async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError>;
+
     async fn message(&self, clearing_unique_id: &str) -> Result<Option<ClearingMessage>, StoreError>;
 
     async fn messages_for_card(

@@ -1,1 +1,164 @@
+//! Shared set-up of the integration tests: each test provisions its own copy
+//! of the template's resources (a unique name prefix) on the local stack, so
+//! tests run in parallel without seeing each other's records or messages.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clearing_webhook::WebhookService;
+use devstack::{add_subscriber, provision, LocalClients, Provisioned, QueueInfo, Template};
+use shared::adapters::{DynamoDbClearingStore, EventBridgeBus};
+use shared::clearing::MatchingRules;
+use shared::webhook_auth::{sign, WebhookAuth};
+
+pub const WEBHOOK_SECRET: &str = "integration-test-webhook-secret";
+
+pub struct TestStack {
+    pub clients: LocalClients,
+    pub provisioned: Provisioned,
+    /// Receives every event the product puts on the bus.
+    pub all_events: QueueInfo,
+}
+
+impl TestStack {
+    pub async fn new() -> Self {
+        let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let clients = LocalClients::new().await;
+        let template = Template::repo_default().expect("template.yaml readable");
+        let provisioned = provision(&template, &prefix, &clients)
+            .await
+            .expect("local stack reachable: start it with `local/stack.sh start` (./dev.sh test does)");
+        let bus = provisioned.bus("ReconciliationBus").unwrap().to_owned();
+        let all_events = add_subscriber(
+            &clients,
+            &bus,
+            &serde_json::json!({"source": ["clearing", "pix"]}),
+            &format!("{prefix}all-events"),
+        )
+        .await
+        .unwrap();
+        Self { clients, provisioned, all_events }
+    }
+
+    pub fn table(&self) -> String {
+        self.provisioned.table("ClearingTable").unwrap().to_owned()
+    }
+
+    pub fn bus_name(&self) -> String {
+        self.provisioned.bus("ReconciliationBus").unwrap().to_owned()
+    }
+
+    pub fn store(&self) -> DynamoDbClearingStore {
+        DynamoDbClearingStore::new(self.clients.dynamodb.clone(), self.table())
+    }
+
+    pub fn webhook(&self) -> WebhookService {
+        WebhookService {
+            store: Arc::new(self.store()),
+            bus: Arc::new(EventBridgeBus::new(self.clients.eventbridge.clone(), self.bus_name())),
+            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap(),
+            auth: WebhookAuth::new(Some(WEBHOOK_SECRET.into()), vec!["CN=clearing.mastercard.test".into()]),
+        }
+    }
+
+    /// Waits until `queue` has delivered at least `count` messages (or `wait` passes)
+    /// and returns their bodies as JSON, deleting them.
+    pub async fn drain(&self, queue: &QueueInfo, count: usize, wait: Duration) -> Vec<serde_json::Value> {
+        let deadline = Instant::now() + wait;
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            let resp = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(&queue.url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in resp.messages() {
+                out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap());
+                self.clients.sqs.delete_message().queue_url(&queue.url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+            }
+            if out.len() >= count && resp.messages().is_empty() {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// An API Gateway HTTP API (payload 2.0) request, as the function receives it.
+pub fn http_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
+    let headers: serde_json::Map<String, serde_json::Value> =
+        headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String((*v).into()))).collect();
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": path.split_once('?').map(|(_, q)| q).unwrap_or(""),
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "localhost",
+            "domainPrefix": "localhost",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+            "requestId": uuid::Uuid::new_v4().to_string(),
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "22/Nov/2026:10:00:00 +0000",
+            "timeEpoch": 1795000000000i64
+        },
+        "body": body,
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
+}
+
+/// A signed webhook call.
+pub fn signed_webhook(path: &str, body: &str) -> lambda_http::Request {
+    let signature = sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), body.as_bytes());
+    http_request("POST", path, &[("content-type", "application/json"), ("x-webhook-signature", &signature)], body)
+}
+
+pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
+    let bytes: &[u8] = resp.body().as_ref();
+    serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null)
+}
+
+/// The seed notification of the kit, verbatim.
+pub const SEED_NOTIFICATION: &str = include_str!("../../events/fixtures/mastercard-clearing-notification.json");
+
+/// An authorization notification for the seed clearing record.
+pub fn seed_authorization(amount: &str, mcc: &str) -> String {
+    authorization("20240426O9EC2A", "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd", amount, mcc)
+}
+
+pub fn authorization(trans_uid: &str, card: &str, amount: &str, mcc: &str) -> String {
+    format!(
+        r#"{{"authorizations": [{{"transUid": "{trans_uid}", "cardReference": "{card}", "financialNetworkCode": "MCF",
+            "referenceNumber": "REF{trans_uid}", "settlementDate": "2024-04-26", "transactionAmount": {amount},
+            "transactionCurrency": "USD", "merchantCategoryCode": "{mcc}",
+            "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED"}}]}}"#
+    )
+}
+
+/// A valid clearing record (JSON object text) with the given identity and amount.
+pub fn clearing_record(id: &str, trans_uid: &str, card: &str, amount: &str, mcc: &str) -> String {
+    format!(
+        r#"{{"cardReference": "{card}", "referenceNumber": "REF{trans_uid}", "transactionAmount": {amount},
+            "transactionCurrency": "USD", "transactionLocalDate": "2024-04-24", "transactionLocalTime": "16:01:00",
+            "settlementDate": "2024-04-26", "transactionType": "05", "merchantName": "CENTRA",
+            "cardAcceptorCity": "NEW YORK", "cardAcceptorState": "NY", "merchantCountryCode": "USA",
+            "merchantCategoryCode": "{mcc}", "acquirerId": "123456", "transUid": "{trans_uid}",
+            "cardholderAmount": {amount}, "cardholderCurrency": "USD", "financialNetworkCode": "MCF",
+            "processDate": "2024-04-25", "clearingUniqueId": "{id}", "functionCode": "200",
+            "messageReasonCode": "1401", "banknetDate": "0424"}}"#
+    )
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}

@@ -342,8 +342,7 @@ impl DynamoDbClearingStore {
         Ok(days)
     }
 
-    /// Remembers that records arrived on `day` (once per notification, not per record).
-    pub async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError> {
+    async fn note_ingest_day_impl(&self, day: NaiveDate) -> Result<(), StoreError> {
         let resp = self
             .client
             .update_item()
@@ -598,6 +597,10 @@ impl ClearingStore for DynamoDbClearingStore {
                 None => Err(unavailable(e)),
             },
         }
+    }
+
+    async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError> {
+        self.note_ingest_day_impl(day).await
     }
 
     async fn message(&self, id: &str) -> Result<Option<ClearingMessage>, StoreError> {

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Developer entry point.
+#   ./dev.sh up       install and start the local AWS stack, provision it from template.yaml, wait for Ctrl-C
+#   ./dev.sh test     install and start the local stack, run every test, stop what it started
+#   ./dev.sh bench    print the benchmark figures (ingest core; DynamoDB capacity per record)
+#   ./dev.sh stack start|stop|status|env
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+started_here=0
+ensure_stack() {
+  local/stack.sh install
+  if ! local/stack.sh status | grep -q "DynamoDB Local: up" || ! local/stack.sh status | grep -q "moto: up"; then
+    started_here=1
+  fi
+  local/stack.sh start
+  eval "$(local/stack.sh env)"
+}
+cleanup() { if [[ $started_here == 1 ]]; then local/stack.sh stop; fi; }
+
+case "${1:-}" in
+  test)
+    shift
+    trap cleanup EXIT
+    ensure_stack
+    cargo test --workspace "$@"
+    ;;
+  bench)
+    shift
+    trap cleanup EXIT
+    ensure_stack
+    cargo bench -p shared --bench ingest_core
+    cargo bench -p integration-tests --bench ingest_capacity
+    ;;
+  up)
+    trap cleanup EXIT
+    started_here=1
+    ensure_stack
+    echo "==> provisioning tables, queues, bus and rules from template.yaml"
+    cargo run -q -p devstack -- provision --prefix local-
+    echo
+    echo "Local stack is up: DynamoDB Local on 127.0.0.1:${DYNAMODB_PORT:-8000}, moto (SQS, EventBridge) on 127.0.0.1:${MOTO_PORT:-5000}."
+    echo "Environment for the functions and the AWS CLI:"
+    local/stack.sh env
+    echo "Press Ctrl-C to stop."
+    while true; do sleep 3600; done
+    ;;
+  stack)
+    shift
+    local/stack.sh "$@"
+    ;;
+  *)
+    echo "usage: ./dev.sh up | test [cargo test args] | bench | stack start|stop|status|env" >&2
+    exit 2
+    ;;
+esac

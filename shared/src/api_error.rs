@@ -1,0 +1,105 @@
+//! The error catalogue of the HTTP functions: every 4xx/5xx body is
+//! `{"code", "message"}` with a stable code (documented in README.md).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("{0}")]
+    InvalidBody(String),
+    #[error("{0}")]
+    InvalidAdjustment(String),
+    #[error("{0}")]
+    AmbiguousReconciliation(String),
+    #[error("{0}")]
+    InvalidQuery(String),
+    #[error("{0}")]
+    BodyTooLarge(String),
+    #[error("{0}")]
+    MissingCredentials(String),
+    #[error("{0}")]
+    InvalidCredentials(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    RouteNotFound(String),
+    #[error("{0}")]
+    NotPending(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    pub code: &'a str,
+    pub message: &'a str,
+}
+
+impl ApiError {
+    /// The stable code and HTTP status.
+    pub fn code_and_status(&self) -> (&'static str, u16) {
+        match self {
+            Self::MalformedJson(_) => ("BTN0001", 400),
+            Self::InvalidBody(_) => ("BTN0002", 400),
+            Self::InvalidAdjustment(_) => ("BTN0003", 400),
+            Self::AmbiguousReconciliation(_) => ("BTN0004", 400),
+            Self::InvalidQuery(_) => ("BTN0005", 400),
+            Self::BodyTooLarge(_) => ("BTN0006", 400),
+            Self::MissingCredentials(_) => ("BTN0101", 401),
+            Self::InvalidCredentials(_) => ("BTN0102", 401),
+            Self::Forbidden(_) => ("BTN0201", 403),
+            Self::NotFound(_) => ("BTN0301", 404),
+            Self::RouteNotFound(_) => ("BTN0302", 404),
+            Self::NotPending(_) => ("BTN0401", 409),
+            Self::Internal(_) => ("BTN0500", 500),
+            Self::Unavailable(_) => ("BTN0503", 503),
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code_and_status().1
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code_and_status().0
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> String {
+        let message = self.to_string();
+        serde_json::to_string(&ErrorBody { code: self.code(), message: &message }).unwrap_or_default()
+    }
+}
+
+impl From<crate::clearing::NotificationError> for ApiError {
+    fn from(e: crate::clearing::NotificationError) -> Self {
+        use crate::clearing::NotificationError::*;
+        match e {
+            MalformedJson(_) => Self::MalformedJson(e.to_string()),
+            WrongShape { .. } | Empty(_) | TooManyRecords { .. } => Self::InvalidBody(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::ports::StoreError> for ApiError {
+    fn from(e: crate::ports::StoreError) -> Self {
+        use crate::ports::StoreError::*;
+        match e {
+            InvalidCursor(m) => Self::InvalidQuery(m),
+            Unavailable(_) | VersionConflict(_) | ClaimLost(_) => {
+                tracing::error!(error = %e, "storage fault");
+                Self::Unavailable("storage is temporarily unavailable; retry later".into())
+            }
+            Corrupt(_) => {
+                tracing::error!(error = %e, "corrupt stored item");
+                Self::Internal("internal error".into())
+            }
+        }
+    }
+}
