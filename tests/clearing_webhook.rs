@@ -209,3 +209,21 @@ async fn a_storage_failure_is_a_5xx_so_the_network_retries() {
     assert_eq!(resp.status(), 503);
     assert_eq!(response_json(&resp)["code"], "BTN0503");
 }
+
+/// The sample events in events/ are real API Gateway events this handler accepts
+/// (they authenticate by the mTLS client certificate subject the template allows).
+#[tokio::test]
+async fn sample_events_are_accepted_by_the_handler() {
+    let stack = TestStack::new().await;
+    let mut service = stack.webhook();
+    service.auth = shared::webhook_auth::WebhookAuth::new(None, vec!["CN=clearing.mastercard.com".into()]);
+    let root = devstack::repo_root().join("events/clearing-webhook");
+    let auth_event = std::fs::read_to_string(root.join("authorization-seed.json")).unwrap();
+    let resp = handle(&service, lambda_http::request::from_str(&auth_event).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", response_json(&resp));
+    assert_eq!(response_json(&resp)["stored"], 1);
+    let clearing_event = std::fs::read_to_string(root.join("clearing-seed.json")).unwrap();
+    let resp = handle(&service, lambda_http::request::from_str(&clearing_event).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(response_json(&resp)["results"][0]["pendingReason"]["fields"][0]["field"], "transactionLocalDate");
+}
