@@ -13,3 +13,4 @@ pub mod ports;
 pub mod api_error;
 pub mod config;
 pub mod webhook_auth;
+pub mod operator_auth;

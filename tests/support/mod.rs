@@ -93,18 +93,25 @@ impl TestStack {
 pub fn http_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
     let headers: serde_json::Map<String, serde_json::Value> =
         headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String((*v).into()))).collect();
+    let (raw_path, raw_query) = path.split_once('?').unwrap_or((path, ""));
+    let params: serde_json::Map<String, serde_json::Value> = raw_query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned())))
+        .collect();
     let event = serde_json::json!({
         "version": "2.0",
         "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": path.split_once('?').map(|(_, q)| q).unwrap_or(""),
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "queryStringParameters": params,
         "headers": headers,
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "local",
             "domainName": "localhost",
             "domainPrefix": "localhost",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
+            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
             "requestId": uuid::Uuid::new_v4().to_string(),
             "routeKey": "$default",
             "stage": "$default",
@@ -161,4 +168,45 @@ pub fn clearing_record(id: &str, trans_uid: &str, card: &str, amount: &str, mcc:
 
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+pub const JWT_SECRET: &str = "integration-test-jwt-secret";
+pub const JWT_ISSUER: &str = "https://auth.local/";
+pub const JWT_AUDIENCE: &str = "clearing-reconciliation-api";
+
+impl TestStack {
+    pub fn reprocessing_queue(&self) -> QueueInfo {
+        self.provisioned.queue("ReprocessingQueue").unwrap().clone()
+    }
+
+    pub fn api(&self) -> reconciliation_api::ApiService {
+        reconciliation_api::ApiService {
+            store: Arc::new(self.store()),
+            queue: Arc::new(shared::adapters::SqsWorkQueue::new(self.clients.sqs.clone(), self.reprocessing_queue().url)),
+            tokens: shared::operator_auth::TokenVerifier::hs256(JWT_SECRET.as_bytes(), JWT_ISSUER, JWT_AUDIENCE),
+        }
+    }
+}
+
+/// A token as the identity provider would issue it.
+pub fn operator_token(scope: &str) -> String {
+    shared::operator_auth::mint_hs256(
+        JWT_SECRET.as_bytes(),
+        &shared::operator_auth::Claims {
+            sub: "ana".into(),
+            iss: JWT_ISSUER.into(),
+            aud: JWT_AUDIENCE.into(),
+            exp: chrono::Utc::now().timestamp() + 600,
+            scope: scope.into(),
+        },
+    )
+}
+
+pub fn api_request(method: &str, path: &str, token: Option<&str>, body: &str) -> lambda_http::Request {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("content-type", "application/json")];
+    if let Some(b) = &bearer {
+        headers.push(("authorization", b.as_str()));
+    }
+    http_request(method, path, &headers, body)
 }

@@ -223,7 +223,8 @@ impl DynamoDbClearingStore {
     async fn messages_by_id(&self, ids: &[String]) -> Result<Vec<ClearingMessage>, StoreError> {
         let keys = ids.iter().map(|id| key(message_pk(id), MESSAGE_SK)).collect();
         let mut by_id: HashMap<String, ClearingMessage> = HashMap::new();
-        for item in self.batch_get(keys, false).await? {
+        // Strongly consistent: operators act on what they read (the index itself is eventually consistent).
+        for item in self.batch_get(keys, true).await? {
             let m = message_from_item(item)?;
             by_id.insert(m.clearing_unique_id.clone(), m);
         }
