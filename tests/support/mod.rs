@@ -210,3 +210,62 @@ pub fn api_request(method: &str, path: &str, token: Option<&str>, body: &str) ->
     }
     http_request(method, path, &headers, body)
 }
+
+impl TestStack {
+    pub fn worker(&self) -> reprocessing_worker::WorkerService {
+        reprocessing_worker::WorkerService {
+            store: Arc::new(self.store()),
+            bus: Arc::new(EventBridgeBus::new(self.clients.eventbridge.clone(), self.bus_name())),
+            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap(),
+        }
+    }
+
+    /// Receives up to 10 messages from `queue` as the Lambda event source would
+    /// (not deleted: the caller deletes what the batch response does not list).
+    pub async fn receive_batch(&self, queue: &QueueInfo, visibility_seconds: i32) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
+        let resp = self
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&queue.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .visibility_timeout(visibility_seconds)
+            .send()
+            .await
+            .unwrap();
+        resp.messages()
+            .iter()
+            .map(|m| {
+                let mut msg = aws_lambda_events::event::sqs::SqsMessage::default();
+                msg.message_id = m.message_id().map(str::to_owned);
+                msg.receipt_handle = m.receipt_handle().map(str::to_owned);
+                msg.body = m.body().map(str::to_owned);
+                msg.event_source_arn = Some(queue.arn.clone());
+                msg
+            })
+            .collect()
+    }
+
+    /// Runs one batch through the worker handler, deleting the messages it did
+    /// not report as failed (what the Lambda event source mapping does).
+    pub async fn run_worker_batch(
+        &self,
+        worker: &reprocessing_worker::WorkerService,
+        queue: &QueueInfo,
+        batch: Vec<aws_lambda_events::event::sqs::SqsMessage>,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+        event.records = batch.clone();
+        let response = reprocessing_worker::handle(worker, lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()))
+            .await
+            .unwrap();
+        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        for m in batch {
+            if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
+                self.clients.sqs.delete_message().queue_url(&queue.url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
+            }
+        }
+        response
+    }
+}
