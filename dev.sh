@@ -24,7 +24,16 @@ case "${1:-}" in
     shift
     trap cleanup EXIT
     ensure_stack
-    cargo test --workspace "$@"
+    mkdir -p .local
+    set +e
+    cargo test --workspace "$@" 2>&1 | tee .local/test-output.log
+    status=${PIPESTATUS[0]}
+    set -e
+    cleanup; trap - EXIT
+    # One closing line for the whole run (cargo prints one per test binary).
+    awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+         END { printf "tests: %d passed, %d failed\n", p, f }' .local/test-output.log
+    exit "$status"
     ;;
   bench)
     shift

@@ -231,3 +231,26 @@ async fn operators_read_one_message_lists_and_the_four_search_forms() {
     let (s, _) = call(&stack, "GET", "/v1/clearing-search?transUid=x&cursor=0", Some(&token), "").await;
     assert_eq!(s, 400);
 }
+
+/// The sample events in events/reconciliation-api are API Gateway events the handler
+/// accepts, with a token signed by the local development secret.
+#[tokio::test]
+async fn sample_events_are_accepted_by_the_handler() {
+    let stack = TestStack::new().await;
+    ingest(&stack, SEED_NOTIFICATION).await;
+    let mut api = stack.api();
+    api.tokens = shared::operator_auth::TokenVerifier::hs256(b"local-dev-only-jwt-secret", JWT_ISSUER, JWT_AUDIENCE);
+    let root = devstack::repo_root().join("events/reconciliation-api");
+    for (file, expected) in [
+        ("get-message.json", 200),
+        ("list-pending.json", 200),
+        ("list-card.json", 200),
+        ("search-cursor.json", 200),
+        ("search-trans-uid.json", 200),
+        ("reconcile-seed.json", 202),
+    ] {
+        let event = std::fs::read_to_string(root.join(file)).unwrap();
+        let resp = handle(&api, lambda_http::request::from_str(&event).unwrap()).await.unwrap();
+        assert_eq!(resp.status().as_u16(), expected, "{file}: {}", response_json(&resp));
+    }
+}

@@ -180,3 +180,18 @@ async fn an_event_bus_fault_retries_and_loses_nothing() {
     let events = stack.drain(&stack.all_events, 1, Duration::from_secs(6)).await;
     assert_eq!(events.iter().filter(|e| e["detail-type"] == "clearing_message.reconciled").count(), 1, "{events:?}");
 }
+
+/// events/reprocessing-worker/sqs-reprocessing-job.json is an SQS event the handler reads.
+#[tokio::test]
+async fn sample_sqs_event_is_read_by_the_handler() {
+    let stack = TestStack::new().await;
+    let event = std::fs::read_to_string(devstack::repo_root().join("events/reprocessing-worker/sqs-reprocessing-job.json")).unwrap();
+    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&event).unwrap();
+    let job: shared::jobs::ReprocessingJob = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(job.adjustments[0].field, ClearingField::TransactionLocalDate);
+    // No such message in this fresh table: acknowledged without effect, not failed.
+    let response = reprocessing_worker::handle(&stack.worker(), lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()))
+        .await
+        .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+}
