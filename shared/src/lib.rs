@@ -14,3 +14,4 @@ pub mod api_error;
 pub mod config;
 pub mod webhook_auth;
 pub mod operator_auth;
+pub mod pix;
