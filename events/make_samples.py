@@ -75,3 +75,25 @@ write("reprocessing-worker/sqs-reprocessing-job.json", {"Records": [{
                    "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795000000000"},
     "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
     "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:local-ReprocessingQueue", "awsRegion": "us-east-1"}]})
+
+
+def pix_sqs(detail_type, detail):
+    envelope = {"version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718", "detail-type": detail_type,
+                "source": "pix.inputs", "account": "123456789012", "time": "2021-10-29T11:00:00Z",
+                "region": "us-east-1", "resources": [], "detail": detail}
+    return {"Records": [{
+        "messageId": "0b7a1c8e-0000-4000-8000-0000000000" + str(len(detail_type)), "receiptHandle": "sample",
+        "body": json.dumps(envelope), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:local-PixInputQueue", "awsRegion": "us-east-1"}]}
+
+
+E2E = "E4086716320220629204700103800548"
+write("reprocessing-worker/sqs-pix-transaction.json", pix_sqs("pix_transaction", {
+    "transaction_id": "67c1c555-9f40-4eb1-bc20-621086cc3c98", "end_to_end_id": E2E, "amount": "125.50",
+    "authorization_id": 123, "authorization_datetime": "2021-10-29T11:00:00.000Z", "business_date": "2021-10-29",
+    "kind": "PIX_OUT_TRANSFER"}))
+write("reprocessing-worker/sqs-pix-provider-entry.json", pix_sqs("provider_settlement_entry", {
+    "end_to_end_id": E2E, "provider_amount": "125.50", "provider_authorization_id": "17579222",
+    "business_date": "2021-10-29"}))
+write("reprocessing-worker/sqs-pix-report-closed.json", pix_sqs("provider_report_closed", {"business_date": "2021-10-29"}))

@@ -150,3 +150,29 @@ pub struct EventBusError(pub String);
 pub trait EventBus: Send + Sync {
     async fn publish(&self, events: &[OutboundEvent]) -> Result<(), EventBusError>;
 }
+
+/// A stored Pix reconciliation state with its version and whether its event went out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPixState {
+    pub state: crate::pix::PixReconciliation,
+    pub version: u64,
+    pub published: bool,
+}
+
+/// Storage of Pix reconciliation states (one per end_to_end_id) and closed report days.
+#[async_trait]
+pub trait PixStore: Send + Sync {
+    async fn pix_state(&self, end_to_end_id: &str) -> Result<Option<StoredPixState>, StoreError>;
+    /// Writes `state` as version `expected_version + 1`, only if the stored
+    /// version is still `expected_version` (0: not stored yet).
+    async fn save_pix_state(
+        &self,
+        state: &crate::pix::PixReconciliation,
+        expected_version: u64,
+        published: bool,
+    ) -> Result<(), StoreError>;
+    async fn close_pix_day(&self, business_date: NaiveDate) -> Result<(), StoreError>;
+    async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError>;
+    /// End-to-end ids still undecided whose relevant business day is `business_date`.
+    async fn open_pix_ids(&self, business_date: NaiveDate) -> Result<Vec<String>, StoreError>;
+}

@@ -215,6 +215,7 @@ impl TestStack {
     pub fn worker(&self) -> reprocessing_worker::WorkerService {
         reprocessing_worker::WorkerService {
             store: Arc::new(self.store()),
+            pix: Arc::new(self.store()),
             bus: Arc::new(EventBridgeBus::new(self.clients.eventbridge.clone(), self.bus_name())),
             rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap(),
         }

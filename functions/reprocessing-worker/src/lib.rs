@@ -16,12 +16,15 @@ use lambda_runtime::LambdaEvent;
 use shared::clearing::{ClearingMessage, ClearingStatus, MatchingRules};
 use shared::events::clearing_event;
 use shared::jobs::ReprocessingJob;
-use shared::ports::{ClearingStore, EventBus, StoreError};
+use shared::ports::{ClearingStore, EventBus, PixStore, StoreError};
+
+pub mod pix;
 
 pub const WORKER_ACTOR: &str = "worker:reprocessing";
 
 pub struct WorkerService {
     pub store: Arc<dyn ClearingStore>,
+    pub pix: Arc<dyn PixStore>,
     pub bus: Arc<dyn EventBus>,
     pub rules: MatchingRules,
 }
@@ -59,12 +62,18 @@ pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> S
     let mut response = SqsBatchResponse::default();
     for record in records {
         let id = record.message_id.clone().unwrap_or_default();
-        let result = match serde_json::from_str::<ReprocessingJob>(record.body.as_deref().unwrap_or("")) {
-            Ok(job) => process_job(service, &job).await,
-            Err(e) => Err(JobError::Unreadable(e.to_string())),
+        let body = record.body.as_deref().unwrap_or("");
+        // Pix inputs arrive as EventBridge events (they have a detail-type); jobs are our own JSON.
+        let result = if let Ok(envelope) = serde_json::from_str::<pix::EventEnvelope>(body) {
+            pix::process_pix_event(service, &envelope).await.map(|o| format!("{o:?}"))
+        } else {
+            match serde_json::from_str::<ReprocessingJob>(body) {
+                Ok(job) => process_job(service, &job).await.map(|o| format!("{o:?}")),
+                Err(e) => Err(JobError::Unreadable(e.to_string())),
+            }
         };
         match result {
-            Ok(outcome) => tracing::info!(message_id = %id, ?outcome, "job done"),
+            Ok(outcome) => tracing::info!(message_id = %id, outcome, "message done"),
             Err(e) => {
                 // Left on the queue: retried after the visibility timeout, then dead-lettered.
                 tracing::error!(message_id = %id, error = %e, "job failed");

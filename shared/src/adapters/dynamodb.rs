@@ -741,3 +741,117 @@ mod tests {
         assert!(decode_key("%%%").is_err());
     }
 }
+
+const PIX_SK: &str = "STATE";
+
+#[async_trait]
+impl crate::ports::PixStore for DynamoDbClearingStore {
+    async fn pix_state(&self, e2e: &str) -> Result<Option<crate::ports::StoredPixState>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("PIX#{e2e}"), PIX_SK)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(item) = resp.item() else { return Ok(None) };
+        let state_json = item.get("state_json").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("pix state without state_json"))?;
+        let version = item
+            .get("version")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| corrupt("pix state without version"))?;
+        let published = matches!(item.get("published"), Some(AttributeValue::Bool(true)));
+        Ok(Some(crate::ports::StoredPixState {
+            state: serde_json::from_str(state_json).map_err(corrupt)?,
+            version,
+            published,
+        }))
+    }
+
+    async fn save_pix_state(
+        &self,
+        state: &crate::pix::PixReconciliation,
+        expected_version: u64,
+        published: bool,
+    ) -> Result<(), StoreError> {
+        let mut item = key(format!("PIX#{}", state.end_to_end_id), PIX_SK);
+        item.insert("entity".into(), s("PIX_RECONCILIATION"));
+        // The state as JSON text: its amounts are decimal strings, kept exactly.
+        item.insert("state_json".into(), s(serde_json::to_string(state).map_err(corrupt)?));
+        item.insert("version".into(), AttributeValue::N((expected_version + 1).to_string()));
+        item.insert("published".into(), AttributeValue::Bool(published));
+        if let Some(outcome) = &state.outcome {
+            item.insert("result_description".into(), s(format!("{:?}", outcome.result_description)));
+        } else if let Some(date) = state.relevant_business_date() {
+            // Sparse index entry: the day's close finds undecided states here.
+            item.insert("open_status".into(), s(format!("PIX_OPEN#{date}")));
+            item.insert("open_sort".into(), s(state.end_to_end_id.clone()));
+        }
+        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        put = if expected_version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :v").expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
+        };
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
+                Err(StoreError::VersionConflict(state.end_to_end_id.clone()))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn close_pix_day(&self, date: NaiveDate) -> Result<(), StoreError> {
+        let mut item = key(format!("PIXDAY#{date}"), "CLOSED");
+        item.insert("entity".into(), s("PIX_REPORT_DAY_CLOSED"));
+        item.insert("closed_at".into(), s(stamp(Utc::now())));
+        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn pix_day_closed(&self, date: NaiveDate) -> Result<bool, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("PIXDAY#{date}"), "CLOSED")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(resp.item().is_some())
+    }
+
+    async fn open_pix_ids(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let resp = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(INDEX_BY_OPEN_STATUS)
+                .key_condition_expression("open_status = :s")
+                .expression_attribute_values(":s", s(format!("PIX_OPEN#{date}")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(unavailable)?;
+            for item in resp.items() {
+                if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                    if let Some(id) = pk.strip_prefix("PIX#") {
+                        ids.push(id.to_owned());
+                    }
+                }
+            }
+            match resp.last_evaluated_key() {
+                Some(k) => start = Some(k.clone()),
+                None => return Ok(ids),
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Pix financial reconciliation inputs, as EventBridge events delivered to the
+//! worker through the Pix input queue (rule `PixInputRule`):
+//! source `pix.inputs`, detail-types `pix_transaction`, `provider_settlement_entry`,
+//! `provider_report_closed`; `detail` is the input's JSON.
+//!
+//! Each state change is a version-conditional write of the end_to_end_id's
+//! state; the one `financial_reconciliation` event is published after the
+//! decision is stored and marked published after PutEvents succeeds, so a
+//! failure in between re-publishes (same stable id) on the next delivery.
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use shared::events::OutboundEvent;
+use shared::pix::{
+    apply, apply_day_closed, decide, parse_pix_transaction, parse_provider_entry, parse_provider_report_closed, PixInput,
+    PixReconciliation, EVENT_DETAIL_TYPE, EVENT_SOURCE,
+};
+use shared::ports::{StoreError, StoredPixState};
+
+use crate::{JobError, WorkerService};
+
+pub const INPUT_SOURCE: &str = "pix.inputs";
+
+/// The part of an EventBridge event the worker reads; `detail` is kept as its exact text.
+#[derive(Deserialize)]
+pub struct EventEnvelope {
+    pub source: String,
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub detail: Box<RawValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PixOutcome {
+    /// The state changed; `published` events went out.
+    Applied { published: usize },
+    /// Nothing new (a redelivery).
+    Unchanged,
+}
+
+pub async fn process_pix_event(service: &WorkerService, envelope: &EventEnvelope) -> Result<PixOutcome, JobError> {
+    let detail = envelope.detail.get();
+    let bad = |e: shared::pix::PixInputError| JobError::Unreadable(format!("{}: {e}", envelope.detail_type));
+    if envelope.source != INPUT_SOURCE {
+        return Err(JobError::Unreadable(format!("unexpected event source `{}`", envelope.source)));
+    }
+    let (e2e, input) = match envelope.detail_type.as_str() {
+        "pix_transaction" => {
+            let t = parse_pix_transaction(detail).map_err(bad)?;
+            (t.end_to_end_id.clone(), PixInput::Transaction(t))
+        }
+        "provider_settlement_entry" => {
+            let e = parse_provider_entry(detail).map_err(bad)?;
+            (e.end_to_end_id.clone(), PixInput::ProviderEntry(e))
+        }
+        "provider_report_closed" => {
+            let closed = parse_provider_report_closed(detail).map_err(bad)?;
+            return close_day(service, closed.business_date).await;
+        }
+        other => return Err(JobError::Unreadable(format!("unknown Pix input detail-type `{other}`"))),
+    };
+    update(service, &e2e, move |state| apply(state, input.clone()).map_err(|e| JobError::Unreadable(e.to_string()))).await
+}
+
+/// The provider's report for `date` is closed: every undecided state of that day is decided.
+async fn close_day(service: &WorkerService, date: NaiveDate) -> Result<PixOutcome, JobError> {
+    // Flag first, then sweep: an input racing with the close either sees the flag or is swept.
+    service.pix.close_pix_day(date).await?;
+    let mut published = 0;
+    for e2e in service.pix.open_pix_ids(date).await? {
+        if let PixOutcome::Applied { published: n } = update(service, &e2e, |s| Ok(apply_day_closed(s, date))).await? {
+            published += n;
+        }
+    }
+    Ok(PixOutcome::Applied { published })
+}
+
+/// Read, apply, apply known closures, write conditionally, publish once.
+async fn update<F>(service: &WorkerService, e2e: &str, change: F) -> Result<PixOutcome, JobError>
+where
+    F: Fn(PixReconciliation) -> Result<PixReconciliation, JobError>,
+{
+    for _ in 0..5 {
+        let stored = service.pix.pix_state(e2e).await?;
+        let StoredPixState { state, version, published } =
+            stored.unwrap_or(StoredPixState { state: PixReconciliation::new(e2e), version: 0, published: false });
+        let mut next = change(state.clone())?;
+        for date in business_dates(&next) {
+            if !next.is_decided() && !next.closed_business_dates.contains(&date) && service.pix.pix_day_closed(date).await? {
+                next = apply_day_closed(next, date);
+            }
+        }
+        if next == state {
+            if next.is_decided() && !published {
+                // Decided earlier but the event did not go out: publish now.
+                return publish_and_mark(service, &next, version).await;
+            }
+            return Ok(PixOutcome::Unchanged);
+        }
+        match service.pix.save_pix_state(&next, version, published).await {
+            Ok(()) => {
+                if next.is_decided() && !published {
+                    return publish_and_mark(service, &next, version + 1).await;
+                }
+                return Ok(PixOutcome::Applied { published: 0 });
+            }
+            Err(StoreError::VersionConflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(JobError::Store(StoreError::Unavailable(format!("Pix state {e2e} kept changing"))))
+}
+
+fn business_dates(state: &PixReconciliation) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = state
+        .transaction
+        .iter()
+        .map(|t| t.business_date)
+        .chain(state.provider_entry.iter().map(|e| e.business_date))
+        .collect();
+    dates.dedup();
+    dates
+}
+
+async fn publish_and_mark(service: &WorkerService, state: &PixReconciliation, version: u64) -> Result<PixOutcome, JobError> {
+    let Some(detail) = decide(state) else { return Ok(PixOutcome::Applied { published: 0 }) };
+    let event = OutboundEvent {
+        id: detail.event_id(),
+        source: EVENT_SOURCE.into(),
+        detail_type: EVENT_DETAIL_TYPE.into(),
+        detail: detail.to_json().map_err(|e| JobError::Unreadable(e.to_string()))?,
+    };
+    service.bus.publish(&[event]).await?;
+    match service.pix.save_pix_state(state, version, true).await {
+        // A concurrent writer already moved it on (it will see published or re-publish the same id).
+        Ok(()) | Err(StoreError::VersionConflict(_)) => Ok(PixOutcome::Applied { published: 1 }),
+        Err(e) => Err(e.into()),
+    }
+}
