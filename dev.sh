@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Developer entry point.
-#   ./dev.sh up       install and start the local AWS stack, provision it from template.yaml, wait for Ctrl-C
+#   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack, run every test, stop what it started
 #   ./dev.sh bench    print the benchmark figures (ingest core; DynamoDB capacity per record)
 #   ./dev.sh stack start|stop|status|env
@@ -44,16 +44,12 @@ case "${1:-}" in
     ;;
   up)
     trap cleanup EXIT
-    started_here=1
     ensure_stack
-    echo "==> provisioning tables, queues, bus and rules from template.yaml"
-    cargo run -q -p devstack -- provision --prefix local-
-    echo
-    echo "Local stack is up: DynamoDB Local on 127.0.0.1:${DYNAMODB_PORT:-8000}, moto (SQS, EventBridge) on 127.0.0.1:${MOTO_PORT:-5000}."
-    echo "Environment for the functions and the AWS CLI:"
-    local/stack.sh env
-    echo "Press Ctrl-C to stop."
-    while true; do sleep 3600; done
+    echo "==> building the functions and the local runner (first time: a few minutes)"
+    cargo build -p devstack
+    echo "==> DynamoDB Local on 127.0.0.1:${DYNAMODB_PORT:-8000}, moto (SQS, EventBridge) on 127.0.0.1:${MOTO_PORT:-5000}"
+    # Ctrl-C reaches the runner, which stops cleanly; the trap then stops the stack if this started it.
+    target/debug/devstack up --port "${PORT:-3000}" --prefix local- || true
     ;;
   stack)
     shift

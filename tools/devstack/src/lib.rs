@@ -333,3 +333,4 @@ pub async fn add_subscriber(
     put_rule(clients, bus, &format!("{queue_name}-rule"), &pattern.to_string(), &[("subscriber".into(), arn.clone())]).await?;
     Ok(QueueInfo { name: queue_name.to_owned(), url, arn })
 }
+pub mod run;

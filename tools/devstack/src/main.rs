@@ -1,5 +1,8 @@
-//! `devstack provision [--prefix P] [--template PATH]`: creates the template's
-//! tables, queues, bus and rules on the local stack and prints where they are.
+//! The local run's tool:
+//! - `devstack up [--port 3000] [--prefix local-]`: the whole system (see `run.rs`); Ctrl-C stops it.
+//! - `devstack provision [--prefix P] [--template PATH]`: only create the template's resources.
+//! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
+//! - `devstack token`: a dev operator token.
 
 use std::path::PathBuf;
 
@@ -9,6 +12,7 @@ use devstack::{provision, LocalClients, Template};
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut prefix = "local-".to_string();
+    let mut port: u16 = 3000;
     let mut template = devstack::repo_root().join("template.yaml");
     let mut i = 0;
     let command = args.first().cloned().unwrap_or_default();
@@ -16,6 +20,10 @@ async fn main() {
         match args[i].as_str() {
             "--prefix" if i + 1 < args.len() => {
                 prefix = args[i + 1].clone();
+                i += 1;
+            }
+            "--port" if i + 1 < args.len() => {
+                port = args[i + 1].parse().unwrap_or(3000);
                 i += 1;
             }
             "--template" if i + 1 < args.len() => {
@@ -26,9 +34,43 @@ async fn main() {
         }
         i += 1;
     }
-    if command != "provision" {
-        eprintln!("usage: devstack provision [--prefix P] [--template PATH]");
-        std::process::exit(2);
+    match command.as_str() {
+        "provision" => {}
+        "up" => {
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            if let Err(e) = devstack::run::run(devstack::run::RunConfig { prefix, port }, shutdown).await {
+                eprintln!("devstack: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        "sign" => {
+            let Some(path) = args.get(1) else {
+                eprintln!("usage: devstack sign FILE");
+                std::process::exit(2);
+            };
+            match std::fs::read(path) {
+                Ok(body) => println!(
+                    "{}",
+                    shared::webhook_auth::sign(devstack::run::LOCAL_WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body)
+                ),
+                Err(e) => {
+                    eprintln!("devstack: {path}: {e}");
+                    std::process::exit(1);
+                }
+            }
+            return;
+        }
+        "token" => {
+            println!("{}", devstack::run::dev_token());
+            return;
+        }
+        _ => {
+            eprintln!("usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] | sign FILE | token");
+            std::process::exit(2);
+        }
     }
     let result = async {
         let template = Template::load(&template)?;
