@@ -40,6 +40,7 @@ case "${1:-}" in
     trap cleanup EXIT
     ensure_stack
     cargo bench -p shared --bench ingest_core
+    cargo bench -p shared --bench pix_core
     cargo bench -p integration-tests --bench ingest_capacity
     ;;
   up)
