@@ -2,7 +2,7 @@
 # Developer entry point.
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack, run every test, stop what it started
-#   ./dev.sh bench    print the benchmark figures (ingest core; DynamoDB capacity per record)
+#   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
 #   ./dev.sh stack start|stop|status|env
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +42,8 @@ case "${1:-}" in
     cargo bench -p shared --bench ingest_core
     cargo bench -p shared --bench pix_core
     cargo bench -p integration-tests --bench ingest_capacity
+    cargo build --release -p clearing-webhook -p reconciliation-api -p reprocessing-worker -p hello-lambda -p coldstart
+    target/release/coldstart
     ;;
   up)
     trap cleanup EXIT

@@ -1,0 +1,110 @@
+//! Cold-start figures of each function beside a bare `lambda_runtime`
+//! hello-world built with the same (release) profile, in the same run:
+//! time from process start to its first request to the Lambda Runtime API,
+//! peak memory (VmHWM) at that moment, and the stripped binary size.
+//! Targets: at most 1.5x the hello-world's start time, at most 32 MB.
+//!
+//! Run: `cargo build --release -p clearing-webhook -p reconciliation-api -p reprocessing-worker -p hello-lambda`
+//! then `cargo run --release -p coldstart` (or `./dev.sh bench`).
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 15;
+const FUNCTIONS: [&str; 4] = ["hello-lambda", "clearing-webhook", "reconciliation-api", "reprocessing-worker"];
+
+struct Sample {
+    start: Duration,
+    peak_kb: u64,
+}
+
+/// Starts `binary` against a fake Runtime API and times its first `next` request.
+fn one_start(binary: &Path) -> Result<Sample, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut child = Command::new(binary)
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", "coldstart")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "coldstart")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "coldstart")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("TABLE_NAME", "coldstart-table")
+        .env("EVENT_BUS_NAME", "coldstart-bus")
+        .env("REPROCESSING_QUEUE_URL", "http://127.0.0.1:9/queue")
+        .env("JWT_ISSUER", "https://auth.local/")
+        .env("JWT_AUDIENCE", "clearing-reconciliation-api")
+        .env("JWT_HS256_SECRET", "coldstart")
+        .env("WEBHOOK_SIGNING_SECRET", "coldstart")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    listener.set_nonblocking(false).map_err(|e| e.to_string())?;
+    let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(&stream).read_line(&mut line).map_err(|e| e.to_string())?;
+    let start = started.elapsed();
+    if !line.contains("/runtime/invocation/next") {
+        return Err(format!("unexpected first request: {line}"));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let peak_kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(Sample { start, peak_kb })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
+    println!("cold start, {ROUNDS} starts each (median), release profile, x86_64 here:");
+    println!("{:<22} {:>12} {:>9} {:>14} {:>12}", "function", "start", "vs hello", "peak memory", "binary");
+    let mut baseline = None;
+    for name in FUNCTIONS {
+        let binary = dir.join(name);
+        let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+        let mut starts = Vec::new();
+        let mut peak = 0;
+        for _ in 0..ROUNDS {
+            match one_start(&binary) {
+                Ok(s) => {
+                    starts.push(s.start);
+                    peak = peak.max(s.peak_kb);
+                }
+                Err(e) => {
+                    eprintln!("{name}: {e} (build it with cargo build --release -p {name})");
+                    std::process::exit(1);
+                }
+            }
+        }
+        let start = median(starts);
+        let base = *baseline.get_or_insert(start);
+        println!(
+            "{:<22} {:>9.2} ms {:>8.2}x {:>11.1} MB {:>9.1} MB",
+            name,
+            start.as_secs_f64() * 1e3,
+            start.as_secs_f64() / base.as_secs_f64(),
+            peak as f64 / 1024.0,
+            size as f64 / 1_048_576.0
+        );
+    }
+    println!("targets: start <= 1.5x hello-lambda, peak memory <= 32 MB");
+}
