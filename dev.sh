@@ -1,35 +1,55 @@
 #!/usr/bin/env bash
 # Developer entry point.
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
-#   ./dev.sh test     install and start the local stack, run every test, stop what it started
+#   ./dev.sh test     install and start the local stack, run every test (extra arguments go to cargo test), stop what it started
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
-#   ./dev.sh stack start|stop|status|env
+#   ./dev.sh stack install|start|stop|status|env
+# Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
-started_here=0
+# The services this run started (only those are stopped on exit: a stack that
+# was already up, e.g. for another terminal, is left running).
+started=()
 ensure_stack() {
   local/stack.sh install
-  if ! local/stack.sh status | grep -q "DynamoDB Local: up" || ! local/stack.sh status | grep -q "moto: up"; then
-    started_here=1
-  fi
+  local svc
+  for svc in dynamodb moto; do
+    local/stack.sh running "$svc" || started+=("$svc")
+  done
   local/stack.sh start
   eval "$(local/stack.sh env)"
 }
-cleanup() { if [[ $started_here == 1 ]]; then local/stack.sh stop; fi; }
+cleanup() {
+  if ((${#started[@]})); then
+    local/stack.sh stop "${started[@]}" || true
+    started=()
+  fi
+}
+# Ctrl-C / kill: exit through the EXIT trap, which stops what this run started.
+on_exit_traps() {
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
 
 case "${1:-}" in
   test)
     shift
-    trap cleanup EXIT
+    on_exit_traps
     ensure_stack
     mkdir -p .local
+    # Every package, unless the arguments choose some (-p/--package).
+    scope=(--workspace)
+    for arg in "$@"; do
+      case "$arg" in -p | -p* | --package | --package=*) scope=() ;; --) break ;; esac
+    done
     set +e
-    cargo test --workspace "$@" 2>&1 | tee .local/test-output.log
+    cargo test ${scope[@]+"${scope[@]}"} "$@" 2>&1 | tee .local/test-output.log
     status=${PIPESTATUS[0]}
     set -e
-    cleanup; trap - EXIT
+    cleanup
     # One closing line for the whole run (cargo prints one per test binary).
     awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
          END { printf "tests: %d passed, %d failed\n", p, f }' .local/test-output.log
@@ -37,7 +57,7 @@ case "${1:-}" in
     ;;
   bench)
     shift
-    trap cleanup EXIT
+    on_exit_traps
     ensure_stack
     cargo bench -p shared --bench ingest_core
     cargo bench -p shared --bench pix_core
@@ -46,20 +66,26 @@ case "${1:-}" in
     target/release/coldstart
     ;;
   up)
-    trap cleanup EXIT
+    shift
+    on_exit_traps
     ensure_stack
     echo "==> building the functions and the local runner (first time: a few minutes)"
     cargo build -p devstack
     echo "==> DynamoDB Local on 127.0.0.1:${DYNAMODB_PORT:-8000}, moto (SQS, EventBridge) on 127.0.0.1:${MOTO_PORT:-5000}"
-    # Ctrl-C reaches the runner, which stops cleanly; the trap then stops the stack if this started it.
-    target/debug/devstack up --port "${PORT:-3000}" --prefix local- || true
+    echo "    environment for the functions, the AWS CLI and the tests: ./dev.sh stack env"
+    # Ctrl-C reaches the runner, which stops cleanly; the EXIT trap then stops
+    # what this run started (the stack's servers run in their own session, so
+    # Ctrl-C does not reach them directly).
+    status=0
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/devstack" up --port "${PORT:-3000}" --prefix local- "$@" || status=$?
+    exit "$status"
     ;;
   stack)
     shift
-    local/stack.sh "$@"
+    exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | bench | stack start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | bench | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

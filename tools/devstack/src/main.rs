@@ -1,101 +1,204 @@
-//! The local run's tool:
+//! The local run's tool (endpoints from `AWS_ENDPOINT_URL_*`, else 127.0.0.1:8000 / :5000):
 //! - `devstack up [--port 3000] [--prefix local-]`: the whole system (see `run.rs`); Ctrl-C stops it.
-//! - `devstack provision [--prefix P] [--template PATH]`: only create the template's resources.
+//! - `devstack provision [--prefix P] [--template PATH]`: only create the template's tables, queues,
+//!   bus and rules; prints the `Provisioned` as JSON, then the functions' environment lines.
 //! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
 //! - `devstack token`: a dev operator token.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use devstack::{provision, LocalClients, Template};
+use devstack::{provision, DevstackError, LocalClients, Provisioned, Template};
+
+const USAGE: &str =
+    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] | sign FILE | token
+  up                the three functions on http://127.0.0.1:N (default 3000) over the local stack; Ctrl-C stops
+  provision         create the template's tables, queues, bus and rules; print them (JSON) and the env lines
+  --prefix P        physical names are {P}{LogicalId} (default: local-)
+  --template PATH   the SAM template (default: template.yaml at the workspace root)
+  sign FILE         X-Webhook-Signature value for the body in FILE (local secret)
+  token             a dev operator token";
+
+#[derive(Debug, PartialEq)]
+enum Command {
+    Up { prefix: String, port: u16 },
+    Provision { prefix: String, template: PathBuf },
+    Sign { file: PathBuf },
+    Token,
+}
+
+fn parse_args(args: &[String]) -> Result<Command, String> {
+    let mut rest = args.iter();
+    let command = rest.next().map(String::as_str).ok_or("no command")?;
+    let mut prefix = "local-".to_owned();
+    let mut template = devstack::repo_root().join("template.yaml");
+    let mut port: u16 = 3000;
+    let mut positional = Vec::new();
+    while let Some(arg) = rest.next() {
+        let mut value = |flag: &str| rest.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        match (command, arg.as_str()) {
+            ("up" | "provision", "--prefix") => prefix = value("--prefix")?,
+            ("provision", "--template") => template = PathBuf::from(value("--template")?),
+            ("up", "--port") => {
+                let text = value("--port")?;
+                port = text.parse().map_err(|_| format!("--port {text:?} is not a port number"))?;
+            }
+            ("sign", a) if !a.starts_with("--") => positional.push(a.to_owned()),
+            (_, other) => return Err(format!("unknown argument {other:?} for {command}")),
+        }
+    }
+    match command {
+        "up" => Ok(Command::Up { prefix, port }),
+        "provision" => Ok(Command::Provision { prefix, template }),
+        "sign" => match positional.as_slice() {
+            [file] => Ok(Command::Sign { file: PathBuf::from(file) }),
+            _ => Err("sign takes one FILE".to_owned()),
+        },
+        "token" => Ok(Command::Token),
+        other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+/// The environment lines the functions read (those the template defines).
+fn env_lines(p: &Provisioned) -> Vec<(&'static str, Result<String, DevstackError>)> {
+    vec![
+        ("TABLE_NAME", p.table("ClearingTable").map(str::to_owned)),
+        ("REPROCESSING_QUEUE_URL", p.queue("ReprocessingQueue").map(|q| q.url.clone())),
+        ("PIX_INPUT_QUEUE_URL", p.queue("PixInputQueue").map(|q| q.url.clone())),
+        ("EVENT_BUS_NAME", p.bus("ReconciliationBus").map(str::to_owned)),
+    ]
+}
+
+async fn run_provision(prefix: &str, template: &PathBuf) -> ExitCode {
+    let result = async {
+        let template = Template::load(template)?;
+        let clients = LocalClients::new().await;
+        provision(&template, prefix, &clients).await
+    }
+    .await;
+    let provisioned = match result {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("devstack: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match serde_json::to_string_pretty(&provisioned) {
+        Ok(json) => println!("{json}"),
+        Err(e) => {
+            eprintln!("devstack: cannot print the result as JSON: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    for (key, value) in env_lines(&provisioned) {
+        match value {
+            Ok(value) => println!("{key}={value}"),
+            Err(e) => eprintln!("devstack: warning: {key} not set: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
 
 #[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut prefix = "local-".to_string();
-    let mut port: u16 = 3000;
-    let mut template = devstack::repo_root().join("template.yaml");
-    let mut i = 0;
-    let command = args.first().cloned().unwrap_or_default();
-    while i < args.len() {
-        match args[i].as_str() {
-            "--prefix" if i + 1 < args.len() => {
-                prefix = args[i + 1].clone();
-                i += 1;
-            }
-            "--port" if i + 1 < args.len() => {
-                port = args[i + 1].parse().unwrap_or(3000);
-                i += 1;
-            }
-            "--template" if i + 1 < args.len() => {
-                template = PathBuf::from(&args[i + 1]);
-                i += 1;
-            }
-            _ => {}
-        }
-        i += 1;
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
     }
-    match command.as_str() {
-        "provision" => {}
-        "up" => {
+    let command = match parse_args(&argv) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("devstack: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Provision { prefix, template } => run_provision(&prefix, &template).await,
+        Command::Up { prefix, port } => {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            if let Err(e) = devstack::run::run(devstack::run::RunConfig { prefix, port }, shutdown).await {
-                eprintln!("devstack: {e}");
-                std::process::exit(1);
-            }
-            return;
-        }
-        "sign" => {
-            let Some(path) = args.get(1) else {
-                eprintln!("usage: devstack sign FILE");
-                std::process::exit(2);
-            };
-            match std::fs::read(path) {
-                Ok(body) => println!(
-                    "{}",
-                    shared::webhook_auth::sign(devstack::run::LOCAL_WEBHOOK_SECRET, chrono::Utc::now().timestamp(), &body)
-                ),
+            match devstack::run::run(devstack::run::RunConfig { prefix, port }, shutdown).await {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("devstack: {path}: {e}");
-                    std::process::exit(1);
+                    eprintln!("devstack: {e}");
+                    ExitCode::FAILURE
                 }
             }
-            return;
         }
-        "token" => {
+        Command::Sign { file } => match std::fs::read(&file) {
+            Ok(body) => {
+                println!(
+                    "{}",
+                    shared::webhook_auth::sign(
+                        devstack::run::LOCAL_WEBHOOK_SECRET,
+                        chrono::Utc::now().timestamp(),
+                        &body
+                    )
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("devstack: {}: {e}", file.display());
+                ExitCode::FAILURE
+            }
+        },
+        Command::Token => {
             println!("{}", devstack::run::dev_token());
-            return;
-        }
-        _ => {
-            eprintln!("usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] | sign FILE | token");
-            std::process::exit(2);
+            ExitCode::SUCCESS
         }
     }
-    let result = async {
-        let template = Template::load(&template)?;
-        let clients = LocalClients::new().await;
-        provision(&template, &prefix, &clients).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(list: &[&str]) -> Result<Command, String> {
+        parse_args(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
-    .await;
-    match result {
-        Ok(p) => {
-            println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
-            let env = [
-                ("TABLE_NAME", p.tables.get("ClearingTable").cloned()),
-                ("REPROCESSING_QUEUE_URL", p.queues.get("ReprocessingQueue").map(|q| q.url.clone())),
-                ("PIX_INPUT_QUEUE_URL", p.queues.get("PixInputQueue").map(|q| q.url.clone())),
-                ("EVENT_BUS_NAME", p.buses.get("ReconciliationBus").cloned()),
-            ];
-            for (k, v) in env {
-                if let Some(v) = v {
-                    println!("{k}={v}");
-                }
+
+    #[test]
+    fn arguments() {
+        match parse(&["provision"]) {
+            Ok(Command::Provision { prefix, template }) => {
+                assert_eq!(prefix, "local-");
+                assert!(template.ends_with("template.yaml"));
             }
+            other => panic!("{other:?}"),
         }
-        Err(e) => {
-            eprintln!("devstack: {e}");
-            std::process::exit(1);
+        assert_eq!(
+            parse(&["provision", "--prefix", "x-", "--template", "/t.yaml"]),
+            Ok(Command::Provision { prefix: "x-".into(), template: "/t.yaml".into() })
+        );
+        assert_eq!(parse(&["up"]), Ok(Command::Up { prefix: "local-".into(), port: 3000 }));
+        assert_eq!(
+            parse(&["up", "--port", "4000", "--prefix", "p-"]),
+            Ok(Command::Up { prefix: "p-".into(), port: 4000 })
+        );
+        assert_eq!(parse(&["sign", "body.json"]), Ok(Command::Sign { file: "body.json".into() }));
+        assert_eq!(parse(&["token"]), Ok(Command::Token));
+        for bad in [
+            &["provision", "--prefix"][..],
+            &["provision", "--bogus"],
+            &["provision", "--port", "1"],
+            &["up", "--port", "http"],
+            &["up", "--template", "t.yaml"],
+            &["sign"],
+            &["token", "extra"],
+            &["deploy"],
+            &[],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 }
