@@ -181,18 +181,24 @@ pub async fn reconcile(service: &ApiService, operator: &Operator, body: &[u8]) -
     let adjustments = check_adjustments(&body.adjustments).map_err(|e| ApiError::InvalidAdjustment(e.to_string()))?;
     let network = body.card_network.trim().to_ascii_uppercase();
 
-    let all = service.store.messages_for_card(&network, &body.card_hash, None, 200, None).await?;
-    if all.items.is_empty() {
-        return Err(ApiError::NotFound(format!(
-            "no clearing message for card_hash `{}` on card_network `{network}`",
-            body.card_hash
-        )));
-    }
-    let pending: Vec<&ClearingMessage> = all.items.iter().filter(|m| m.status == ClearingStatus::Pending).collect();
+    // The card's PENDING messages straight from the index (sort key starts with the status),
+    // however many other messages the card has.
+    let page = service
+        .store
+        .messages_for_card(&network, &body.card_hash, Some(ClearingStatus::Pending), MAX_MESSAGES_PER_REQUEST + 1, None)
+        .await?;
+    let pending: Vec<&ClearingMessage> = page.items.iter().filter(|m| m.status == ClearingStatus::Pending).collect();
     if pending.is_empty() {
+        let any = service.store.messages_for_card(&network, &body.card_hash, None, 20, None).await?;
+        if any.items.is_empty() {
+            return Err(ApiError::NotFound(format!(
+                "no clearing message for card_hash `{}` on card_network `{network}`",
+                body.card_hash
+            )));
+        }
         return Err(ApiError::NotPending(format!(
             "no clearing message of that card is pending (statuses: {})",
-            all.items.iter().map(|m| m.status.as_str()).collect::<Vec<_>>().join(", ")
+            any.items.iter().map(|m| m.status.as_str()).collect::<Vec<_>>().join(", ")
         )));
     }
     if !adjustments.is_empty() && pending.len() > 1 {
