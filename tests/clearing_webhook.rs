@@ -11,7 +11,9 @@ const CLEARING: &str = "/v1/webhooks/mastercard/clearing";
 const AUTHORIZATIONS: &str = "/v1/webhooks/mastercard/authorizations";
 
 async fn post(stack: &TestStack, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let resp = handle(&stack.webhook(), signed_webhook(path, body)).await.unwrap();
+    let resp = handle(&stack.webhook(), signed_webhook(path, body))
+        .await
+        .unwrap();
     (resp.status().as_u16(), response_json(&resp))
 }
 
@@ -23,15 +25,30 @@ async fn seed_notification_is_stored_pending_on_its_broken_date_and_announced() 
     assert_eq!(ack["received"], 1);
     assert_eq!(ack["results"][0]["status"], "PENDING");
     assert_eq!(ack["results"][0]["pendingReason"]["code"], "INVALID_FIELD");
-    assert_eq!(ack["results"][0]["pendingReason"]["fields"][0]["field"], "transactionLocalDate");
+    assert_eq!(
+        ack["results"][0]["pendingReason"]["fields"][0]["field"],
+        "transactionLocalDate"
+    );
 
-    let stored = stack.store().message("202404261024009777553").await.unwrap().expect("stored");
+    let stored = stack
+        .store()
+        .message("202404261024009777553")
+        .await
+        .unwrap()
+        .expect("stored");
     assert_eq!(stored.status, ClearingStatus::Pending);
     assert_eq!(stored.card_network, "MASTERCARD");
-    assert_eq!(stored.card_hash.as_deref(), Some("47r45e73-7dwe-43f9-bk6b-5096F5reb5cd"));
+    assert_eq!(
+        stored.card_hash.as_deref(),
+        Some("47r45e73-7dwe-43f9-bk6b-5096F5reb5cd")
+    );
     let reason = stored.pending_reason.clone().unwrap();
     assert_eq!(reason.code, PendingReasonCode::InvalidField);
-    assert!(reason.detail.contains("transactionLocalDate") && reason.detail.contains("month 24"), "{}", reason.detail);
+    assert!(
+        reason.detail.contains("transactionLocalDate") && reason.detail.contains("month 24"),
+        "{}",
+        reason.detail
+    );
     // Raw payload kept byte for byte; the amount is the exact decimal text.
     let seed: serde_json::Value = serde_json::from_str(SEED_NOTIFICATION).unwrap();
     let raw: serde_json::Value = serde_json::from_str(&stored.raw_payload).unwrap();
@@ -40,14 +57,25 @@ async fn seed_notification_is_stored_pending_on_its_broken_date_and_announced() 
     assert_eq!(stored.history.len(), 2);
     assert_eq!(stored.history[1].actor, "webhook:mastercard");
 
-    let events = stack.drain(&stack.all_events, 1, Duration::from_secs(10)).await;
+    let events = stack
+        .drain(&stack.all_events, 1, Duration::from_secs(10))
+        .await;
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["detail-type"], "clearing_message.pending");
-    assert_eq!(events[0]["detail"]["clearing_unique_id"], "202404261024009777553");
-    assert_eq!(events[0]["detail"]["pending_reason"]["code"], "INVALID_FIELD");
+    assert_eq!(
+        events[0]["detail"]["clearing_unique_id"],
+        "202404261024009777553"
+    );
+    assert_eq!(
+        events[0]["detail"]["pending_reason"]["code"],
+        "INVALID_FIELD"
+    );
     assert_eq!(events[0]["detail"]["message"]["transactionAmount"], "12.34");
     let id = events[0]["detail"]["event_id"].as_str().unwrap();
-    assert_eq!(events[0]["resources"][0], format!("urn:clearing-reconciliation:event:{id}"));
+    assert_eq!(
+        events[0]["resources"][0],
+        format!("urn:clearing-reconciliation:event:{id}")
+    );
 }
 
 #[tokio::test]
@@ -55,7 +83,12 @@ async fn three_deliveries_of_one_batch_leave_the_state_of_one() {
     let stack = TestStack::new().await;
     let card = unique("card-");
     let uid = unique("uid-");
-    post(&stack, AUTHORIZATIONS, &authorization(&uid, &card, "50.00", "4111")).await;
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "50.00", "4111"),
+    )
+    .await;
     let body = format!(
         r#"{{"clearing": [{}, {}]}}"#,
         clearing_record("dup-a", &uid, &card, "50.00", "4111"),
@@ -71,12 +104,23 @@ async fn three_deliveries_of_one_batch_leave_the_state_of_one() {
     assert_eq!(second["results"][0]["duplicate"], true);
     assert_eq!(third["results"][1]["duplicate"], true);
     assert_eq!(third["results"][0]["status"], "MATCHED");
-    assert_eq!(stack.store().message("dup-a").await.unwrap().unwrap(), before_a);
-    assert_eq!(stack.store().message("dup-b").await.unwrap().unwrap(), before_b);
+    assert_eq!(
+        stack.store().message("dup-a").await.unwrap().unwrap(),
+        before_a
+    );
+    assert_eq!(
+        stack.store().message("dup-b").await.unwrap().unwrap(),
+        before_b
+    );
     assert_eq!(before_a.version, 2);
     // Redeliveries re-announce with the same ids: subscribers dedupe on them.
-    let events = stack.drain(&stack.all_events, 6, Duration::from_secs(10)).await;
-    let ids: std::collections::BTreeSet<_> = events.iter().map(|e| e["detail"]["event_id"].to_string()).collect();
+    let events = stack
+        .drain(&stack.all_events, 6, Duration::from_secs(10))
+        .await;
+    let ids: std::collections::BTreeSet<_> = events
+        .iter()
+        .map(|e| e["detail"]["event_id"].to_string())
+        .collect();
     assert_eq!(events.len(), 6);
     assert_eq!(ids.len(), 2);
 }
@@ -86,7 +130,12 @@ async fn one_bad_record_never_spoils_its_batch() {
     let stack = TestStack::new().await;
     let card = unique("card-");
     let uid = unique("uid-");
-    post(&stack, AUTHORIZATIONS, &authorization(&uid, &card, "20.00", "4111")).await;
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "20.00", "4111"),
+    )
+    .await;
     let broken = r#"{"clearingUniqueId": "bad-1", "cardReference": "c", "transactionAmount": "twelve", "transactionLocalDate": {"day": 1}}"#;
     let body = format!(
         r#"{{"clearing": [{}, {broken}, "not even an object"]}}"#,
@@ -98,8 +147,17 @@ async fn one_bad_record_never_spoils_its_batch() {
     assert_eq!(ack["results"][1]["status"], "PENDING");
     assert_eq!(ack["results"][2]["status"], "PENDING");
     let bad = stack.store().message("bad-1").await.unwrap().unwrap();
-    let fields: Vec<_> = bad.pending_reason.unwrap().fields.iter().map(|p| p.field.name()).collect();
-    assert!(fields.contains(&"transactionAmount") && fields.contains(&"transactionLocalDate"), "{fields:?}");
+    let fields: Vec<_> = bad
+        .pending_reason
+        .unwrap()
+        .fields
+        .iter()
+        .map(|p| p.field.name())
+        .collect();
+    assert!(
+        fields.contains(&"transactionAmount") && fields.contains(&"transactionLocalDate"),
+        "{fields:?}"
+    );
     let not_object_id = ack["results"][2]["clearingUniqueId"].as_str().unwrap();
     let not_object = stack.store().message(not_object_id).await.unwrap().unwrap();
     assert_eq!(not_object.raw_payload, "\"not even an object\"");
@@ -110,9 +168,17 @@ async fn authorization_then_equal_clearing_matches_and_claims_it() {
     let stack = TestStack::new().await;
     let card = unique("card-");
     let uid = unique("uid-");
-    let (s, ack) = post(&stack, AUTHORIZATIONS, &authorization(&uid, &card, "12.34", "4111")).await;
+    let (s, ack) = post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "12.34", "4111"),
+    )
+    .await;
     assert_eq!((s, ack["stored"].as_u64()), (200, Some(1)));
-    let body = format!(r#"{{"clearing": [{}]}}"#, clearing_record("m-1", &uid, &card, "12.34", "4111"));
+    let body = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record("m-1", &uid, &card, "12.34", "4111")
+    );
     let (_, ack) = post(&stack, CLEARING, &body).await;
     assert_eq!(ack["results"][0]["status"], "MATCHED");
     let m = stack.store().message("m-1").await.unwrap().unwrap();
@@ -121,9 +187,15 @@ async fn authorization_then_equal_clearing_matches_and_claims_it() {
     assert_eq!(matched.authorized_amount.to_string(), "12.34");
 
     // A second first presentment for the same authorization is a duplicate presentment.
-    let body = format!(r#"{{"clearing": [{}]}}"#, clearing_record("m-2", &uid, &card, "12.34", "4111"));
+    let body = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record("m-2", &uid, &card, "12.34", "4111")
+    );
     let (_, ack) = post(&stack, CLEARING, &body).await;
-    assert_eq!(ack["results"][0]["pendingReason"]["code"], "DUPLICATE_PRESENTMENT");
+    assert_eq!(
+        ack["results"][0]["pendingReason"]["code"],
+        "DUPLICATE_PRESENTMENT"
+    );
 }
 
 #[tokio::test]
@@ -131,8 +203,18 @@ async fn restaurant_tip_within_tolerance_matches_and_beyond_it_is_divergent() {
     let stack = TestStack::new().await;
     let card = unique("card-");
     let (tip_uid, over_uid) = (unique("uid-"), unique("uid-"));
-    post(&stack, AUTHORIZATIONS, &authorization(&tip_uid, &card, "100.00", "5812")).await;
-    post(&stack, AUTHORIZATIONS, &authorization(&over_uid, &card, "100.00", "5812")).await;
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&tip_uid, &card, "100.00", "5812"),
+    )
+    .await;
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&over_uid, &card, "100.00", "5812"),
+    )
+    .await;
     let body = format!(
         r#"{{"clearing": [{}, {}]}}"#,
         clearing_record("tip-1", &tip_uid, &card, "118.50", "5812"),
@@ -141,8 +223,18 @@ async fn restaurant_tip_within_tolerance_matches_and_beyond_it_is_divergent() {
     let (_, ack) = post(&stack, CLEARING, &body).await;
     assert_eq!(ack["results"][0]["status"], "MATCHED");
     assert_eq!(ack["results"][1]["status"], "PENDING");
-    assert_eq!(ack["results"][1]["pendingReason"]["code"], "AMOUNT_DIVERGENT");
-    let tip = stack.store().message("tip-1").await.unwrap().unwrap().matched.unwrap();
+    assert_eq!(
+        ack["results"][1]["pendingReason"]["code"],
+        "AMOUNT_DIVERGENT"
+    );
+    let tip = stack
+        .store()
+        .message("tip-1")
+        .await
+        .unwrap()
+        .unwrap()
+        .matched
+        .unwrap();
     assert_eq!(tip.difference.to_string(), "18.50");
     assert!(tip.tolerance_rule.unwrap().contains("restaurants"));
 }
@@ -150,20 +242,45 @@ async fn restaurant_tip_within_tolerance_matches_and_beyond_it_is_divergent() {
 #[tokio::test]
 async fn clearing_without_authorization_is_pending_not_found() {
     let stack = TestStack::new().await;
-    let body = format!(r#"{{"clearing": [{}]}}"#, clearing_record("orphan-1", &unique("uid-"), &unique("c-"), "9.99", "4111"));
+    let body = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record("orphan-1", &unique("uid-"), &unique("c-"), "9.99", "4111")
+    );
     let (_, ack) = post(&stack, CLEARING, &body).await;
-    assert_eq!(ack["results"][0]["pendingReason"]["code"], "AUTHORIZATION_NOT_FOUND");
+    assert_eq!(
+        ack["results"][0]["pendingReason"]["code"],
+        "AUTHORIZATION_NOT_FOUND"
+    );
 }
 
 #[tokio::test]
 async fn bad_bodies_get_400_naming_the_problem_and_store_nothing() {
     let stack = TestStack::new().await;
-    let too_big = format!(r#"{{"clearing": ["{}"]}}"#, "x".repeat(clearing_webhook::MAX_BODY_BYTES));
+    let too_big = format!(
+        r#"{{"clearing": ["{}"]}}"#,
+        "x".repeat(clearing_webhook::MAX_BODY_BYTES)
+    );
     let cases: Vec<(String, &str, &str)> = vec![
-        (r#"{"clearing": [ {"clearingUniqueId": "never-1""#.into(), "BTN0001", "not valid JSON"),
-        (r#"{"records": [{"clearingUniqueId": "never-2"}]}"#.into(), "BTN0002", "clearing"),
-        (r#"{"clearing": {"clearingUniqueId": "never-3"}}"#.into(), "BTN0002", "clearing"),
-        (r#"{"clearing": []}"#.into(), "BTN0002", "at least one record"),
+        (
+            r#"{"clearing": [ {"clearingUniqueId": "never-1""#.into(),
+            "BTN0001",
+            "not valid JSON",
+        ),
+        (
+            r#"{"records": [{"clearingUniqueId": "never-2"}]}"#.into(),
+            "BTN0002",
+            "clearing",
+        ),
+        (
+            r#"{"clearing": {"clearingUniqueId": "never-3"}}"#.into(),
+            "BTN0002",
+            "clearing",
+        ),
+        (
+            r#"{"clearing": []}"#.into(),
+            "BTN0002",
+            "at least one record",
+        ),
         (too_big, "BTN0006", "bytes"),
     ];
     for (body, code, words) in cases {
@@ -187,13 +304,33 @@ async fn unauthenticated_senders_get_401_and_nothing_is_stored() {
     let forged = http_request(
         "POST",
         CLEARING,
-        &[("x-webhook-signature", &shared::webhook_auth::sign("wrong-secret", chrono::Utc::now().timestamp(), SEED_NOTIFICATION.as_bytes()))],
+        &[(
+            "x-webhook-signature",
+            &shared::webhook_auth::sign(
+                "wrong-secret",
+                chrono::Utc::now().timestamp(),
+                SEED_NOTIFICATION.as_bytes(),
+            ),
+        )],
         SEED_NOTIFICATION,
     );
-    assert_eq!(handle(&stack.webhook(), forged).await.unwrap().status(), 401);
-    assert!(stack.store().message("202404261024009777553").await.unwrap().is_none());
+    assert_eq!(
+        handle(&stack.webhook(), forged).await.unwrap().status(),
+        401
+    );
+    assert!(stack
+        .store()
+        .message("202404261024009777553")
+        .await
+        .unwrap()
+        .is_none());
 
-    let unknown_route = handle(&stack.webhook(), signed_webhook("/v1/webhooks/visa/clearing", SEED_NOTIFICATION)).await.unwrap();
+    let unknown_route = handle(
+        &stack.webhook(),
+        signed_webhook("/v1/webhooks/visa/clearing", SEED_NOTIFICATION),
+    )
+    .await
+    .unwrap();
     assert_eq!(unknown_route.status(), 404);
 }
 
@@ -205,7 +342,9 @@ async fn a_storage_failure_is_a_5xx_so_the_network_retries() {
         stack.clients.dynamodb.clone(),
         "no-such-table",
     ));
-    let resp = handle(&service, signed_webhook(CLEARING, SEED_NOTIFICATION)).await.unwrap();
+    let resp = handle(&service, signed_webhook(CLEARING, SEED_NOTIFICATION))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 503);
     assert_eq!(response_json(&resp)["code"], "BTN0503");
 }
@@ -216,14 +355,28 @@ async fn a_storage_failure_is_a_5xx_so_the_network_retries() {
 async fn sample_events_are_accepted_by_the_handler() {
     let stack = TestStack::new().await;
     let mut service = stack.webhook();
-    service.auth = shared::webhook_auth::WebhookAuth::new(None, vec!["CN=clearing.mastercard.com".into()]);
+    service.auth =
+        shared::webhook_auth::WebhookAuth::new(None, vec!["CN=clearing.mastercard.com".into()]);
     let root = devstack::repo_root().join("events/clearing-webhook");
     let auth_event = std::fs::read_to_string(root.join("authorization-seed.json")).unwrap();
-    let resp = handle(&service, lambda_http::request::from_str(&auth_event).unwrap()).await.unwrap();
+    let resp = handle(
+        &service,
+        lambda_http::request::from_str(&auth_event).unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200, "{}", response_json(&resp));
     assert_eq!(response_json(&resp)["stored"], 1);
     let clearing_event = std::fs::read_to_string(root.join("clearing-seed.json")).unwrap();
-    let resp = handle(&service, lambda_http::request::from_str(&clearing_event).unwrap()).await.unwrap();
+    let resp = handle(
+        &service,
+        lambda_http::request::from_str(&clearing_event).unwrap(),
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
-    assert_eq!(response_json(&resp)["results"][0]["pendingReason"]["fields"][0]["field"], "transactionLocalDate");
+    assert_eq!(
+        response_json(&resp)["results"][0]["pendingReason"]["fields"][0]["field"],
+        "transactionLocalDate"
+    );
 }

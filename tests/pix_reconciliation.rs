@@ -9,9 +9,15 @@ use std::time::Duration;
 use integration_tests::*;
 
 fn schema() -> jsonschema::Validator {
-    let path = devstack::repo_root().join("../shared/spec/pix-financial-reconciliation.schema.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("kit beside the repository")).unwrap();
-    jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+    let path =
+        devstack::repo_root().join("../shared/spec/pix-financial-reconciliation.schema.json");
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("kit beside the repository"))
+            .unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap()
 }
 
 /// A distinct valid end-to-end id per test (BCB format: E + 8 digits + yyyyMMddHHmm + 11 alphanumerics).
@@ -28,7 +34,9 @@ fn tx(e2e: &str, amount: &str) -> String {
 }
 
 fn entry(e2e: &str, amount: &str) -> String {
-    format!(r#"{{"end_to_end_id": "{e2e}", "provider_amount": "{amount}", "provider_authorization_id": "17579222", "business_date": "2021-10-29"}}"#)
+    format!(
+        r#"{{"end_to_end_id": "{e2e}", "provider_amount": "{amount}", "provider_authorization_id": "17579222", "business_date": "2021-10-29"}}"#
+    )
 }
 
 fn closed() -> String {
@@ -69,7 +77,9 @@ async fn run_worker(stack: &TestStack) {
 fn by_e2e(events: &[serde_json::Value]) -> BTreeMap<String, Vec<serde_json::Value>> {
     let mut out: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
     for e in events.iter().filter(|e| e["source"] == "pix") {
-        out.entry(e["detail"]["end_to_end_id"].as_str().unwrap().to_owned()).or_default().push(e.clone());
+        out.entry(e["detail"]["end_to_end_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(e.clone());
     }
     out
 }
@@ -78,40 +88,89 @@ fn by_e2e(events: &[serde_json::Value]) -> BTreeMap<String, Vec<serde_json::Valu
 async fn every_outcome_once_with_a_schema_valid_detail_and_the_sample_rule_selects_divergences() {
     let stack = TestStack::new().await;
     let salt = &uuid::Uuid::new_v4().simple().to_string()[..8].to_ascii_uppercase();
-    let (ok, divergent, no_provider, no_pismo) = (e2e(1, salt), e2e(2, salt), e2e(3, salt), e2e(4, salt));
-    publish(&stack, &[
-        ("pix_transaction", tx(&ok, "125.5")),
-        ("provider_settlement_entry", entry(&ok, "125.50")),
-        ("pix_transaction", tx(&divergent, "10.00")),
-        ("provider_settlement_entry", entry(&divergent, "9.99")),
-        ("pix_transaction", tx(&no_provider, "7.77")),
-        ("provider_settlement_entry", entry(&no_pismo, "3.30")),
-    ]).await;
+    let (ok, divergent, no_provider, no_pismo) =
+        (e2e(1, salt), e2e(2, salt), e2e(3, salt), e2e(4, salt));
+    publish(
+        &stack,
+        &[
+            ("pix_transaction", tx(&ok, "125.5")),
+            ("provider_settlement_entry", entry(&ok, "125.50")),
+            ("pix_transaction", tx(&divergent, "10.00")),
+            ("provider_settlement_entry", entry(&divergent, "9.99")),
+            ("pix_transaction", tx(&no_provider, "7.77")),
+            ("provider_settlement_entry", entry(&no_pismo, "3.30")),
+        ],
+    )
+    .await;
     run_worker(&stack).await;
     publish(&stack, &[("provider_report_closed", closed())]).await;
     run_worker(&stack).await;
 
-    let events = by_e2e(&stack.drain(&stack.all_events, 4, Duration::from_secs(8)).await);
+    let events = by_e2e(
+        &stack
+            .drain(&stack.all_events, 4, Duration::from_secs(8))
+            .await,
+    );
     let validator = schema();
     let mut results = BTreeMap::new();
     for (id, evs) in &events {
         assert_eq!(evs.len(), 1, "{id}: {evs:?}");
         let detail = &evs[0]["detail"];
-        let errors: Vec<String> = validator.iter_errors(detail).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(detail)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:?} {detail}");
         assert_eq!(evs[0]["detail-type"], "financial_reconciliation");
-        assert_eq!(evs[0]["resources"][0], format!("urn:clearing-reconciliation:event:{}", shared::pix::financial_reconciliation_event_id(id)));
-        results.insert(id.clone(), (detail["result"].clone(), detail["result_description"].as_str().unwrap().to_owned()));
+        assert_eq!(
+            evs[0]["resources"][0],
+            format!(
+                "urn:clearing-reconciliation:event:{}",
+                shared::pix::financial_reconciliation_event_id(id)
+            )
+        );
+        results.insert(
+            id.clone(),
+            (
+                detail["result"].clone(),
+                detail["result_description"].as_str().unwrap().to_owned(),
+            ),
+        );
     }
     assert_eq!(results[&ok], (serde_json::json!(true), "OK".to_owned()));
-    assert_eq!(results[&divergent], (serde_json::json!(false), "TRANSACTION_AMOUNT_DIVERGENT".to_owned()));
-    assert_eq!(results[&no_provider], (serde_json::json!(false), "PROVIDER_TRANSACTION_NOT_FOUND".to_owned()));
-    assert_eq!(results[&no_pismo], (serde_json::json!(false), "PISMO_TRANSACTION_NOT_FOUND".to_owned()));
+    assert_eq!(
+        results[&divergent],
+        (
+            serde_json::json!(false),
+            "TRANSACTION_AMOUNT_DIVERGENT".to_owned()
+        )
+    );
+    assert_eq!(
+        results[&no_provider],
+        (
+            serde_json::json!(false),
+            "PROVIDER_TRANSACTION_NOT_FOUND".to_owned()
+        )
+    );
+    assert_eq!(
+        results[&no_pismo],
+        (
+            serde_json::json!(false),
+            "PISMO_TRANSACTION_NOT_FOUND".to_owned()
+        )
+    );
     assert_eq!(events[&ok][0]["detail"]["amount"], serde_json::json!(125.5));
-    assert_eq!(events[&divergent][0]["detail"]["provider_amount"].to_string(), "9.99");
+    assert_eq!(
+        events[&divergent][0]["detail"]["provider_amount"].to_string(),
+        "9.99"
+    );
 
     // The sample rule (template.yaml PixDivergentResultsRule) delivered only the three divergent ones.
-    let alerts = stack.provisioned.queue("PixDivergenceAlertQueue").unwrap().clone();
+    let alerts = stack
+        .provisioned
+        .queue("PixDivergenceAlertQueue")
+        .unwrap()
+        .clone();
     let alerted = by_e2e(&stack.drain(&alerts, 3, Duration::from_secs(6)).await);
     assert_eq!(alerted.keys().cloned().collect::<Vec<_>>(), {
         let mut v = vec![divergent.clone(), no_provider.clone(), no_pismo.clone()];
@@ -126,33 +185,69 @@ async fn any_order_and_repetition_of_inputs_gives_one_event_per_transaction() {
     let salt = &uuid::Uuid::new_v4().simple().to_string()[..8].to_ascii_uppercase();
     // Both sides present before the close, in either order and duplicated: OK, once.
     let (a, b) = (e2e(11, salt), e2e(12, salt));
-    publish(&stack, &[
-        ("provider_settlement_entry", entry(&a, "50.00")),
-        ("pix_transaction", tx(&a, "50.00")),
-        ("provider_settlement_entry", entry(&a, "50.00")),
-        ("pix_transaction", tx(&b, "50.00")),
-        ("pix_transaction", tx(&b, "50.00")),
-        ("provider_settlement_entry", entry(&b, "50.00")),
-    ]).await;
+    publish(
+        &stack,
+        &[
+            ("provider_settlement_entry", entry(&a, "50.00")),
+            ("pix_transaction", tx(&a, "50.00")),
+            ("provider_settlement_entry", entry(&a, "50.00")),
+            ("pix_transaction", tx(&b, "50.00")),
+            ("pix_transaction", tx(&b, "50.00")),
+            ("provider_settlement_entry", entry(&b, "50.00")),
+        ],
+    )
+    .await;
     run_worker(&stack).await;
-    publish(&stack, &[("pix_transaction", tx(&a, "50.00")), ("provider_settlement_entry", entry(&b, "50.00"))]).await;
+    publish(
+        &stack,
+        &[
+            ("pix_transaction", tx(&a, "50.00")),
+            ("provider_settlement_entry", entry(&b, "50.00")),
+        ],
+    )
+    .await;
     run_worker(&stack).await;
     // The close, twice, and a late provider entry after the close for a transaction decided by it.
     let c = e2e(13, salt);
     publish(&stack, &[("pix_transaction", tx(&c, "1.00"))]).await;
     run_worker(&stack).await;
-    publish(&stack, &[("provider_report_closed", closed()), ("provider_report_closed", closed())]).await;
+    publish(
+        &stack,
+        &[
+            ("provider_report_closed", closed()),
+            ("provider_report_closed", closed()),
+        ],
+    )
+    .await;
     run_worker(&stack).await;
-    publish(&stack, &[("provider_settlement_entry", entry(&c, "1.00")), ("pix_transaction", tx(&c, "1.00"))]).await;
+    publish(
+        &stack,
+        &[
+            ("provider_settlement_entry", entry(&c, "1.00")),
+            ("pix_transaction", tx(&c, "1.00")),
+        ],
+    )
+    .await;
     run_worker(&stack).await;
 
-    let events = by_e2e(&stack.drain(&stack.all_events, 3, Duration::from_secs(8)).await);
+    let events = by_e2e(
+        &stack
+            .drain(&stack.all_events, 3, Duration::from_secs(8))
+            .await,
+    );
     assert_eq!(events[&a].len(), 1, "{:?}", events[&a]);
     assert_eq!(events[&b].len(), 1);
-    assert_eq!(events[&c].len(), 1, "a late input never produces a second event");
+    assert_eq!(
+        events[&c].len(),
+        1,
+        "a late input never produces a second event"
+    );
     assert_eq!(events[&a][0]["detail"]["result_description"], "OK");
     assert_eq!(events[&b][0]["detail"]["result_description"], "OK");
-    assert_eq!(events[&c][0]["detail"]["result_description"], "PROVIDER_TRANSACTION_NOT_FOUND");
+    assert_eq!(
+        events[&c][0]["detail"]["result_description"],
+        "PROVIDER_TRANSACTION_NOT_FOUND"
+    );
 }
 
 #[tokio::test]
@@ -174,10 +269,16 @@ async fn an_invalid_pix_input_fails_alone() {
     }
     let response = stack.run_worker_batch(&stack.worker(), &queue, batch).await;
     assert_eq!(response.batch_item_failures.len(), 1);
-    let stored = shared::ports::PixStore::pix_state(&stack.store(), &good).await.unwrap().unwrap();
+    let stored = shared::ports::PixStore::pix_state(&stack.store(), &good)
+        .await
+        .unwrap()
+        .unwrap();
     // Numerically exact. (moto's EventBridge re-serializes JSON numbers, 1.00 -> 1.0; senders that
     // need the scale kept send amounts as strings, which the parser accepts.)
-    assert_eq!(stored.state.transaction.unwrap().amount, "1.00".parse::<rust_decimal::Decimal>().unwrap());
+    assert_eq!(
+        stored.state.transaction.unwrap().amount,
+        "1.00".parse::<rust_decimal::Decimal>().unwrap()
+    );
 }
 
 /// events/reprocessing-worker/sqs-pix-*.json drive the worker handler to the seed example's OK event.
@@ -185,18 +286,30 @@ async fn an_invalid_pix_input_fails_alone() {
 async fn sample_pix_events_reconcile_the_seed_example() {
     let stack = TestStack::new().await;
     let root = devstack::repo_root().join("events/reprocessing-worker");
-    for file in ["sqs-pix-provider-entry.json", "sqs-pix-transaction.json", "sqs-pix-report-closed.json"] {
+    for file in [
+        "sqs-pix-provider-entry.json",
+        "sqs-pix-transaction.json",
+        "sqs-pix-report-closed.json",
+    ] {
         let event: aws_lambda_events::event::sqs::SqsEvent =
             serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
-        let response = reprocessing_worker::handle(&stack.worker(), lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()))
-            .await
-            .unwrap();
+        let response = reprocessing_worker::handle(
+            &stack.worker(),
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap();
         assert!(response.batch_item_failures.is_empty(), "{file}");
     }
-    let events = stack.drain(&stack.all_events, 1, Duration::from_secs(6)).await;
+    let events = stack
+        .drain(&stack.all_events, 1, Duration::from_secs(6))
+        .await;
     assert_eq!(events.len(), 1);
     let seed: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(devstack::repo_root().join("../shared/spec/pix-financial-reconciliation.example.json")).unwrap(),
+        &std::fs::read_to_string(
+            devstack::repo_root().join("../shared/spec/pix-financial-reconciliation.example.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(events[0]["detail"], seed);

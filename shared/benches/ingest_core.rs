@@ -11,13 +11,19 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use shared::authorization::{Authorization, AuthorizationStatus};
 use shared::clearing::matching::DEFAULT_MATCHING_RULES;
-use shared::clearing::{match_outcome_for_bench, parse_clearing_notification, MatchingRules, PreparedRecord};
+use shared::clearing::{
+    match_outcome_for_bench, parse_clearing_notification, MatchingRules, PreparedRecord,
+};
 
 const RECORDS: usize = 1_000;
 
 fn record(i: usize) -> String {
     // One in ten has the seed's broken local date; amounts vary, a third are tips.
-    let date = if i % 10 == 0 { "2024-24-04" } else { "2024-04-24" };
+    let date = if i % 10 == 0 {
+        "2024-24-04"
+    } else {
+        "2024-04-24"
+    };
     let (amount, mcc) = match i % 3 {
         0 => (format!("{}.{:02}", 10 + i % 90, i % 100), "4111"),
         1 => (format!("{}.00", 100 + i % 20), "5812"),
@@ -35,7 +41,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let body = format!(r#"{{"clearing":[{}]}}"#, (0..RECORDS).map(record).collect::<Vec<_>>().join(","));
+    let body = format!(
+        r#"{{"clearing":[{}]}}"#,
+        (0..RECORDS).map(record).collect::<Vec<_>>().join(",")
+    );
     let bytes = body.as_bytes();
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
     let auths: HashMap<String, Authorization> = (0..RECORDS)
@@ -92,8 +101,20 @@ fn main() {
     }
     let (plain, core) = (median(plain), median(core));
     let per_sec = RECORDS as f64 / core.as_secs_f64();
-    println!("ingest core: {RECORDS} records, {} bytes per batch, median of {rounds} rounds", bytes.len());
-    println!("  serde_json::Value parse : {:>8.3} ms", plain.as_secs_f64() * 1e3);
-    println!("  parse+validate+match    : {:>8.3} ms  ({per_sec:.0} records/s)", core.as_secs_f64() * 1e3);
-    println!("  ratio to Value parse    : {:.2}x (target <= 2.00x)", core.as_secs_f64() / plain.as_secs_f64());
+    println!(
+        "ingest core: {RECORDS} records, {} bytes per batch, median of {rounds} rounds",
+        bytes.len()
+    );
+    println!(
+        "  serde_json::Value parse : {:>8.3} ms",
+        plain.as_secs_f64() * 1e3
+    );
+    println!(
+        "  parse+validate+match    : {:>8.3} ms  ({per_sec:.0} records/s)",
+        core.as_secs_f64() * 1e3
+    );
+    println!(
+        "  ratio to Value parse    : {:.2}x (target <= 2.00x)",
+        core.as_secs_f64() / plain.as_secs_f64()
+    );
 }

@@ -7,8 +7,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use shared::pix::{
-    apply_day_closed, apply_provider_entry, apply_transaction, decide, parse_pix_transaction, parse_provider_entry,
-    parse_provider_report_closed, PixReconciliation, ResultDescription,
+    apply_day_closed, apply_provider_entry, apply_transaction, decide, parse_pix_transaction,
+    parse_provider_entry, parse_provider_report_closed, PixReconciliation, ResultDescription,
 };
 
 const DEFAULT_TRANSACTIONS: usize = 200_000;
@@ -75,7 +75,11 @@ fn generate(n: usize) -> Vec<Case> {
 fn run(cases: &[Case], closures: &[String]) -> ([usize; 4], usize) {
     let closed: Vec<_> = closures
         .iter()
-        .map(|body| parse_provider_report_closed(body).expect("valid closure").business_date)
+        .map(|body| {
+            parse_provider_report_closed(body)
+                .expect("valid closure")
+                .business_date
+        })
         .collect();
     let mut counts = [0usize; 4];
     let mut bytes = 0;

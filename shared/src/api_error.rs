@@ -73,7 +73,11 @@ impl ApiError {
     /// The JSON body.
     pub fn body(&self) -> String {
         let message = self.to_string();
-        serde_json::to_string(&ErrorBody { code: self.code(), message: &message }).unwrap_or_default()
+        serde_json::to_string(&ErrorBody {
+            code: self.code(),
+            message: &message,
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -82,7 +86,9 @@ impl From<crate::clearing::NotificationError> for ApiError {
         use crate::clearing::NotificationError::*;
         match e {
             MalformedJson(_) => Self::MalformedJson(e.to_string()),
-            WrongShape { .. } | Empty(_) | TooManyRecords { .. } => Self::InvalidBody(e.to_string()),
+            WrongShape { .. } | Empty(_) | TooManyRecords { .. } => {
+                Self::InvalidBody(e.to_string())
+            }
         }
     }
 }

@@ -31,7 +31,11 @@ impl AuthorizationKey {
     pub fn partition_key(&self) -> String {
         match self {
             Self::TransUid(uid) => format!("AUTH#{uid}"),
-            Self::Reference { financial_network_code, reference_number, settlement_date } => {
+            Self::Reference {
+                financial_network_code,
+                reference_number,
+                settlement_date,
+            } => {
                 format!("AUTHREF#{financial_network_code}#{reference_number}#{settlement_date}")
             }
         }
@@ -83,9 +87,11 @@ impl Authorization {
     /// plus the reference alias when the network gave one.
     pub fn keys(&self) -> Vec<AuthorizationKey> {
         let mut keys = vec![AuthorizationKey::TransUid(self.trans_uid.clone())];
-        if let (Some(n), Some(r), Some(d)) =
-            (&self.financial_network_code, &self.reference_number, self.settlement_date)
-        {
+        if let (Some(n), Some(r), Some(d)) = (
+            &self.financial_network_code,
+            &self.reference_number,
+            self.settlement_date,
+        ) {
             keys.push(AuthorizationKey::Reference {
                 financial_network_code: n.clone(),
                 reference_number: r.clone(),
@@ -143,7 +149,11 @@ pub fn parse_authorization_notification(
                 index,
                 trans_uid: serde_json::from_str::<serde_json::Value>(raw.get())
                     .ok()
-                    .and_then(|v| v.get("transUid").and_then(|u| u.as_str()).map(str::to_owned)),
+                    .and_then(|v| {
+                        v.get("transUid")
+                            .and_then(|u| u.as_str())
+                            .map(str::to_owned)
+                    }),
                 problem,
                 raw_payload: raw.get().to_owned(),
             })
@@ -155,7 +165,9 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
     let wire: WireAuthorization<'_> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
     let non_empty = |name: &str, v: &str| {
         if v.trim().is_empty() || v.len() > 128 {
-            Err(format!("{name} must be a non-empty string of at most 128 characters"))
+            Err(format!(
+                "{name} must be a non-empty string of at most 128 characters"
+            ))
         } else {
             Ok(())
         }
@@ -165,7 +177,10 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
     let amount_text = wire.transaction_amount.get().trim_matches('"');
     let amount = parse_amount(amount_text).map_err(|e| format!("transactionAmount: {e}"))?;
     let units = currency::minor_units(&wire.transaction_currency).ok_or_else(|| {
-        format!("transactionCurrency: '{}' is not an ISO 4217 currency code", wire.transaction_currency)
+        format!(
+            "transactionCurrency: '{}' is not an ISO 4217 currency code",
+            wire.transaction_currency
+        )
     })?;
     if amount.normalize().scale() > units {
         return Err(format!(
@@ -189,7 +204,9 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         .with_timezone(&Utc);
     if let Some(mcc) = &wire.merchant_category_code {
         if mcc.len() != 4 || !mcc.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("merchantCategoryCode: '{mcc}' must be exactly 4 digits"));
+            return Err(format!(
+                "merchantCategoryCode: '{mcc}' must be exactly 4 digits"
+            ));
         }
     }
     Ok(Authorization {
@@ -228,6 +245,10 @@ mod tests {
         assert_eq!(first.keys().len(), 2);
         let second = parsed[1].as_ref().unwrap_err();
         assert_eq!(second.trans_uid.as_deref(), Some("T2"));
-        assert!(second.problem.contains("decimal places"), "{}", second.problem);
+        assert!(
+            second.problem.contains("decimal places"),
+            "{}",
+            second.problem
+        );
     }
 }

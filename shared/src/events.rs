@@ -57,13 +57,21 @@ struct ClearingEventDetail<'a> {
 pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
     let detail_type = match message.status {
         ClearingStatus::Pending => CLEARING_PENDING,
-        ClearingStatus::Matched if message.history.iter().any(|t| t.to == ClearingStatus::Reprocessing) => {
+        ClearingStatus::Matched
+            if message
+                .history
+                .iter()
+                .any(|t| t.to == ClearingStatus::Reprocessing) =>
+        {
             CLEARING_RECONCILED
         }
         ClearingStatus::Matched => CLEARING_MATCHED,
         ClearingStatus::Received | ClearingStatus::Reprocessing => return None,
     };
-    let id = stable_id(&format!("clearing/{}/v{}", message.clearing_unique_id, message.version));
+    let id = stable_id(&format!(
+        "clearing/{}/v{}",
+        message.clearing_unique_id, message.version
+    ));
     let detail = ClearingEventDetail {
         event_id: id,
         clearing_unique_id: &message.clearing_unique_id,
@@ -74,7 +82,9 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         pending_reason: message.pending_reason.as_ref(),
         matched: message.matched.as_ref(),
         message: &message.fields,
-        occurred_at: message.updated_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        occurred_at: message
+            .updated_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
     Some(OutboundEvent {
         id,

@@ -4,14 +4,14 @@
 //! - `ports`: the capabilities the functions need (clearing store, work queue, event bus).
 //! - `adapters`: those capabilities on DynamoDB, SQS and EventBridge.
 
+pub mod adapters;
+pub mod api_error;
 pub mod authorization;
 pub mod clearing;
-pub mod adapters;
+pub mod config;
 pub mod events;
 pub mod jobs;
-pub mod ports;
-pub mod api_error;
-pub mod config;
-pub mod webhook_auth;
 pub mod operator_auth;
 pub mod pix;
+pub mod ports;
+pub mod webhook_auth;

@@ -56,11 +56,17 @@ pub struct TokenVerifier {
 
 impl TokenVerifier {
     pub fn hs256(secret: &[u8], issuer: &str, audience: &str) -> Self {
-        Self::with(DecodingKey::from_secret(secret), Algorithm::HS256, issuer, audience)
+        Self::with(
+            DecodingKey::from_secret(secret),
+            Algorithm::HS256,
+            issuer,
+            audience,
+        )
     }
 
     pub fn rs256(public_key_pem: &[u8], issuer: &str, audience: &str) -> Result<Self, TokenError> {
-        let key = DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let key = DecodingKey::from_rsa_pem(public_key_pem)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
         Ok(Self::with(key, Algorithm::RS256, issuer, audience))
     }
 
@@ -98,14 +104,24 @@ impl TokenVerifier {
             .map_err(|e| TokenError::Invalid(e.to_string()))?;
         Ok(Operator {
             subject: data.claims.sub,
-            scopes: data.claims.scope.split_whitespace().map(str::to_owned).collect(),
+            scopes: data
+                .claims
+                .scope
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 }
 
 /// Mints an HS256 token (local run and tests; production tokens come from the identity provider).
 pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
-    encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret)).unwrap_or_default()
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -132,9 +148,15 @@ mod tests {
         assert_eq!(v.verify(None), Err(TokenError::Missing));
         assert_eq!(v.verify(Some("Basic abc")), Err(TokenError::Malformed));
         let expired = mint_hs256(b"k", &claims("clearing:read", -600));
-        assert!(matches!(v.verify(Some(&format!("Bearer {expired}"))), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            v.verify(Some(&format!("Bearer {expired}"))),
+            Err(TokenError::Invalid(_))
+        ));
         let forged = mint_hs256(b"other", &claims("clearing:read", 600));
-        assert!(matches!(v.verify(Some(&format!("Bearer {forged}"))), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            v.verify(Some(&format!("Bearer {forged}"))),
+            Err(TokenError::Invalid(_))
+        ));
         // alg none: header {"alg":"none"} with the same claims and no signature.
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!(
@@ -142,6 +164,9 @@ mod tests {
             b64(r#"{"alg":"none","typ":"JWT"}"#),
             b64(&serde_json::to_string(&claims("clearing:reconcile", 600)).unwrap())
         );
-        assert!(matches!(v.verify(Some(&format!("Bearer {none}"))), Err(TokenError::Invalid(_))));
+        assert!(matches!(
+            v.verify(Some(&format!("Bearer {none}"))),
+            Err(TokenError::Invalid(_))
+        ));
     }
 }

@@ -78,9 +78,15 @@ pub trait ClearingStore: Send + Sync {
         keys: &[AuthorizationKey],
     ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError>;
 
-    async fn save_authorization(&self, authorization: &Authorization) -> Result<AuthorizationSaved, StoreError>;
+    async fn save_authorization(
+        &self,
+        authorization: &Authorization,
+    ) -> Result<AuthorizationSaved, StoreError>;
 
-    async fn save_rejected_authorization(&self, rejected: &RejectedAuthorization) -> Result<(), StoreError>;
+    async fn save_rejected_authorization(
+        &self,
+        rejected: &RejectedAuthorization,
+    ) -> Result<(), StoreError>;
 
     /// Stores a new message (and takes its authorization claim) unless a
     /// message with that id is stored already.
@@ -102,7 +108,10 @@ pub trait ClearingStore: Send + Sync {
     /// Remembers that records arrived on `day` (once per notification; the cursor search walks these days).
     async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError>;
 
-    async fn message(&self, clearing_unique_id: &str) -> Result<Option<ClearingMessage>, StoreError>;
+    async fn message(
+        &self,
+        clearing_unique_id: &str,
+    ) -> Result<Option<ClearingMessage>, StoreError>;
 
     async fn messages_for_card(
         &self,

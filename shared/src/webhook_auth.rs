@@ -24,7 +24,10 @@ impl std::fmt::Debug for WebhookAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secret.
         f.debug_struct("WebhookAuth")
-            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<set>"))
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "<set>"),
+            )
             .field("allowed_client_subjects", &self.allowed_client_subjects)
             .finish()
     }
@@ -36,7 +39,9 @@ pub enum WebhookAuthError {
     Missing,
     #[error("X-Webhook-Signature is malformed: expected t=<unix seconds>,v1=<hex HMAC-SHA256>")]
     Malformed,
-    #[error("X-Webhook-Signature is older than {MAX_SIGNATURE_AGE_SECONDS} seconds or in the future")]
+    #[error(
+        "X-Webhook-Signature is older than {MAX_SIGNATURE_AGE_SECONDS} seconds or in the future"
+    )]
     Stale,
     #[error("X-Webhook-Signature does not match the body")]
     Mismatch,
@@ -47,7 +52,9 @@ pub enum WebhookAuthError {
 impl WebhookAuth {
     pub fn new(signing_secret: Option<String>, allowed_client_subjects: Vec<String>) -> Self {
         Self {
-            signing_secret: signing_secret.filter(|s| !s.is_empty()).map(String::into_bytes),
+            signing_secret: signing_secret
+                .filter(|s| !s.is_empty())
+                .map(String::into_bytes),
             allowed_client_subjects,
         }
     }
@@ -84,7 +91,10 @@ impl WebhookAuth {
             }
         }
         let header = signature.ok_or(WebhookAuthError::Missing)?;
-        let secret = self.signing_secret.as_deref().ok_or(WebhookAuthError::Mismatch)?;
+        let secret = self
+            .signing_secret
+            .as_deref()
+            .ok_or(WebhookAuthError::Mismatch)?;
         let mut t = None;
         let mut v1 = None;
         for part in header.split(',') {
@@ -94,22 +104,27 @@ impl WebhookAuth {
                 _ => {}
             }
         }
-        let (Some(t), Some(v1)) = (t, v1) else { return Err(WebhookAuthError::Malformed) };
+        let (Some(t), Some(v1)) = (t, v1) else {
+            return Err(WebhookAuthError::Malformed);
+        };
         if (now_unix - t).abs() > MAX_SIGNATURE_AGE_SECONDS {
             return Err(WebhookAuthError::Stale);
         }
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| WebhookAuthError::Mismatch)?;
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret).map_err(|_| WebhookAuthError::Mismatch)?;
         mac.update(t.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
         // verify_slice compares in constant time.
-        mac.verify_slice(&v1).map_err(|_| WebhookAuthError::Mismatch)
+        mac.verify_slice(&v1)
+            .map_err(|_| WebhookAuthError::Mismatch)
     }
 }
 
 /// The header value for `body` signed at `t` (senders, tests and the sample events).
 pub fn sign(secret: &str, t: i64, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
     mac.update(t.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
@@ -126,12 +141,33 @@ mod tests {
         let body = b"{\"clearing\":[]}";
         let header = sign("s3cret", 1_000, body);
         assert_eq!(auth.verify(None, Some(&header), body, 1_100), Ok(()));
-        assert_eq!(auth.verify(None, Some(&header), b"{}", 1_100), Err(WebhookAuthError::Mismatch));
-        assert_eq!(auth.verify(None, Some(&header), body, 2_000), Err(WebhookAuthError::Stale));
-        assert_eq!(auth.verify(None, Some(&sign("other", 1_000, body)), body, 1_000), Err(WebhookAuthError::Mismatch));
-        assert_eq!(auth.verify(None, Some("garbage"), body, 1_000), Err(WebhookAuthError::Malformed));
-        assert_eq!(auth.verify(None, None, body, 1_000), Err(WebhookAuthError::Missing));
-        assert_eq!(auth.verify(Some("CN=mastercard"), None, body, 1_000), Ok(()));
-        assert_eq!(auth.verify(Some("CN=evil"), None, body, 1_000), Err(WebhookAuthError::UnknownClient));
+        assert_eq!(
+            auth.verify(None, Some(&header), b"{}", 1_100),
+            Err(WebhookAuthError::Mismatch)
+        );
+        assert_eq!(
+            auth.verify(None, Some(&header), body, 2_000),
+            Err(WebhookAuthError::Stale)
+        );
+        assert_eq!(
+            auth.verify(None, Some(&sign("other", 1_000, body)), body, 1_000),
+            Err(WebhookAuthError::Mismatch)
+        );
+        assert_eq!(
+            auth.verify(None, Some("garbage"), body, 1_000),
+            Err(WebhookAuthError::Malformed)
+        );
+        assert_eq!(
+            auth.verify(None, None, body, 1_000),
+            Err(WebhookAuthError::Missing)
+        );
+        assert_eq!(
+            auth.verify(Some("CN=mastercard"), None, body, 1_000),
+            Ok(())
+        );
+        assert_eq!(
+            auth.verify(Some("CN=evil"), None, body, 1_000),
+            Err(WebhookAuthError::UnknownClient)
+        );
     }
 }

@@ -25,9 +25,9 @@ impl TestStack {
         let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let clients = LocalClients::new().await;
         let template = Template::repo_default().expect("template.yaml readable");
-        let provisioned = provision(&template, &prefix, &clients)
-            .await
-            .expect("local stack reachable: start it with `local/stack.sh start` (./dev.sh test does)");
+        let provisioned = provision(&template, &prefix, &clients).await.expect(
+            "local stack reachable: start it with `local/stack.sh start` (./dev.sh test does)",
+        );
         let bus = provisioned.bus("ReconciliationBus").unwrap().to_owned();
         let all_events = add_subscriber(
             &clients,
@@ -37,7 +37,11 @@ impl TestStack {
         )
         .await
         .unwrap();
-        Self { clients, provisioned, all_events }
+        Self {
+            clients,
+            provisioned,
+            all_events,
+        }
     }
 
     pub fn table(&self) -> String {
@@ -45,7 +49,10 @@ impl TestStack {
     }
 
     pub fn bus_name(&self) -> String {
-        self.provisioned.bus("ReconciliationBus").unwrap().to_owned()
+        self.provisioned
+            .bus("ReconciliationBus")
+            .unwrap()
+            .to_owned()
     }
 
     pub fn store(&self) -> DynamoDbClearingStore {
@@ -55,15 +62,27 @@ impl TestStack {
     pub fn webhook(&self) -> WebhookService {
         WebhookService {
             store: Arc::new(self.store()),
-            bus: Arc::new(EventBridgeBus::new(self.clients.eventbridge.clone(), self.bus_name())),
-            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap(),
-            auth: WebhookAuth::new(Some(WEBHOOK_SECRET.into()), vec!["CN=clearing.mastercard.test".into()]),
+            bus: Arc::new(EventBridgeBus::new(
+                self.clients.eventbridge.clone(),
+                self.bus_name(),
+            )),
+            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
+                .unwrap(),
+            auth: WebhookAuth::new(
+                Some(WEBHOOK_SECRET.into()),
+                vec!["CN=clearing.mastercard.test".into()],
+            ),
         }
     }
 
     /// Waits until `queue` has delivered at least `count` messages (or `wait` passes)
     /// and returns their bodies as JSON, deleting them.
-    pub async fn drain(&self, queue: &QueueInfo, count: usize, wait: Duration) -> Vec<serde_json::Value> {
+    pub async fn drain(
+        &self,
+        queue: &QueueInfo,
+        count: usize,
+        wait: Duration,
+    ) -> Vec<serde_json::Value> {
         let deadline = Instant::now() + wait;
         let mut out = Vec::new();
         while Instant::now() < deadline {
@@ -79,7 +98,14 @@ impl TestStack {
                 .unwrap();
             for m in resp.messages() {
                 out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap());
-                self.clients.sqs.delete_message().queue_url(&queue.url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
             if out.len() >= count && resp.messages().is_empty() {
                 break;
@@ -90,9 +116,21 @@ impl TestStack {
 }
 
 /// An API Gateway HTTP API (payload 2.0) request, as the function receives it.
-pub fn http_request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> lambda_http::Request {
-    let headers: serde_json::Map<String, serde_json::Value> =
-        headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), serde_json::Value::String((*v).into()))).collect();
+pub fn http_request(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> lambda_http::Request {
+    let headers: serde_json::Map<String, serde_json::Value> = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_ascii_lowercase(),
+                serde_json::Value::String((*v).into()),
+            )
+        })
+        .collect();
     let (raw_path, raw_query) = path.split_once('?').unwrap_or((path, ""));
     let params: serde_json::Map<String, serde_json::Value> = raw_query
         .split('&')
@@ -126,8 +164,20 @@ pub fn http_request(method: &str, path: &str, headers: &[(&str, &str)], body: &s
 
 /// A signed webhook call.
 pub fn signed_webhook(path: &str, body: &str) -> lambda_http::Request {
-    let signature = sign(WEBHOOK_SECRET, chrono::Utc::now().timestamp(), body.as_bytes());
-    http_request("POST", path, &[("content-type", "application/json"), ("x-webhook-signature", &signature)], body)
+    let signature = sign(
+        WEBHOOK_SECRET,
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    http_request(
+        "POST",
+        path,
+        &[
+            ("content-type", "application/json"),
+            ("x-webhook-signature", &signature),
+        ],
+        body,
+    )
 }
 
 pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> serde_json::Value {
@@ -136,11 +186,17 @@ pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> serde_j
 }
 
 /// The seed notification of the kit, verbatim.
-pub const SEED_NOTIFICATION: &str = include_str!("../../events/fixtures/mastercard-clearing-notification.json");
+pub const SEED_NOTIFICATION: &str =
+    include_str!("../../events/fixtures/mastercard-clearing-notification.json");
 
 /// An authorization notification for the seed clearing record.
 pub fn seed_authorization(amount: &str, mcc: &str) -> String {
-    authorization("20240426O9EC2A", "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd", amount, mcc)
+    authorization(
+        "20240426O9EC2A",
+        "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd",
+        amount,
+        mcc,
+    )
 }
 
 pub fn authorization(trans_uid: &str, card: &str, amount: &str, mcc: &str) -> String {
@@ -167,7 +223,10 @@ pub fn clearing_record(id: &str, trans_uid: &str, card: &str, amount: &str, mcc:
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 pub const JWT_SECRET: &str = "integration-test-jwt-secret";
@@ -182,8 +241,15 @@ impl TestStack {
     pub fn api(&self) -> reconciliation_api::ApiService {
         reconciliation_api::ApiService {
             store: Arc::new(self.store()),
-            queue: Arc::new(shared::adapters::SqsWorkQueue::new(self.clients.sqs.clone(), self.reprocessing_queue().url)),
-            tokens: shared::operator_auth::TokenVerifier::hs256(JWT_SECRET.as_bytes(), JWT_ISSUER, JWT_AUDIENCE),
+            queue: Arc::new(shared::adapters::SqsWorkQueue::new(
+                self.clients.sqs.clone(),
+                self.reprocessing_queue().url,
+            )),
+            tokens: shared::operator_auth::TokenVerifier::hs256(
+                JWT_SECRET.as_bytes(),
+                JWT_ISSUER,
+                JWT_AUDIENCE,
+            ),
         }
     }
 }
@@ -202,7 +268,12 @@ pub fn operator_token(scope: &str) -> String {
     )
 }
 
-pub fn api_request(method: &str, path: &str, token: Option<&str>, body: &str) -> lambda_http::Request {
+pub fn api_request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> lambda_http::Request {
     let bearer = token.map(|t| format!("Bearer {t}"));
     let mut headers = vec![("content-type", "application/json")];
     if let Some(b) = &bearer {
@@ -216,14 +287,22 @@ impl TestStack {
         reprocessing_worker::WorkerService {
             store: Arc::new(self.store()),
             pix: Arc::new(self.store()),
-            bus: Arc::new(EventBridgeBus::new(self.clients.eventbridge.clone(), self.bus_name())),
-            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap(),
+            bus: Arc::new(EventBridgeBus::new(
+                self.clients.eventbridge.clone(),
+                self.bus_name(),
+            )),
+            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
+                .unwrap(),
         }
     }
 
     /// Receives up to 10 messages from `queue` as the Lambda event source would
     /// (not deleted: the caller deletes what the batch response does not list).
-    pub async fn receive_batch(&self, queue: &QueueInfo, visibility_seconds: i32) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
+    pub async fn receive_batch(
+        &self,
+        queue: &QueueInfo,
+        visibility_seconds: i32,
+    ) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
         let resp = self
             .clients
             .sqs
@@ -258,13 +337,27 @@ impl TestStack {
     ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
         let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
         event.records = batch.clone();
-        let response = reprocessing_worker::handle(worker, lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()))
-            .await
-            .unwrap();
-        let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let response = reprocessing_worker::handle(
+            worker,
+            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap();
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         for m in batch {
             if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
-                self.clients.sqs.delete_message().queue_url(&queue.url).receipt_handle(m.receipt_handle.unwrap()).send().await.unwrap();
+                self.clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(m.receipt_handle.unwrap())
+                    .send()
+                    .await
+                    .unwrap();
             }
         }
         response

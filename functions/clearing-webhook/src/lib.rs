@@ -17,7 +17,8 @@ use serde::Serialize;
 use shared::api_error::ApiError;
 use shared::authorization::parse_authorization_notification;
 use shared::clearing::{
-    parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, PendingReason, PreparedRecord,
+    parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, PendingReason,
+    PreparedRecord,
 };
 use shared::events::clearing_event;
 use shared::ports::{AuthorizationSaved, ClearingStore, EventBus, InsertOutcome, StoreError};
@@ -67,7 +68,10 @@ pub struct AuthorizationAck {
 }
 
 /// The Lambda handler: never fails; every outcome is an HTTP response.
-pub async fn handle(service: &WebhookService, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(
+    service: &WebhookService,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let response = match route(service, &request).await {
         Ok(body) => json(200, body),
         Err(e) => {
@@ -99,19 +103,27 @@ fn parse_route(method: &str, path: &str) -> Result<Route, ApiError> {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     let (network, kind) = match parts.as_slice() {
         ["v1", "webhooks", network, kind] => (*network, *kind),
-        _ => return Err(ApiError::RouteNotFound(format!("no route for {method} {path}"))),
+        _ => {
+            return Err(ApiError::RouteNotFound(format!(
+                "no route for {method} {path}"
+            )))
+        }
     };
     let network = CARD_NETWORKS
         .iter()
         .find(|n| n.eq_ignore_ascii_case(network))
-        .ok_or_else(|| ApiError::RouteNotFound(format!("card network `{network}` has no webhook")))?;
+        .ok_or_else(|| {
+            ApiError::RouteNotFound(format!("card network `{network}` has no webhook"))
+        })?;
     if method != "POST" {
         return Err(ApiError::RouteNotFound(format!("{path} only accepts POST")));
     }
     match kind {
         "clearing" => Ok(Route::Clearing(network)),
         "authorizations" => Ok(Route::Authorizations(network)),
-        _ => Err(ApiError::RouteNotFound(format!("no route for {method} {path}"))),
+        _ => Err(ApiError::RouteNotFound(format!(
+            "no route for {method} {path}"
+        ))),
     }
 }
 
@@ -132,10 +144,18 @@ async fn route(service: &WebhookService, request: &Request) -> Result<String, Ap
     let route = parse_route(request.method().as_str(), &path)?;
     let body: &[u8] = request.body().as_ref();
     // Authenticate before reading the body: nothing from an unknown sender is stored.
-    let signature = request.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    let signature = request
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok());
     service
         .auth
-        .verify(client_certificate_subject(request).as_deref(), signature, body, Utc::now().timestamp())
+        .verify(
+            client_certificate_subject(request).as_deref(),
+            signature,
+            body,
+            Utc::now().timestamp(),
+        )
         .map_err(|e| ApiError::InvalidCredentials(e.to_string()))?;
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::BodyTooLarge(format!(
@@ -156,7 +176,11 @@ async fn route(service: &WebhookService, request: &Request) -> Result<String, Ap
 }
 
 /// Stores, validates and matches every record of a clearing notification.
-pub async fn ingest_clearing(service: &WebhookService, network: &str, body: &[u8]) -> Result<ClearingAck, ApiError> {
+pub async fn ingest_clearing(
+    service: &WebhookService,
+    network: &str,
+    body: &[u8],
+) -> Result<ClearingAck, ApiError> {
     let records = parse_clearing_notification(body)?;
     let received = records.len();
     let prepared: Vec<PreparedRecord> = records.into_iter().map(PreparedRecord::new).collect();
@@ -173,7 +197,9 @@ pub async fn ingest_clearing(service: &WebhookService, network: &str, body: &[u8
 
     let stored: Vec<(ClearingMessage, bool)> = stream::iter(prepared)
         .map(|p| {
-            let auth = p.authorization_key().and_then(|k| authorizations.get(&k).cloned());
+            let auth = p
+                .authorization_key()
+                .and_then(|k| authorizations.get(&k).cloned());
             let actor = actor.as_str();
             async move { store_one(service, network, p, auth, actor, now).await }
         })
@@ -183,7 +209,10 @@ pub async fn ingest_clearing(service: &WebhookService, network: &str, body: &[u8
 
     // Announce every outcome, re-announcing on redelivery (ids are stable), so
     // an event lost to a failure after storing is sent when the network retries.
-    let events: Vec<_> = stored.iter().filter_map(|(m, _)| clearing_event(m)).collect();
+    let events: Vec<_> = stored
+        .iter()
+        .filter_map(|(m, _)| clearing_event(m))
+        .collect();
     service.bus.publish(&events).await.map_err(|e| {
         tracing::error!(error = %e, "events not published; the sender will retry the notification");
         ApiError::Unavailable("event bus is temporarily unavailable; retry later".into())
@@ -210,19 +239,45 @@ async fn store_one(
     now: chrono::DateTime<Utc>,
 ) -> Result<(ClearingMessage, bool), ApiError> {
     let key = prepared.authorization_key();
-    let decision = ClearingMessage::ingest(prepared.clone(), network, authorization.as_ref(), &service.rules, actor, now);
-    match service.store.insert_message(&decision.message, decision.claim.as_ref()).await {
+    let decision = ClearingMessage::ingest(
+        prepared.clone(),
+        network,
+        authorization.as_ref(),
+        &service.rules,
+        actor,
+        now,
+    );
+    match service
+        .store
+        .insert_message(&decision.message, decision.claim.as_ref())
+        .await
+    {
         Ok(InsertOutcome::Inserted) => Ok((decision.message, false)),
         Ok(InsertOutcome::AlreadyStored(existing)) => Ok((*existing, true)),
         Err(StoreError::ClaimLost(_)) => {
             // Another first presentment took the authorization meanwhile: decide
             // again with the authorization as it is now (a duplicate presentment).
             let fresh = match key {
-                Some(k) => service.store.authorizations(std::slice::from_ref(&k)).await?.remove(&k),
+                Some(k) => service
+                    .store
+                    .authorizations(std::slice::from_ref(&k))
+                    .await?
+                    .remove(&k),
                 None => None,
             };
-            let decision = ClearingMessage::ingest(prepared, network, fresh.as_ref(), &service.rules, actor, now);
-            match service.store.insert_message(&decision.message, decision.claim.as_ref()).await? {
+            let decision = ClearingMessage::ingest(
+                prepared,
+                network,
+                fresh.as_ref(),
+                &service.rules,
+                actor,
+                now,
+            );
+            match service
+                .store
+                .insert_message(&decision.message, decision.claim.as_ref())
+                .await?
+            {
                 InsertOutcome::Inserted => Ok((decision.message, false)),
                 InsertOutcome::AlreadyStored(existing) => Ok((*existing, true)),
             }
@@ -239,7 +294,12 @@ pub async fn ingest_authorizations(
 ) -> Result<AuthorizationAck, ApiError> {
     let parsed = parse_authorization_notification(body, network)?;
     let received = parsed.len();
-    let mut ack = AuthorizationAck { received, stored: 0, duplicates: 0, rejected: Vec::new() };
+    let mut ack = AuthorizationAck {
+        received,
+        stored: 0,
+        duplicates: 0,
+        rejected: Vec::new(),
+    };
     for record in parsed {
         match record {
             Ok(auth) => match service.store.save_authorization(&auth).await? {

@@ -19,7 +19,10 @@ async fn main() -> Result<(), Error> {
             aws_sdk_dynamodb::Client::new(&sdk),
             required("TABLE_NAME")?,
         )),
-        bus: Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), required("EVENT_BUS_NAME")?)),
+        bus: Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            required("EVENT_BUS_NAME")?,
+        )),
         rules: MatchingRules::from_env()?,
         auth: WebhookAuth::from_env(),
     };

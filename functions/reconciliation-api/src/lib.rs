@@ -32,7 +32,10 @@ pub struct ApiService {
     pub tokens: TokenVerifier,
 }
 
-pub async fn handle(service: &ApiService, request: Request) -> Result<Response<Body>, lambda_http::Error> {
+pub async fn handle(
+    service: &ApiService,
+    request: Request,
+) -> Result<Response<Body>, lambda_http::Error> {
     let response = match route(service, &request).await {
         Ok((status, body)) => json(status, body),
         Err(e) => {
@@ -58,13 +61,18 @@ fn to_json<T: Serialize>(v: &T) -> String {
 }
 
 fn authorize(service: &ApiService, request: &Request, scope: &str) -> Result<Operator, ApiError> {
-    let header = request.headers().get("authorization").and_then(|v| v.to_str().ok());
+    let header = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     let operator = service.tokens.verify(header).map_err(|e| match e {
         TokenError::Missing => ApiError::MissingCredentials(e.to_string()),
         _ => ApiError::InvalidCredentials(e.to_string()),
     })?;
     if !operator.can(scope) {
-        return Err(ApiError::Forbidden(format!("the token does not grant `{scope}`")));
+        return Err(ApiError::Forbidden(format!(
+            "the token does not grant `{scope}`"
+        )));
     }
     Ok(operator)
 }
@@ -95,14 +103,20 @@ async fn route(service: &ApiService, request: &Request) -> Result<(u16, String),
             authorize(service, request, SCOPE_READ)?;
             search(service, &query(request)).await
         }
-        _ => Err(ApiError::RouteNotFound(format!("no route for {method} {path}"))),
+        _ => Err(ApiError::RouteNotFound(format!(
+            "no route for {method} {path}"
+        ))),
     }
 }
 
 fn query(request: &Request) -> HashMap<String, String> {
     request
         .query_string_parameters_ref()
-        .map(|q| q.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -134,15 +148,25 @@ struct ReconciliationBody {
 
 fn parse_body(body: &[u8]) -> Result<ReconciliationBody, ApiError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::BodyTooLarge(format!("body is {} bytes; at most {MAX_BODY_BYTES} are accepted", body.len())));
+        return Err(ApiError::BodyTooLarge(format!(
+            "body is {} bytes; at most {MAX_BODY_BYTES} are accepted",
+            body.len()
+        )));
     }
-    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(format!("body is not valid JSON: {e}")))?;
-    let object = value.as_object().ok_or_else(|| ApiError::InvalidBody("body must be a JSON object".into()))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::MalformedJson(format!("body is not valid JSON: {e}")))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ApiError::InvalidBody("body must be a JSON object".into()))?;
     let required = |name: &str| -> Result<String, ApiError> {
         match object.get(name) {
             None | Some(Value::Null) => Err(ApiError::InvalidBody(format!("`{name}` is required"))),
-            Some(Value::String(s)) if s.trim().is_empty() => Err(ApiError::InvalidBody(format!("`{name}` must not be empty"))),
-            Some(Value::String(s)) if s.len() > 256 => Err(ApiError::InvalidBody(format!("`{name}` is longer than 256 characters"))),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                Err(ApiError::InvalidBody(format!("`{name}` must not be empty")))
+            }
+            Some(Value::String(s)) if s.len() > 256 => Err(ApiError::InvalidBody(format!(
+                "`{name}` is longer than 256 characters"
+            ))),
             Some(Value::String(s)) => Ok(s.clone()),
             Some(_) => Err(ApiError::InvalidBody(format!("`{name}` must be a string"))),
         }
@@ -155,41 +179,72 @@ fn parse_body(body: &[u8]) -> Result<ReconciliationBody, ApiError> {
         None | Some(Value::Null) => {}
         Some(Value::Array(items)) => {
             for (i, item) in items.iter().enumerate() {
-                let item = item
-                    .as_object()
-                    .ok_or_else(|| ApiError::InvalidBody(format!("adjustments[{i}] must be an object")))?;
+                let item = item.as_object().ok_or_else(|| {
+                    ApiError::InvalidBody(format!("adjustments[{i}] must be an object"))
+                })?;
                 let text = |name: &str| match item.get(name) {
-                    None | Some(Value::Null) => Err(ApiError::InvalidBody(format!("adjustments[{i}].{name} is required"))),
-                    Some(Value::String(s)) if s.trim().is_empty() => {
-                        Err(ApiError::InvalidBody(format!("adjustments[{i}].{name} must not be empty")))
-                    }
+                    None | Some(Value::Null) => Err(ApiError::InvalidBody(format!(
+                        "adjustments[{i}].{name} is required"
+                    ))),
+                    Some(Value::String(s)) if s.trim().is_empty() => Err(ApiError::InvalidBody(
+                        format!("adjustments[{i}].{name} must not be empty"),
+                    )),
                     Some(Value::String(s)) => Ok(s.clone()),
-                    Some(_) => Err(ApiError::InvalidBody(format!("adjustments[{i}].{name} must be a string"))),
+                    Some(_) => Err(ApiError::InvalidBody(format!(
+                        "adjustments[{i}].{name} must be a string"
+                    ))),
                 };
                 adjustments.push((text("field")?, text("new_value")?));
             }
         }
-        Some(_) => return Err(ApiError::InvalidBody("`adjustments` must be an array".into())),
+        Some(_) => {
+            return Err(ApiError::InvalidBody(
+                "`adjustments` must be an array".into(),
+            ))
+        }
     }
-    Ok(ReconciliationBody { card_network, card_hash, reconciliation_reason, adjustments })
+    Ok(ReconciliationBody {
+        card_network,
+        card_hash,
+        reconciliation_reason,
+        adjustments,
+    })
 }
 
 /// `POST /v1/clearing-reconciliation`: record the request, move the pending
 /// message(s) to REPROCESSING (conditionally), queue the work, answer 202.
-pub async fn reconcile(service: &ApiService, operator: &Operator, body: &[u8]) -> Result<(u16, String), ApiError> {
+pub async fn reconcile(
+    service: &ApiService,
+    operator: &Operator,
+    body: &[u8],
+) -> Result<(u16, String), ApiError> {
     let body = parse_body(body)?;
-    let adjustments = check_adjustments(&body.adjustments).map_err(|e| ApiError::InvalidAdjustment(e.to_string()))?;
+    let adjustments = check_adjustments(&body.adjustments)
+        .map_err(|e| ApiError::InvalidAdjustment(e.to_string()))?;
     let network = body.card_network.trim().to_ascii_uppercase();
 
     // The card's PENDING messages straight from the index (sort key starts with the status),
     // however many other messages the card has.
     let page = service
         .store
-        .messages_for_card(&network, &body.card_hash, Some(ClearingStatus::Pending), MAX_MESSAGES_PER_REQUEST + 1, None)
+        .messages_for_card(
+            &network,
+            &body.card_hash,
+            Some(ClearingStatus::Pending),
+            MAX_MESSAGES_PER_REQUEST + 1,
+            None,
+        )
         .await?;
-    let pending: Vec<&ClearingMessage> = page.items.iter().filter(|m| m.status == ClearingStatus::Pending).collect();
+    let pending: Vec<&ClearingMessage> = page
+        .items
+        .iter()
+        .filter(|m| m.status == ClearingStatus::Pending)
+        .collect();
     if pending.is_empty() {
-        let any = service.store.messages_for_card(&network, &body.card_hash, None, 20, None).await?;
+        let any = service
+            .store
+            .messages_for_card(&network, &body.card_hash, None, 20, None)
+            .await?;
         if any.items.is_empty() {
             return Err(ApiError::NotFound(format!(
                 "no clearing message for card_hash `{}` on card_network `{network}`",
@@ -198,7 +253,11 @@ pub async fn reconcile(service: &ApiService, operator: &Operator, body: &[u8]) -
         }
         return Err(ApiError::NotPending(format!(
             "no clearing message of that card is pending (statuses: {})",
-            any.items.iter().map(|m| m.status.as_str()).collect::<Vec<_>>().join(", ")
+            any.items
+                .iter()
+                .map(|m| m.status.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
     if !adjustments.is_empty() && pending.len() > 1 {
@@ -238,13 +297,22 @@ pub async fn reconcile(service: &ApiService, operator: &Operator, body: &[u8]) -
         adjustments: adjustments.clone(),
         requested_by: operator.actor(),
         requested_at: now,
-        clearing_unique_ids: pending.iter().map(|m| m.clearing_unique_id.clone()).collect(),
+        clearing_unique_ids: pending
+            .iter()
+            .map(|m| m.clearing_unique_id.clone())
+            .collect(),
     };
-    match service.store.update_messages(&updates, None, Some(&record)).await {
+    match service
+        .store
+        .update_messages(&updates, None, Some(&record))
+        .await
+    {
         Ok(()) => {}
         // Another request moved it first: exactly one wins.
         Err(StoreError::VersionConflict(id)) => {
-            return Err(ApiError::NotPending(format!("clearing message {id} is no longer pending")))
+            return Err(ApiError::NotPending(format!(
+                "clearing message {id} is no longer pending"
+            )))
         }
         Err(e) => return Err(e.into()),
     }
@@ -265,12 +333,18 @@ pub async fn reconcile(service: &ApiService, operator: &Operator, body: &[u8]) -
             tracing::error!(error = %e, request_id, "queueing failed; releasing the messages back to PENDING");
             release(service, &updates, &request_id).await;
             return Err(ApiError::Unavailable(
-                "the reprocessing queue is unavailable; the message is still pending, retry later".into(),
+                "the reprocessing queue is unavailable; the message is still pending, retry later"
+                    .into(),
             ));
         }
     }
     tracing::info!(request_id, messages = updates.len(), actor = %operator.actor(), "reconciliation accepted");
-    Ok((202, to_json(&Accepted { message: ACCEPTED_MESSAGE })))
+    Ok((
+        202,
+        to_json(&Accepted {
+            message: ACCEPTED_MESSAGE,
+        }),
+    ))
 }
 
 /// Compensation: REPROCESSING -> PENDING for messages whose job was not queued.
@@ -280,7 +354,11 @@ async fn release(service: &ApiService, updates: &[(ClearingMessage, u64)], reque
     for (next, _) in updates {
         match next.release_reprocessing("reprocessing request could not be queued", now) {
             Ok(back) => {
-                if let Err(e) = service.store.update_messages(&[(back, next.version)], None, None).await {
+                if let Err(e) = service
+                    .store
+                    .update_messages(&[(back, next.version)], None, None)
+                    .await
+                {
                     tracing::error!(error = %e, request_id, id = %next.clearing_unique_id, "release failed; message left REPROCESSING");
                 }
             }
@@ -294,7 +372,9 @@ fn limit_of(q: &HashMap<String, String>, default: usize, max: usize) -> Result<u
         None => Ok(default),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(ApiError::InvalidQuery(format!("limit must be a whole number from 1 to {max}"))),
+            _ => Err(ApiError::InvalidQuery(format!(
+                "limit must be a whole number from 1 to {max}"
+            ))),
         },
     }
 }
@@ -305,11 +385,20 @@ struct ListResponse<'a> {
     next_cursor: Option<String>,
 }
 
-async fn list(service: &ApiService, q: &HashMap<String, String>) -> Result<(u16, String), ApiError> {
+async fn list(
+    service: &ApiService,
+    q: &HashMap<String, String>,
+) -> Result<(u16, String), ApiError> {
     let limit = limit_of(q, 50, 100)?;
     let status = q
         .get("status")
-        .map(|s| ClearingStatus::parse(s).ok_or_else(|| ApiError::InvalidQuery(format!("status `{s}` is not RECEIVED, MATCHED, PENDING or REPROCESSING"))))
+        .map(|s| {
+            ClearingStatus::parse(s).ok_or_else(|| {
+                ApiError::InvalidQuery(format!(
+                    "status `{s}` is not RECEIVED, MATCHED, PENDING or REPROCESSING"
+                ))
+            })
+        })
         .transpose()?;
     let cursor = q.get("cursor").map(String::as_str);
     let page = match (q.get("card_network"), q.get("card_hash"), status) {
@@ -323,7 +412,10 @@ async fn list(service: &ApiService, q: &HashMap<String, String>) -> Result<(u16,
             ))
         }
     };
-    let body = ListResponse { items: page.items.iter().map(MessageView::from).collect(), next_cursor: page.next_cursor };
+    let body = ListResponse {
+        items: page.items.iter().map(MessageView::from).collect(),
+        next_cursor: page.next_cursor,
+    };
     Ok((200, to_json(&body)))
 }
 
@@ -336,14 +428,20 @@ struct SearchResponse<'a> {
 }
 
 fn date_param(q: &HashMap<String, String>, name: &str) -> Result<Option<NaiveDate>, ApiError> {
-    q.get(name).map(|v| parse_date(v).map_err(|e| ApiError::InvalidQuery(format!("{name}: {e}")))).transpose()
+    q.get(name)
+        .map(|v| parse_date(v).map_err(|e| ApiError::InvalidQuery(format!("{name}: {e}"))))
+        .transpose()
 }
 
 /// The Mastercard Clearing API's four input combinations, and only those.
-pub fn parse_search(q: &HashMap<String, String>) -> Result<(ClearingSearch, usize, usize), ApiError> {
+pub fn parse_search(
+    q: &HashMap<String, String>,
+) -> Result<(ClearingSearch, usize, usize), ApiError> {
     let offset = match q.get("offset") {
         None => 0,
-        Some(v) => v.parse::<usize>().map_err(|_| ApiError::InvalidQuery("offset must be a whole number".into()))?,
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| ApiError::InvalidQuery("offset must be a whole number".into()))?,
     };
     let limit = limit_of(q, 100, 500)?;
     let start = date_param(q, "transactionStartDate")?;
@@ -373,7 +471,10 @@ pub fn parse_search(q: &HashMap<String, String>) -> Result<(ClearingSearch, usiz
     Ok((search, offset, limit))
 }
 
-async fn search(service: &ApiService, q: &HashMap<String, String>) -> Result<(u16, String), ApiError> {
+async fn search(
+    service: &ApiService,
+    q: &HashMap<String, String>,
+) -> Result<(u16, String), ApiError> {
     let (search, offset, limit) = parse_search(q)?;
     let page = service.store.search(&search, offset, limit).await?;
     let body = SearchResponse {
@@ -388,14 +489,20 @@ mod tests {
     use super::*;
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn body_problems_are_named() {
         let err = |b: &str| parse_body(b.as_bytes()).err().unwrap();
         assert!(matches!(err("{"), ApiError::MalformedJson(_)));
-        assert_eq!(err(r#"{"card_hash":"c","reconciliation_reason":"r"}"#).to_string(), "`card_network` is required");
+        assert_eq!(
+            err(r#"{"card_hash":"c","reconciliation_reason":"r"}"#).to_string(),
+            "`card_network` is required"
+        );
         assert_eq!(
             err(r#"{"card_network":"","card_hash":"c","reconciliation_reason":"r"}"#).to_string(),
             "`card_network` must not be empty"
@@ -412,20 +519,39 @@ mod tests {
             err(r#"{"card_network":"m","card_hash":"c","reconciliation_reason":"r","adjustments":{}}"#).to_string(),
             "`adjustments` must be an array"
         );
-        assert!(parse_body(br#"{"card_network":"m","card_hash":"c","reconciliation_reason":"r"}"#).is_ok());
+        assert!(
+            parse_body(br#"{"card_network":"m","card_hash":"c","reconciliation_reason":"r"}"#)
+                .is_ok()
+        );
     }
 
     #[test]
     fn search_takes_exactly_one_form() {
-        assert!(matches!(parse_search(&q(&[("transUid", "U")])).unwrap().0, ClearingSearch::TransUid(_)));
         assert!(matches!(
-            parse_search(&q(&[("transactionStartDate", "2024-04-01"), ("transactionEndDate", "2024-04-30")])).unwrap().0,
+            parse_search(&q(&[("transUid", "U")])).unwrap().0,
+            ClearingSearch::TransUid(_)
+        ));
+        assert!(matches!(
+            parse_search(&q(&[
+                ("transactionStartDate", "2024-04-01"),
+                ("transactionEndDate", "2024-04-30")
+            ]))
+            .unwrap()
+            .0,
             ClearingSearch::DateRange { .. }
         ));
         assert!(parse_search(&q(&[("transactionStartDate", "2024-04-01")])).is_err());
         assert!(parse_search(&q(&[("transUid", "U"), ("cursor", "0")])).is_err());
-        assert!(parse_search(&q(&[("afterTransactionDate", "2024-24-04")])).unwrap_err().to_string().contains("month 24"));
+        assert!(parse_search(&q(&[("afterTransactionDate", "2024-24-04")]))
+            .unwrap_err()
+            .to_string()
+            .contains("month 24"));
         assert!(parse_search(&q(&[("cursor", "0"), ("limit", "0")])).is_err());
-        assert_eq!(parse_search(&q(&[("cursor", "0"), ("offset", "5"), ("limit", "10")])).unwrap().1, 5);
+        assert_eq!(
+            parse_search(&q(&[("cursor", "0"), ("offset", "5"), ("limit", "10")]))
+                .unwrap()
+                .1,
+            5
+        );
     }
 }

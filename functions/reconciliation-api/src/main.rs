@@ -14,8 +14,14 @@ async fn main() -> Result<(), Error> {
     init_tracing();
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
     let service = ApiService {
-        store: Arc::new(DynamoDbClearingStore::new(aws_sdk_dynamodb::Client::new(&sdk), required("TABLE_NAME")?)),
-        queue: Arc::new(SqsWorkQueue::new(aws_sdk_sqs::Client::new(&sdk), required("REPROCESSING_QUEUE_URL")?)),
+        store: Arc::new(DynamoDbClearingStore::new(
+            aws_sdk_dynamodb::Client::new(&sdk),
+            required("TABLE_NAME")?,
+        )),
+        queue: Arc::new(SqsWorkQueue::new(
+            aws_sdk_sqs::Client::new(&sdk),
+            required("REPROCESSING_QUEUE_URL")?,
+        )),
         tokens: TokenVerifier::from_env()?,
     };
     let service = &service;

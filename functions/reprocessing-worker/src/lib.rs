@@ -65,7 +65,9 @@ pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> S
         let body = record.body.as_deref().unwrap_or("");
         // Pix inputs arrive as EventBridge events (they have a detail-type); jobs are our own JSON.
         let result = if let Ok(envelope) = serde_json::from_str::<pix::EventEnvelope>(body) {
-            pix::process_pix_event(service, &envelope).await.map(|o| format!("{o:?}"))
+            pix::process_pix_event(service, &envelope)
+                .await
+                .map(|o| format!("{o:?}"))
         } else {
             match serde_json::from_str::<ReprocessingJob>(body) {
                 Ok(job) => process_job(service, &job).await.map(|o| format!("{o:?}")),
@@ -87,28 +89,46 @@ pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> S
 }
 
 /// Applies one job, exactly once in effect.
-pub async fn process_job(service: &WorkerService, job: &ReprocessingJob) -> Result<JobOutcome, JobError> {
+pub async fn process_job(
+    service: &WorkerService,
+    job: &ReprocessingJob,
+) -> Result<JobOutcome, JobError> {
     for _ in 0..3 {
         let Some(message) = service.store.message(&job.clearing_unique_id).await? else {
             tracing::warn!(id = %job.clearing_unique_id, "job for an unknown clearing message; acknowledged");
             return Ok(JobOutcome::Stale);
         };
         let ours = message.status == ClearingStatus::Reprocessing
-            && message.reprocessing.as_ref().map(|t| t.request_id.as_str()) == Some(job.request_id.as_str());
+            && message.reprocessing.as_ref().map(|t| t.request_id.as_str())
+                == Some(job.request_id.as_str());
         if !ours {
             return already_applied_or_stale(service, job, &message).await;
         }
         let key = message.authorization_key_after(&job.adjustments);
         let authorization = match &key {
-            Some(k) => service.store.authorizations(std::slice::from_ref(k)).await?.remove(k),
+            Some(k) => service
+                .store
+                .authorizations(std::slice::from_ref(k))
+                .await?
+                .remove(k),
             None => None,
         };
         let decision = message
-            .finish_reprocessing(&job.adjustments, authorization.as_ref(), &service.rules, WORKER_ACTOR, Utc::now())
+            .finish_reprocessing(
+                &job.adjustments,
+                authorization.as_ref(),
+                &service.rules,
+                WORKER_ACTOR,
+                Utc::now(),
+            )
             .map_err(|e| JobError::Unreadable(e.to_string()))?;
         match service
             .store
-            .update_messages(&[(decision.message.clone(), message.version)], decision.claim.as_ref(), None)
+            .update_messages(
+                &[(decision.message.clone(), message.version)],
+                decision.claim.as_ref(),
+                None,
+            )
             .await
         {
             Ok(()) => {
@@ -122,7 +142,9 @@ pub async fn process_job(service: &WorkerService, job: &ReprocessingJob) -> Resu
             Err(e) => return Err(e.into()),
         }
     }
-    Err(JobError::Store(StoreError::Unavailable("message kept changing under the job".into())))
+    Err(JobError::Store(StoreError::Unavailable(
+        "message kept changing under the job".into(),
+    )))
 }
 
 async fn already_applied_or_stale(

@@ -13,11 +13,17 @@ use shared::config::{init_tracing, required};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    let store = Arc::new(DynamoDbClearingStore::new(aws_sdk_dynamodb::Client::new(&sdk), required("TABLE_NAME")?));
+    let store = Arc::new(DynamoDbClearingStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        required("TABLE_NAME")?,
+    ));
     let service = WorkerService {
         store: store.clone(),
         pix: store,
-        bus: Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(&sdk), required("EVENT_BUS_NAME")?)),
+        bus: Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            required("EVENT_BUS_NAME")?,
+        )),
         rules: MatchingRules::from_env()?,
     };
     let service = &service;

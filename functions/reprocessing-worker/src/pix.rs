@@ -14,8 +14,8 @@ use serde_json::value::RawValue;
 
 use shared::events::OutboundEvent;
 use shared::pix::{
-    apply, apply_day_closed, decide, parse_pix_transaction, parse_provider_entry, parse_provider_report_closed, PixInput,
-    PixReconciliation, EVENT_DETAIL_TYPE, EVENT_SOURCE,
+    apply, apply_day_closed, decide, parse_pix_transaction, parse_provider_entry,
+    parse_provider_report_closed, PixInput, PixReconciliation, EVENT_DETAIL_TYPE, EVENT_SOURCE,
 };
 use shared::ports::{StoreError, StoredPixState};
 
@@ -40,11 +40,19 @@ pub enum PixOutcome {
     Unchanged,
 }
 
-pub async fn process_pix_event(service: &WorkerService, envelope: &EventEnvelope) -> Result<PixOutcome, JobError> {
+pub async fn process_pix_event(
+    service: &WorkerService,
+    envelope: &EventEnvelope,
+) -> Result<PixOutcome, JobError> {
     let detail = envelope.detail.get();
-    let bad = |e: shared::pix::PixInputError| JobError::Unreadable(format!("{}: {e}", envelope.detail_type));
+    let bad = |e: shared::pix::PixInputError| {
+        JobError::Unreadable(format!("{}: {e}", envelope.detail_type))
+    };
     if envelope.source != INPUT_SOURCE {
-        return Err(JobError::Unreadable(format!("unexpected event source `{}`", envelope.source)));
+        return Err(JobError::Unreadable(format!(
+            "unexpected event source `{}`",
+            envelope.source
+        )));
     }
     let (e2e, input) = match envelope.detail_type.as_str() {
         "pix_transaction" => {
@@ -59,9 +67,16 @@ pub async fn process_pix_event(service: &WorkerService, envelope: &EventEnvelope
             let closed = parse_provider_report_closed(detail).map_err(bad)?;
             return close_day(service, closed.business_date).await;
         }
-        other => return Err(JobError::Unreadable(format!("unknown Pix input detail-type `{other}`"))),
+        other => {
+            return Err(JobError::Unreadable(format!(
+                "unknown Pix input detail-type `{other}`"
+            )))
+        }
     };
-    update(service, &e2e, move |state| apply(state, input.clone()).map_err(|e| JobError::Unreadable(e.to_string()))).await
+    update(service, &e2e, move |state| {
+        apply(state, input.clone()).map_err(|e| JobError::Unreadable(e.to_string()))
+    })
+    .await
 }
 
 /// The provider's report for `date` is closed: every undecided state of that day is decided.
@@ -70,7 +85,9 @@ async fn close_day(service: &WorkerService, date: NaiveDate) -> Result<PixOutcom
     service.pix.close_pix_day(date).await?;
     let mut published = 0;
     for e2e in service.pix.open_pix_ids(date).await? {
-        if let PixOutcome::Applied { published: n } = update(service, &e2e, |s| Ok(apply_day_closed(s, date))).await? {
+        if let PixOutcome::Applied { published: n } =
+            update(service, &e2e, |s| Ok(apply_day_closed(s, date))).await?
+        {
             published += n;
         }
     }
@@ -84,11 +101,21 @@ where
 {
     for _ in 0..5 {
         let stored = service.pix.pix_state(e2e).await?;
-        let StoredPixState { state, version, published } =
-            stored.unwrap_or(StoredPixState { state: PixReconciliation::new(e2e), version: 0, published: false });
+        let StoredPixState {
+            state,
+            version,
+            published,
+        } = stored.unwrap_or(StoredPixState {
+            state: PixReconciliation::new(e2e),
+            version: 0,
+            published: false,
+        });
         let mut next = change(state.clone())?;
         for date in business_dates(&next) {
-            if !next.is_decided() && !next.closed_business_dates.contains(&date) && service.pix.pix_day_closed(date).await? {
+            if !next.is_decided()
+                && !next.closed_business_dates.contains(&date)
+                && service.pix.pix_day_closed(date).await?
+            {
                 next = apply_day_closed(next, date);
             }
         }
@@ -110,7 +137,9 @@ where
             Err(e) => return Err(e.into()),
         }
     }
-    Err(JobError::Store(StoreError::Unavailable(format!("Pix state {e2e} kept changing"))))
+    Err(JobError::Store(StoreError::Unavailable(format!(
+        "Pix state {e2e} kept changing"
+    ))))
 }
 
 fn business_dates(state: &PixReconciliation) -> Vec<NaiveDate> {
@@ -124,13 +153,21 @@ fn business_dates(state: &PixReconciliation) -> Vec<NaiveDate> {
     dates
 }
 
-async fn publish_and_mark(service: &WorkerService, state: &PixReconciliation, version: u64) -> Result<PixOutcome, JobError> {
-    let Some(detail) = decide(state) else { return Ok(PixOutcome::Applied { published: 0 }) };
+async fn publish_and_mark(
+    service: &WorkerService,
+    state: &PixReconciliation,
+    version: u64,
+) -> Result<PixOutcome, JobError> {
+    let Some(detail) = decide(state) else {
+        return Ok(PixOutcome::Applied { published: 0 });
+    };
     let event = OutboundEvent {
         id: detail.event_id(),
         source: EVENT_SOURCE.into(),
         detail_type: EVENT_DETAIL_TYPE.into(),
-        detail: detail.to_json().map_err(|e| JobError::Unreadable(e.to_string()))?,
+        detail: detail
+            .to_json()
+            .map_err(|e| JobError::Unreadable(e.to_string()))?,
     };
     service.bus.publish(&[event]).await?;
     match service.pix.save_pix_state(state, version, true).await {

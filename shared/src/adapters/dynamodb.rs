@@ -26,7 +26,8 @@ use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorizatio
 use crate::clearing::fields::parse_date;
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{
-    AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page, ReconciliationRequest, StoreError,
+    AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page, ReconciliationRequest,
+    StoreError,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -62,16 +63,26 @@ impl CapacityMeter {
             let read = c.read_capacity_units().unwrap_or(0.0);
             // Some responses only say CapacityUnits; attribute it by the call's kind.
             let total = c.capacity_units().unwrap_or(0.0);
-            let (w, r) = if write == 0.0 && read == 0.0 { (total, 0.0) } else { (write, read) };
-            self.write_milli.fetch_add((w * 1000.0).round() as u64, Relaxed);
-            self.read_milli.fetch_add((r * 1000.0).round() as u64, Relaxed);
+            let (w, r) = if write == 0.0 && read == 0.0 {
+                (total, 0.0)
+            } else {
+                (write, read)
+            };
+            self.write_milli
+                .fetch_add((w * 1000.0).round() as u64, Relaxed);
+            self.read_milli
+                .fetch_add((r * 1000.0).round() as u64, Relaxed);
         }
     }
     fn add_read(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
         use std::sync::atomic::Ordering::Relaxed;
         for c in consumed {
-            let r = c.read_capacity_units().unwrap_or(0.0).max(c.capacity_units().unwrap_or(0.0));
-            self.read_milli.fetch_add((r * 1000.0).round() as u64, Relaxed);
+            let r = c
+                .read_capacity_units()
+                .unwrap_or(0.0)
+                .max(c.capacity_units().unwrap_or(0.0));
+            self.read_milli
+                .fetch_add((r * 1000.0).round() as u64, Relaxed);
         }
     }
     /// (write units, read units) consumed so far.
@@ -117,7 +128,10 @@ fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
     item.insert("entity".into(), s("CLEARING_MESSAGE"));
     if let Some(card) = &m.card_hash {
         item.insert("card_key".into(), s(format!("{}#{card}", m.card_network)));
-        item.insert("card_sort".into(), s(format!("{}#{received}#{id}", m.status.as_str())));
+        item.insert(
+            "card_sort".into(),
+            s(format!("{}#{received}#{id}", m.status.as_str())),
+        );
     }
     if m.status.is_open() {
         item.insert("open_status".into(), s(m.status.as_str()));
@@ -126,12 +140,23 @@ fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
     if let Some(uid) = m.fields.get(&ClearingField::TransUid) {
         item.insert("trans_uid".into(), s(uid.clone()));
     }
-    if let Some(Ok(date)) = m.fields.get(&ClearingField::TransactionLocalDate).map(|d| parse_date(d)) {
-        let time = m.fields.get(&ClearingField::TransactionLocalTime).cloned().unwrap_or_default();
+    if let Some(Ok(date)) = m
+        .fields
+        .get(&ClearingField::TransactionLocalDate)
+        .map(|d| parse_date(d))
+    {
+        let time = m
+            .fields
+            .get(&ClearingField::TransactionLocalTime)
+            .cloned()
+            .unwrap_or_default();
         item.insert("txn_date".into(), s(date.to_string()));
         item.insert("txn_sort".into(), s(format!("{time}#{id}")));
     }
-    item.insert("ingest_day".into(), s(m.received_at.date_naive().to_string()));
+    item.insert(
+        "ingest_day".into(),
+        s(m.received_at.date_naive().to_string()),
+    );
     item.insert("ingest_sort".into(), s(format!("{received}#{id}")));
     Ok(item)
 }
@@ -153,7 +178,9 @@ fn cancellation_reasons<R>(
 ) -> Option<Vec<CancellationReason>> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
     match e.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(t)) => Some(t.cancellation_reasons().to_vec()),
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+            Some(t.cancellation_reasons().to_vec())
+        }
         _ => None,
     }
 }
@@ -164,7 +191,11 @@ fn failed_condition(reasons: &[CancellationReason], index: usize) -> bool {
 
 impl DynamoDbClearingStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into(), capacity: None }
+        Self {
+            client,
+            table: table.into(),
+            capacity: None,
+        }
     }
 
     /// Reports consumed capacity into `meter` (benchmarks).
@@ -174,7 +205,9 @@ impl DynamoDbClearingStore {
     }
 
     fn rcc(&self) -> Option<ReturnConsumedCapacity> {
-        self.capacity.as_ref().map(|_| ReturnConsumedCapacity::Total)
+        self.capacity
+            .as_ref()
+            .map(|_| ReturnConsumedCapacity::Total)
     }
 
     fn meter_write(&self, c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
@@ -210,7 +243,8 @@ impl DynamoDbClearingStore {
                 match resp.unprocessed_keys().and_then(|u| u.get(&self.table)) {
                     Some(rest) if !rest.keys().is_empty() => {
                         pending = rest.clone();
-                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6))).await;
+                        tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(6)))
+                            .await;
                     }
                     _ => break,
                 }
@@ -221,7 +255,10 @@ impl DynamoDbClearingStore {
 
     /// Messages for ids, in the order of `ids`.
     async fn messages_by_id(&self, ids: &[String]) -> Result<Vec<ClearingMessage>, StoreError> {
-        let keys = ids.iter().map(|id| key(message_pk(id), MESSAGE_SK)).collect();
+        let keys = ids
+            .iter()
+            .map(|id| key(message_pk(id), MESSAGE_SK))
+            .collect();
         let mut by_id: HashMap<String, ClearingMessage> = HashMap::new();
         // Strongly consistent: operators act on what they read (the index itself is eventually consistent).
         for item in self.batch_get(keys, true).await? {
@@ -279,12 +316,23 @@ impl DynamoDbClearingStore {
         cursor: Option<&str>,
     ) -> Result<Page<ClearingMessage>, StoreError> {
         let start = cursor.map(decode_key).transpose()?;
-        let (ids, last) = self.query_ids(index, condition, values, limit, start).await?;
-        Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: last.as_ref().map(encode_key) })
+        let (ids, last) = self
+            .query_ids(index, condition, values, limit, start)
+            .await?;
+        Ok(Page {
+            items: self.messages_by_id(&ids).await?,
+            next_cursor: last.as_ref().map(encode_key),
+        })
     }
 
     /// Ids of one day's records on a date index, from position `after` on.
-    async fn day_ids(&self, index: &str, day: &str, after: Option<&str>, wanted: usize) -> Result<Vec<(String, String)>, StoreError> {
+    async fn day_ids(
+        &self,
+        index: &str,
+        day: &str,
+        after: Option<&str>,
+        wanted: usize,
+    ) -> Result<Vec<(String, String)>, StoreError> {
         let (pk_attr, sk_attr) = match index {
             INDEX_BY_INGESTION => ("ingest_day", "ingest_sort"),
             _ => ("txn_date", "txn_sort"),
@@ -313,7 +361,9 @@ impl DynamoDbClearingStore {
                 .await
                 .map_err(unavailable)?;
             for item in resp.items() {
-                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sort))) = (item.get("pk"), item.get(sk_attr)) {
+                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sort))) =
+                    (item.get("pk"), item.get(sk_attr))
+                {
                     if let Some(id) = pk.strip_prefix("CLR#") {
                         out.push((id.to_owned(), sort.clone()));
                     }
@@ -359,15 +409,23 @@ impl DynamoDbClearingStore {
         Ok(())
     }
 
-    fn put_message(&self, m: &ClearingMessage, expected_version: Option<u64>) -> Result<TransactWriteItem, StoreError> {
-        let mut put = Put::builder().table_name(&self.table).set_item(Some(message_item(m)?));
+    fn put_message(
+        &self,
+        m: &ClearingMessage,
+        expected_version: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(message_item(m)?));
         put = match expected_version {
             None => put.condition_expression("attribute_not_exists(pk)"),
             Some(v) => put
                 .condition_expression("version = :expected")
                 .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
         };
-        Ok(TransactWriteItem::builder().put(put.build().map_err(unavailable)?).build())
+        Ok(TransactWriteItem::builder()
+            .put(put.build().map_err(unavailable)?)
+            .build())
     }
 
     fn claim_update(&self, claim: &AuthorizationClaim) -> Result<TransactWriteItem, StoreError> {
@@ -384,9 +442,9 @@ impl DynamoDbClearingStore {
     }
 
     async fn existing(&self, id: &str) -> Result<ClearingMessage, StoreError> {
-        self.message(id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("message {id} reported as existing but not found")))
+        self.message(id).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("message {id} reported as existing but not found"))
+        })
     }
 }
 
@@ -395,15 +453,16 @@ fn encode_key(k: &Item) -> String {
         .iter()
         .filter_map(|(name, v)| v.as_s().ok().map(|s| (name.as_str(), s.as_str())))
         .collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap_or_default())
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&map).unwrap_or_default())
 }
 
 fn decode_key(cursor: &str) -> Result<Item, StoreError> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| StoreError::InvalidCursor("cursor is not one this API returned".into()))?;
-    let map: HashMap<String, String> =
-        serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor("cursor is not one this API returned".into()))?;
+    let map: HashMap<String, String> = serde_json::from_slice(&bytes)
+        .map_err(|_| StoreError::InvalidCursor("cursor is not one this API returned".into()))?;
     Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
 }
 
@@ -419,13 +478,18 @@ impl ClearingStore for DynamoDbClearingStore {
         let mut alias_keys = Vec::new();
         for k in &unique {
             match k {
-                AuthorizationKey::TransUid(uid) => by_uid.entry(uid.clone()).or_default().push((*k).clone()),
-                AuthorizationKey::Reference { .. } => alias_keys.push(key(k.partition_key(), ALIAS_SK)),
+                AuthorizationKey::TransUid(uid) => {
+                    by_uid.entry(uid.clone()).or_default().push((*k).clone())
+                }
+                AuthorizationKey::Reference { .. } => {
+                    alias_keys.push(key(k.partition_key(), ALIAS_SK))
+                }
             }
         }
         if !alias_keys.is_empty() {
             for item in self.batch_get(alias_keys, false).await? {
-                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(uid))) = (item.get("pk"), item.get("trans_uid"))
+                let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(uid))) =
+                    (item.get("pk"), item.get("trans_uid"))
                 else {
                     continue;
                 };
@@ -434,7 +498,10 @@ impl ClearingStore for DynamoDbClearingStore {
                 }
             }
         }
-        let auth_keys = by_uid.keys().map(|uid| key(format!("AUTH#{uid}"), AUTH_SK)).collect();
+        let auth_keys = by_uid
+            .keys()
+            .map(|uid| key(format!("AUTH#{uid}"), AUTH_SK))
+            .collect();
         let mut out = HashMap::new();
         for item in self.batch_get(auth_keys, false).await? {
             let auth: Authorization = serde_dynamo::from_item(item).map_err(corrupt)?;
@@ -445,7 +512,10 @@ impl ClearingStore for DynamoDbClearingStore {
         Ok(out)
     }
 
-    async fn save_authorization(&self, auth: &Authorization) -> Result<AuthorizationSaved, StoreError> {
+    async fn save_authorization(
+        &self,
+        auth: &Authorization,
+    ) -> Result<AuthorizationSaved, StoreError> {
         let mut item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
         item.insert("pk".into(), s(format!("AUTH#{}", auth.trans_uid)));
         item.insert("sk".into(), s(AUTH_SK));
@@ -461,19 +531,30 @@ impl ClearingStore for DynamoDbClearingStore {
             .await;
         let saved = match result {
             Ok(_) => AuthorizationSaved::Inserted,
-            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => AuthorizationSaved::AlreadyStored,
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
+                AuthorizationSaved::AlreadyStored
+            }
             Err(e) => return Err(unavailable(e)),
         };
         for k in auth.keys().into_iter().skip(1) {
             let mut alias = key(k.partition_key(), ALIAS_SK);
             alias.insert("trans_uid".into(), s(auth.trans_uid.clone()));
             alias.insert("entity".into(), s("AUTHORIZATION_ALIAS"));
-            self.client.put_item().table_name(&self.table).set_item(Some(alias)).send().await.map_err(unavailable)?;
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(alias))
+                .send()
+                .await
+                .map_err(unavailable)?;
         }
         Ok(saved)
     }
 
-    async fn save_rejected_authorization(&self, rejected: &RejectedAuthorization) -> Result<(), StoreError> {
+    async fn save_rejected_authorization(
+        &self,
+        rejected: &RejectedAuthorization,
+    ) -> Result<(), StoreError> {
         let digest = hex::encode(Sha256::digest(rejected.raw_payload.as_bytes()));
         let mut item = key(format!("AUTHREJ#{}", &digest[..32]), "REJECTED");
         item.insert("entity".into(), s("REJECTED_AUTHORIZATION"));
@@ -483,7 +564,13 @@ impl ClearingStore for DynamoDbClearingStore {
         if let Some(uid) = &rejected.trans_uid {
             item.insert("trans_uid_given".into(), s(uid.clone()));
         }
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -499,7 +586,9 @@ impl ClearingStore for DynamoDbClearingStore {
                 .table_name(&self.table)
                 .set_item(Some(message_item(message)?))
                 .condition_expression("attribute_not_exists(pk)")
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .set_return_consumed_capacity(self.rcc())
                 .send()
                 .await;
@@ -541,10 +630,12 @@ impl ClearingStore for DynamoDbClearingStore {
                 Ok(InsertOutcome::Inserted)
             }
             Err(e) => match cancellation_reasons(&e) {
-                Some(reasons) if failed_condition(&reasons, 0) => Ok(InsertOutcome::AlreadyStored(Box::new(
-                    self.existing(&message.clearing_unique_id).await?,
-                ))),
-                Some(reasons) if failed_condition(&reasons, 1) => Err(StoreError::ClaimLost(claim.trans_uid.clone())),
+                Some(reasons) if failed_condition(&reasons, 0) => Ok(InsertOutcome::AlreadyStored(
+                    Box::new(self.existing(&message.clearing_unique_id).await?),
+                )),
+                Some(reasons) if failed_condition(&reasons, 1) => {
+                    Err(StoreError::ClaimLost(claim.trans_uid.clone()))
+                }
                 _ => Err(unavailable(e)),
             },
         }
@@ -588,10 +679,14 @@ impl ClearingStore for DynamoDbClearingStore {
             Err(e) => match cancellation_reasons(&e) {
                 Some(reasons) => {
                     if let Some(i) = (0..updates.len()).find(|i| failed_condition(&reasons, *i)) {
-                        return Err(StoreError::VersionConflict(updates[i].0.clearing_unique_id.clone()));
+                        return Err(StoreError::VersionConflict(
+                            updates[i].0.clearing_unique_id.clone(),
+                        ));
                     }
                     match claim {
-                        Some(c) if failed_condition(&reasons, updates.len()) => Err(StoreError::ClaimLost(c.trans_uid.clone())),
+                        Some(c) if failed_condition(&reasons, updates.len()) => {
+                            Err(StoreError::ClaimLost(c.trans_uid.clone()))
+                        }
                         _ => Err(unavailable(e)),
                     }
                 }
@@ -625,7 +720,8 @@ impl ClearingStore for DynamoDbClearingStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<ClearingMessage>, StoreError> {
-        let mut values: Item = HashMap::from([(":k".to_string(), s(format!("{card_network}#{card_hash}")))]);
+        let mut values: Item =
+            HashMap::from([(":k".to_string(), s(format!("{card_network}#{card_hash}")))]);
         let condition = match status {
             Some(st) => {
                 values.insert(":s".into(), s(format!("{}#", st.as_str())));
@@ -633,7 +729,8 @@ impl ClearingStore for DynamoDbClearingStore {
             }
             None => "card_key = :k",
         };
-        self.page(INDEX_BY_CARD, condition, values, limit, cursor).await
+        self.page(INDEX_BY_CARD, condition, values, limit, cursor)
+            .await
     }
 
     async fn open_messages(
@@ -643,31 +740,60 @@ impl ClearingStore for DynamoDbClearingStore {
         cursor: Option<&str>,
     ) -> Result<Page<ClearingMessage>, StoreError> {
         let values = HashMap::from([(":s".to_string(), s(status.as_str()))]);
-        self.page(INDEX_BY_OPEN_STATUS, "open_status = :s", values, limit, cursor).await
+        self.page(
+            INDEX_BY_OPEN_STATUS,
+            "open_status = :s",
+            values,
+            limit,
+            cursor,
+        )
+        .await
     }
 
-    async fn search(&self, search: &ClearingSearch, offset: usize, limit: usize) -> Result<Page<ClearingMessage>, StoreError> {
+    async fn search(
+        &self,
+        search: &ClearingSearch,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
         let wanted = offset + limit;
         match search {
             ClearingSearch::TransUid(uid) => {
                 let values = HashMap::from([(":u".to_string(), s(uid.clone()))]);
-                let (ids, _) = self.query_ids(INDEX_BY_TRANS_UID, "trans_uid = :u", values, wanted, None).await?;
+                let (ids, _) = self
+                    .query_ids(INDEX_BY_TRANS_UID, "trans_uid = :u", values, wanted, None)
+                    .await?;
                 let ids: Vec<String> = ids.into_iter().skip(offset).collect();
-                Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: None })
+                Ok(Page {
+                    items: self.messages_by_id(&ids).await?,
+                    next_cursor: None,
+                })
             }
-            ClearingSearch::DateRange { start, end } => self.search_days(*start, *end, offset, limit).await,
+            ClearingSearch::DateRange { start, end } => {
+                self.search_days(*start, *end, offset, limit).await
+            }
             ClearingSearch::AfterDate(after) => {
                 let start = after.succ_opt().unwrap_or(*after);
-                self.search_days(start, Utc::now().date_naive(), offset, limit).await
+                self.search_days(start, Utc::now().date_naive(), offset, limit)
+                    .await
             }
             ClearingSearch::Cursor(cursor) => {
                 let (mut day, mut after) = parse_clearing_cursor(cursor)?;
                 let days = self.ingest_days().await?;
                 let start_day = day.clone();
                 let mut ids = Vec::new();
-                for d in days.iter().filter(|d| start_day.as_deref().is_none_or(|cur| d.as_str() >= cur)) {
-                    let from = if day.as_deref() == Some(d.as_str()) { after.clone() } else { None };
-                    let got = self.day_ids(INDEX_BY_INGESTION, d, from.as_deref(), wanted - ids.len()).await?;
+                for d in days
+                    .iter()
+                    .filter(|d| start_day.as_deref().is_none_or(|cur| d.as_str() >= cur))
+                {
+                    let from = if day.as_deref() == Some(d.as_str()) {
+                        after.clone()
+                    } else {
+                        None
+                    };
+                    let got = self
+                        .day_ids(INDEX_BY_INGESTION, d, from.as_deref(), wanted - ids.len())
+                        .await?;
                     for (id, sort) in got {
                         day = Some(d.clone());
                         after = Some(sort);
@@ -682,19 +808,35 @@ impl ClearingStore for DynamoDbClearingStore {
                     (Some(d), Some(a)) => format_clearing_cursor(d, a),
                     _ => cursor.clone(),
                 };
-                Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: Some(next) })
+                Ok(Page {
+                    items: self.messages_by_id(&ids).await?,
+                    next_cursor: Some(next),
+                })
             }
         }
     }
 }
 
 impl DynamoDbClearingStore {
-    async fn search_days(&self, start: NaiveDate, end: NaiveDate, offset: usize, limit: usize) -> Result<Page<ClearingMessage>, StoreError> {
+    async fn search_days(
+        &self,
+        start: NaiveDate,
+        end: NaiveDate,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
         let wanted = offset + limit;
         let mut ids = Vec::new();
         let mut day = start;
         while day <= end && ids.len() < wanted {
-            let got = self.day_ids(INDEX_BY_TRANSACTION_DATE, &day.to_string(), None, wanted - ids.len()).await?;
+            let got = self
+                .day_ids(
+                    INDEX_BY_TRANSACTION_DATE,
+                    &day.to_string(),
+                    None,
+                    wanted - ids.len(),
+                )
+                .await?;
             ids.extend(got.into_iter().map(|(id, _)| id));
             match day.succ_opt() {
                 Some(next) => day = next,
@@ -702,7 +844,10 @@ impl DynamoDbClearingStore {
             }
         }
         let ids: Vec<String> = ids.into_iter().skip(offset).take(limit).collect();
-        Ok(Page { items: self.messages_by_id(&ids).await?, next_cursor: None })
+        Ok(Page {
+            items: self.messages_by_id(&ids).await?,
+            next_cursor: None,
+        })
     }
 }
 
@@ -712,7 +857,9 @@ fn parse_clearing_cursor(cursor: &str) -> Result<(Option<String>, Option<String>
         return Ok((None, None));
     }
     let bad = || StoreError::InvalidCursor("cursor is not one this API returned".into());
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let (day, after) = text.split_once('|').ok_or_else(bad)?;
     parse_date(day).map_err(|_| bad())?;
@@ -732,7 +879,10 @@ mod tests {
         let c = format_clearing_cursor("2024-04-26", "2024-04-26T10:00:00.000000Z#X");
         assert_eq!(
             parse_clearing_cursor(&c).unwrap(),
-            (Some("2024-04-26".into()), Some("2024-04-26T10:00:00.000000Z#X".into()))
+            (
+                Some("2024-04-26".into()),
+                Some("2024-04-26T10:00:00.000000Z#X".into())
+            )
         );
         assert_eq!(parse_clearing_cursor("0").unwrap(), (None, None));
         assert!(parse_clearing_cursor("not-a-cursor!").is_err());
@@ -746,7 +896,10 @@ const PIX_SK: &str = "STATE";
 
 #[async_trait]
 impl crate::ports::PixStore for DynamoDbClearingStore {
-    async fn pix_state(&self, e2e: &str) -> Result<Option<crate::ports::StoredPixState>, StoreError> {
+    async fn pix_state(
+        &self,
+        e2e: &str,
+    ) -> Result<Option<crate::ports::StoredPixState>, StoreError> {
         let resp = self
             .client
             .get_item()
@@ -756,8 +909,13 @@ impl crate::ports::PixStore for DynamoDbClearingStore {
             .send()
             .await
             .map_err(unavailable)?;
-        let Some(item) = resp.item() else { return Ok(None) };
-        let state_json = item.get("state_json").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("pix state without state_json"))?;
+        let Some(item) = resp.item() else {
+            return Ok(None);
+        };
+        let state_json = item
+            .get("state_json")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| corrupt("pix state without state_json"))?;
         let version = item
             .get("version")
             .and_then(|v| v.as_n().ok())
@@ -780,21 +938,35 @@ impl crate::ports::PixStore for DynamoDbClearingStore {
         let mut item = key(format!("PIX#{}", state.end_to_end_id), PIX_SK);
         item.insert("entity".into(), s("PIX_RECONCILIATION"));
         // The state as JSON text: its amounts are decimal strings, kept exactly.
-        item.insert("state_json".into(), s(serde_json::to_string(state).map_err(corrupt)?));
-        item.insert("version".into(), AttributeValue::N((expected_version + 1).to_string()));
+        item.insert(
+            "state_json".into(),
+            s(serde_json::to_string(state).map_err(corrupt)?),
+        );
+        item.insert(
+            "version".into(),
+            AttributeValue::N((expected_version + 1).to_string()),
+        );
         item.insert("published".into(), AttributeValue::Bool(published));
         if let Some(outcome) = &state.outcome {
-            item.insert("result_description".into(), s(format!("{:?}", outcome.result_description)));
+            item.insert(
+                "result_description".into(),
+                s(format!("{:?}", outcome.result_description)),
+            );
         } else if let Some(date) = state.relevant_business_date() {
             // Sparse index entry: the day's close finds undecided states here.
             item.insert("open_status".into(), s(format!("PIX_OPEN#{date}")));
             item.insert("open_sort".into(), s(state.end_to_end_id.clone()));
         }
-        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item));
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
         put = if expected_version == 0 {
             put.condition_expression("attribute_not_exists(pk)")
         } else {
-            put.condition_expression("version = :v").expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
+            put.condition_expression("version = :v")
+                .expression_attribute_values(":v", AttributeValue::N(expected_version.to_string()))
         };
         match put.send().await {
             Ok(_) => Ok(()),
@@ -809,7 +981,13 @@ impl crate::ports::PixStore for DynamoDbClearingStore {
         let mut item = key(format!("PIXDAY#{date}"), "CLOSED");
         item.insert("entity".into(), s("PIX_REPORT_DAY_CLOSED"));
         item.insert("closed_at".into(), s(stamp(Utc::now())));
-        self.client.put_item().table_name(&self.table).set_item(Some(item)).send().await.map_err(unavailable)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 

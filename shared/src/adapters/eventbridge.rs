@@ -22,7 +22,10 @@ pub struct EventBridgeBus {
 
 impl EventBridgeBus {
     pub fn new(client: Client, bus_name: impl Into<String>) -> Self {
-        Self { client, bus_name: bus_name.into() }
+        Self {
+            client,
+            bus_name: bus_name.into(),
+        }
     }
 
     fn entry(&self, e: &OutboundEvent) -> PutEventsRequestEntry {
@@ -65,10 +68,17 @@ impl EventBus for EventBridgeBus {
                     Err(_) => pending.clone(),
                 };
                 if !retry.is_empty() && attempt >= MAX_ATTEMPTS {
-                    return Err(EventBusError(format!("{} events still failing after {attempt} attempts", retry.len())));
+                    return Err(EventBusError(format!(
+                        "{} events still failing after {attempt} attempts",
+                        retry.len()
+                    )));
                 }
                 if !retry.is_empty() {
-                    tracing::warn!(failed = retry.len(), attempt, "resending failed PutEvents entries");
+                    tracing::warn!(
+                        failed = retry.len(),
+                        attempt,
+                        "resending failed PutEvents entries"
+                    );
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                 }
                 pending = retry;

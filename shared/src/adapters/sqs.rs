@@ -14,7 +14,10 @@ pub struct SqsWorkQueue {
 
 impl SqsWorkQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 

@@ -134,7 +134,9 @@ impl ClearingField {
             Self::TransUid => FieldKind::Text { max_len: 64 },
             Self::ReferenceNumber => FieldKind::Text { max_len: 32 },
             Self::FinancialNetworkCode => FieldKind::Text { max_len: 8 },
-            Self::SettlementDate | Self::ProcessDate | Self::TransactionLocalDate => FieldKind::Date,
+            Self::SettlementDate | Self::ProcessDate | Self::TransactionLocalDate => {
+                FieldKind::Date
+            }
             Self::BanknetDate => FieldKind::MonthDay,
             Self::TransactionAmount | Self::CardholderAmount => FieldKind::Amount,
             Self::TransactionCurrency | Self::CardholderCurrency => FieldKind::Currency,
@@ -317,10 +319,13 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     }
     let month: u32 = text[5..7].parse().unwrap_or(0);
     if !(1..=12).contains(&month) {
-        return Err(format!("'{text}' is not a valid date (YYYY-MM-DD): month {month} does not exist"));
+        return Err(format!(
+            "'{text}' is not a valid date (YYYY-MM-DD): month {month} does not exist"
+        ));
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("'{text}' is not a valid date (YYYY-MM-DD): day out of range for the month"))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        format!("'{text}' is not a valid date (YYYY-MM-DD): day out of range for the month")
+    })
 }
 
 #[cfg(test)]
@@ -339,8 +344,13 @@ mod tests {
     fn seed_local_date_is_rejected_naming_the_month() {
         let err = parse_date("2024-24-04").unwrap_err();
         assert!(err.contains("month 24"), "{err}");
-        assert_eq!(parse_date("2024-04-24").unwrap(), NaiveDate::from_ymd_opt(2024, 4, 24).unwrap());
-        assert!(parse_date("2023-02-29").unwrap_err().contains("day out of range"));
+        assert_eq!(
+            parse_date("2024-04-24").unwrap(),
+            NaiveDate::from_ymd_opt(2024, 4, 24).unwrap()
+        );
+        assert!(parse_date("2023-02-29")
+            .unwrap_err()
+            .contains("day out of range"));
         assert!(parse_date("24-04-2024").is_err());
     }
 

@@ -49,12 +49,24 @@ pub struct PendingReason {
 
 impl PendingReason {
     pub fn invalid_fields(problems: Vec<FieldProblem>) -> Self {
-        let detail = problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-        Self { code: PendingReasonCode::InvalidField, detail, fields: problems }
+        let detail = problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        Self {
+            code: PendingReasonCode::InvalidField,
+            detail,
+            fields: problems,
+        }
     }
 
     fn new(code: PendingReasonCode, detail: String) -> Self {
-        Self { code, detail, fields: Vec::new() }
+        Self {
+            code,
+            detail,
+            fields: Vec::new(),
+        }
     }
 }
 
@@ -106,7 +118,10 @@ impl MatchingRules {
         let rules: Self = serde_json::from_str(json).map_err(|e| RulesError(e.to_string()))?;
         for r in &rules.tolerances {
             if r.mcc_from > r.mcc_to || r.mcc_to > 9999 || r.max_over_percent.is_sign_negative() {
-                return Err(RulesError(format!("rule `{}` has an impossible range or percent", r.name)));
+                return Err(RulesError(format!(
+                    "rule `{}` has an impossible range or percent",
+                    r.name
+                )));
             }
         }
         Ok(rules)
@@ -122,7 +137,9 @@ impl MatchingRules {
 
     fn tolerance_for(&self, mcc: Option<&str>) -> Option<&ToleranceRule> {
         let mcc: u16 = mcc?.parse().ok()?;
-        self.tolerances.iter().find(|r| (r.mcc_from..=r.mcc_to).contains(&mcc))
+        self.tolerances
+            .iter()
+            .find(|r| (r.mcc_from..=r.mcc_to).contains(&mcc))
     }
 }
 
@@ -138,11 +155,17 @@ pub fn match_clearing(
     let Some(auth) = authorization else {
         return pending(
             AuthorizationNotFound,
-            format!("no authorization found for {}", clearing.authorization_key()),
+            format!(
+                "no authorization found for {}",
+                clearing.authorization_key()
+            ),
         );
     };
     if auth.card_hash != clearing.card_hash {
-        return pending(CardMismatch, format!("authorization {} belongs to another card", auth.trans_uid));
+        return pending(
+            CardMismatch,
+            format!("authorization {} belongs to another card", auth.trans_uid),
+        );
     }
     if auth.status != AuthorizationStatus::Approved {
         return pending(
@@ -160,10 +183,17 @@ pub fn match_clearing(
         );
     }
     if clearing.is_first_presentment() {
-        if let Some(other) = auth.claimed_by.as_deref().filter(|id| *id != clearing.clearing_unique_id) {
+        if let Some(other) = auth
+            .claimed_by
+            .as_deref()
+            .filter(|id| *id != clearing.clearing_unique_id)
+        {
             return pending(
                 DuplicatePresentment,
-                format!("authorization {} was already cleared by {other}", auth.trans_uid),
+                format!(
+                    "authorization {} was already cleared by {other}",
+                    auth.trans_uid
+                ),
             );
         }
     }
@@ -180,7 +210,10 @@ pub fn match_clearing(
     if difference.is_zero() {
         return MatchOutcome::Matched(details(None));
     }
-    let mcc = clearing.merchant_category_code.as_deref().or(auth.merchant_category_code.as_deref());
+    let mcc = clearing
+        .merchant_category_code
+        .as_deref()
+        .or(auth.merchant_category_code.as_deref());
     if difference > Decimal::ZERO {
         if let Some(rule) = rules.tolerance_for(mcc) {
             // Exact: allowed = authorized * percent / 100, no rounding before comparing.
@@ -255,7 +288,9 @@ mod tests {
 
     #[test]
     fn equal_amount_matches_with_zero_difference() {
-        let MatchOutcome::Matched(m) = match_clearing(&clearing("12.34", "4111"), Some(&auth("12.34")), &rules()) else {
+        let MatchOutcome::Matched(m) =
+            match_clearing(&clearing("12.34", "4111"), Some(&auth("12.34")), &rules())
+        else {
             panic!("not matched")
         };
         assert!(m.difference.is_zero());
@@ -264,7 +299,8 @@ mod tests {
 
     #[test]
     fn restaurant_tip_within_twenty_percent_matches_and_records_the_difference() {
-        let MatchOutcome::Matched(m) = match_clearing(&clearing("120.00", "5812"), Some(&auth("100.00")), &rules())
+        let MatchOutcome::Matched(m) =
+            match_clearing(&clearing("120.00", "5812"), Some(&auth("100.00")), &rules())
         else {
             panic!("not matched")
         };
@@ -272,7 +308,11 @@ mod tests {
         assert!(m.tolerance_rule.is_some());
         // One cent over the limit is divergent.
         assert_eq!(
-            reason(match_clearing(&clearing("120.01", "5812"), Some(&auth("100.00")), &rules())),
+            reason(match_clearing(
+                &clearing("120.01", "5812"),
+                Some(&auth("100.00")),
+                &rules()
+            )),
             PendingReasonCode::AmountDivergent
         );
     }
@@ -284,7 +324,11 @@ mod tests {
             MatchOutcome::Matched(_)
         ));
         assert_eq!(
-            reason(match_clearing(&clearing("115.01", "7011"), Some(&auth("100.00")), &rules())),
+            reason(match_clearing(
+                &clearing("115.01", "7011"),
+                Some(&auth("100.00")),
+                &rules()
+            )),
             PendingReasonCode::AmountDivergent
         );
     }
@@ -292,11 +336,19 @@ mod tests {
     #[test]
     fn other_categories_and_lower_amounts_are_divergent() {
         assert_eq!(
-            reason(match_clearing(&clearing("12.35", "4111"), Some(&auth("12.34")), &rules())),
+            reason(match_clearing(
+                &clearing("12.35", "4111"),
+                Some(&auth("12.34")),
+                &rules()
+            )),
             PendingReasonCode::AmountDivergent
         );
         assert_eq!(
-            reason(match_clearing(&clearing("90.00", "5812"), Some(&auth("100.00")), &rules())),
+            reason(match_clearing(
+                &clearing("90.00", "5812"),
+                Some(&auth("100.00")),
+                &rules()
+            )),
             PendingReasonCode::AmountDivergent
         );
     }
@@ -310,13 +362,21 @@ mod tests {
         let mut eur = auth("12.34");
         eur.currency = "EUR".into();
         assert_eq!(
-            reason(match_clearing(&clearing("12.34", "4111"), Some(&eur), &rules())),
+            reason(match_clearing(
+                &clearing("12.34", "4111"),
+                Some(&eur),
+                &rules()
+            )),
             PendingReasonCode::CurrencyMismatch
         );
         let mut claimed = auth("12.34");
         claimed.claimed_by = Some("another-clearing".into());
         assert_eq!(
-            reason(match_clearing(&clearing("12.34", "4111"), Some(&claimed), &rules())),
+            reason(match_clearing(
+                &clearing("12.34", "4111"),
+                Some(&claimed),
+                &rules()
+            )),
             PendingReasonCode::DuplicatePresentment
         );
         claimed.claimed_by = Some("202404261024009777553".into());
@@ -327,14 +387,21 @@ mod tests {
         let mut declined = auth("12.34");
         declined.status = AuthorizationStatus::Declined;
         assert_eq!(
-            reason(match_clearing(&clearing("12.34", "4111"), Some(&declined), &rules())),
+            reason(match_clearing(
+                &clearing("12.34", "4111"),
+                Some(&declined),
+                &rules()
+            )),
             PendingReasonCode::AuthorizationNotApproved
         );
     }
 
     #[test]
     fn rules_reject_impossible_ranges() {
-        assert!(MatchingRules::from_json(r#"{"tolerances":[{"name":"x","mcc_from":10,"mcc_to":5,"max_over_percent":"1"}]}"#).is_err());
+        assert!(MatchingRules::from_json(
+            r#"{"tolerances":[{"name":"x","mcc_from":10,"mcc_to":5,"max_over_percent":"1"}]}"#
+        )
+        .is_err());
         assert!(MatchingRules::from_json("not json").is_err());
     }
 }

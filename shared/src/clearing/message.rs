@@ -40,9 +40,14 @@ impl ClearingStatus {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Received, Self::Matched, Self::Pending, Self::Reprocessing]
-            .into_iter()
-            .find(|s| s.as_str().eq_ignore_ascii_case(text))
+        [
+            Self::Received,
+            Self::Matched,
+            Self::Pending,
+            Self::Reprocessing,
+        ]
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(text))
     }
 
     /// The transitions the state machine allows.
@@ -50,7 +55,10 @@ impl ClearingStatus {
         use ClearingStatus::*;
         matches!(
             (self, to),
-            (Received, Matched) | (Received, Pending) | (Pending, Reprocessing) | (Reprocessing, Matched)
+            (Received, Matched)
+                | (Received, Pending)
+                | (Pending, Reprocessing)
+                | (Reprocessing, Matched)
                 | (Reprocessing, Pending)
         )
     }
@@ -145,11 +153,18 @@ impl PreparedRecord {
             problems.sort_by_key(|p| p.field);
             Err(PendingReason::invalid_fields(problems))
         };
-        Self { record, clearing_unique_id, validation }
+        Self {
+            record,
+            clearing_unique_id,
+            validation,
+        }
     }
 
     pub fn authorization_key(&self) -> Option<AuthorizationKey> {
-        self.validation.as_ref().ok().map(ValidClearing::authorization_key)
+        self.validation
+            .as_ref()
+            .ok()
+            .map(ValidClearing::authorization_key)
     }
 }
 
@@ -170,10 +185,12 @@ fn outcome_of(
         Ok(valid) => {
             let outcome = match_clearing(valid, authorization, rules);
             let claim = match (&outcome, authorization) {
-                (MatchOutcome::Matched(_), Some(auth)) if valid.is_first_presentment() => Some(AuthorizationClaim {
-                    trans_uid: auth.trans_uid.clone(),
-                    clearing_unique_id: valid.clearing_unique_id.clone(),
-                }),
+                (MatchOutcome::Matched(_), Some(auth)) if valid.is_first_presentment() => {
+                    Some(AuthorizationClaim {
+                        trans_uid: auth.trans_uid.clone(),
+                        clearing_unique_id: valid.clearing_unique_id.clone(),
+                    })
+                }
                 _ => None,
             };
             (outcome, claim)
@@ -227,7 +244,11 @@ impl ClearingMessage {
     }
 
     /// PENDING -> REPROCESSING for an operator's request.
-    pub fn begin_reprocessing(&self, ticket: ReprocessingTicket, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+    pub fn begin_reprocessing(
+        &self,
+        ticket: ReprocessingTicket,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
         self.check(ClearingStatus::Reprocessing)?;
         let mut next = self.clone();
         next.push(Transition {
@@ -246,7 +267,11 @@ impl ClearingMessage {
     }
 
     /// REPROCESSING -> PENDING with the same reason, when the request could not be queued.
-    pub fn release_reprocessing(&self, why: &str, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+    pub fn release_reprocessing(
+        &self,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Self, TransitionError> {
         self.check(ClearingStatus::Pending)?;
         let mut next = self.clone();
         let request_id = next.reprocessing.take().map(|t| t.request_id);
@@ -276,7 +301,10 @@ impl ClearingMessage {
         now: DateTime<Utc>,
     ) -> Result<Decision, TransitionError> {
         if self.status != ClearingStatus::Reprocessing {
-            return Err(TransitionError { from: self.status, to: ClearingStatus::Matched });
+            return Err(TransitionError {
+                from: self.status,
+                to: ClearingStatus::Matched,
+            });
         }
         let mut next = self.clone();
         let changes = next.apply_adjustments(adjustments);
@@ -291,7 +319,10 @@ impl ClearingMessage {
             ticket.map(|t| t.request_id),
             now,
         );
-        Ok(Decision { message: next, claim })
+        Ok(Decision {
+            message: next,
+            claim,
+        })
     }
 
     /// The authorization key the record will have once `adjustments` apply,
@@ -355,7 +386,10 @@ impl ClearingMessage {
         if self.status.can_become(to) {
             Ok(())
         } else {
-            Err(TransitionError { from: self.status, to })
+            Err(TransitionError {
+                from: self.status,
+                to,
+            })
         }
     }
 }
@@ -382,7 +416,11 @@ pub enum AdjustmentError {
     #[error("adjustments[{index}].field `{field}` identifies the record and cannot be adjusted")]
     IdentityField { index: usize, field: ClearingField },
     #[error("adjustments[{index}].new_value for `{field}`: {problem}")]
-    InvalidValue { index: usize, field: ClearingField, problem: String },
+    InvalidValue {
+        index: usize,
+        field: ClearingField,
+        problem: String,
+    },
     #[error("adjustments[{index}].field `{field}` is adjusted more than once")]
     Repeated { index: usize, field: ClearingField },
 }
@@ -392,8 +430,11 @@ pub enum AdjustmentError {
 pub fn check_adjustments(raw: &[(String, String)]) -> Result<Vec<Adjustment>, AdjustmentError> {
     let mut out: Vec<Adjustment> = Vec::with_capacity(raw.len());
     for (index, (name, value)) in raw.iter().enumerate() {
-        let field = ClearingField::from_name(name)
-            .ok_or_else(|| AdjustmentError::UnknownField { index, field: name.clone() })?;
+        let field =
+            ClearingField::from_name(name).ok_or_else(|| AdjustmentError::UnknownField {
+                index,
+                field: name.clone(),
+            })?;
         if field.is_identity() {
             return Err(AdjustmentError::IdentityField { index, field });
         }
@@ -403,8 +444,15 @@ pub fn check_adjustments(raw: &[(String, String)]) -> Result<Vec<Adjustment>, Ad
         field
             .kind()
             .check(value)
-            .map_err(|problem| AdjustmentError::InvalidValue { index, field, problem })?;
-        out.push(Adjustment { field, new_value: value.clone() });
+            .map_err(|problem| AdjustmentError::InvalidValue {
+                index,
+                field,
+                problem,
+            })?;
+        out.push(Adjustment {
+            field,
+            new_value: value.clone(),
+        });
     }
     Ok(out)
 }
@@ -419,7 +467,11 @@ mod tests {
 
     fn seed() -> PreparedRecord {
         let body = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
-        PreparedRecord::new(parse_clearing_notification(body.as_bytes()).unwrap().remove(0))
+        PreparedRecord::new(
+            parse_clearing_notification(body.as_bytes())
+                .unwrap()
+                .remove(0),
+        )
     }
 
     fn rules() -> MatchingRules {
@@ -456,7 +508,14 @@ mod tests {
     #[test]
     fn the_seed_is_pending_then_reconciled_by_fixing_its_date() {
         let auth = seed_auth();
-        let d = ClearingMessage::ingest(seed(), "MASTERCARD", Some(&auth), &rules(), "webhook", Utc::now());
+        let d = ClearingMessage::ingest(
+            seed(),
+            "MASTERCARD",
+            Some(&auth),
+            &rules(),
+            "webhook",
+            Utc::now(),
+        );
         let msg = d.message;
         assert_eq!(msg.status, ClearingStatus::Pending);
         assert_eq!(msg.version, 2);
@@ -490,18 +549,31 @@ mod tests {
     #[test]
     fn only_pending_messages_can_be_reprocessed() {
         let mut fields_ok = seed();
-        fields_ok.record.fields.insert(ClearingField::TransactionLocalDate, "2024-04-24".into());
+        fields_ok
+            .record
+            .fields
+            .insert(ClearingField::TransactionLocalDate, "2024-04-24".into());
         let prepared = PreparedRecord::new(fields_ok.record);
-        let d = ClearingMessage::ingest(prepared, "MASTERCARD", Some(&seed_auth()), &rules(), "webhook", Utc::now());
+        let d = ClearingMessage::ingest(
+            prepared,
+            "MASTERCARD",
+            Some(&seed_auth()),
+            &rules(),
+            "webhook",
+            Utc::now(),
+        );
         assert_eq!(d.message.status, ClearingStatus::Matched);
         assert!(d.message.begin_reprocessing(ticket(), Utc::now()).is_err());
     }
 
     #[test]
     fn a_released_request_returns_to_pending_with_its_reason() {
-        let d = ClearingMessage::ingest(seed(), "MASTERCARD", None, &rules(), "webhook", Utc::now());
+        let d =
+            ClearingMessage::ingest(seed(), "MASTERCARD", None, &rules(), "webhook", Utc::now());
         let r = d.message.begin_reprocessing(ticket(), Utc::now()).unwrap();
-        let back = r.release_reprocessing("queue unavailable", Utc::now()).unwrap();
+        let back = r
+            .release_reprocessing("queue unavailable", Utc::now())
+            .unwrap();
         assert_eq!(back.status, ClearingStatus::Pending);
         assert_eq!(back.pending_reason, d.message.pending_reason);
         assert_eq!(back.history.len(), 4);

@@ -10,8 +10,9 @@ pub mod validate;
 pub use fields::{ClearingField, FieldProblem, FieldValues};
 pub use matching::{MatchDetails, MatchOutcome, MatchingRules, PendingReason, PendingReasonCode};
 pub use message::{
-    check_adjustments, Adjustment, AdjustmentError, AuthorizationClaim, ClearingMessage, ClearingStatus, Decision,
-    FieldChange, PreparedRecord, ReprocessingTicket, Transition, TransitionError,
+    check_adjustments, Adjustment, AdjustmentError, AuthorizationClaim, ClearingMessage,
+    ClearingStatus, Decision, FieldChange, PreparedRecord, ReprocessingTicket, Transition,
+    TransitionError,
 };
 pub use notification::{parse_clearing_notification, NotificationError, ReceivedRecord};
 pub use validate::{validate, ValidClearing};
@@ -25,7 +26,10 @@ pub fn match_outcome_for_bench(
     rules: &MatchingRules,
 ) -> bool {
     match &prepared.validation {
-        Ok(valid) => matches!(matching::match_clearing(valid, authorization, rules), MatchOutcome::Matched(_)),
+        Ok(valid) => matches!(
+            matching::match_clearing(valid, authorization, rules),
+            MatchOutcome::Matched(_)
+        ),
         Err(_) => false,
     }
 }

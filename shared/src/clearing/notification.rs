@@ -25,7 +25,11 @@ pub enum NotificationError {
     #[error("`{0}` must contain at least one record")]
     Empty(&'static str),
     #[error("`{list}` has {count} records; at most {max} are accepted per call")]
-    TooManyRecords { list: &'static str, count: usize, max: usize },
+    TooManyRecords {
+        list: &'static str,
+        count: usize,
+        max: usize,
+    },
 }
 
 /// One record of a notification, as received.
@@ -104,7 +108,9 @@ pub fn parse_record(raw: &RawValue) -> ReceivedRecord {
         shape_problems: Vec::new(),
     };
     let mut de = serde_json::Deserializer::from_str(text);
-    match de.deserialize_map(RecordVisitor { record: &mut record }) {
+    match de.deserialize_map(RecordVisitor {
+        record: &mut record,
+    }) {
         Ok(()) => {}
         Err(_) => record.shape_problems.push(FieldProblem {
             field: ClearingField::ClearingUniqueId,
@@ -136,7 +142,10 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
                     self.record.fields.insert(field, text);
                 }
                 Ok(None) => {} // null: treated as absent
-                Err(problem) => self.record.shape_problems.push(FieldProblem { field, problem }),
+                Err(problem) => self
+                    .record
+                    .shape_problems
+                    .push(FieldProblem { field, problem }),
             }
         }
         Ok(())
@@ -169,7 +178,8 @@ impl<'de> de::Deserialize<'de> for ReceivedRecord {
 mod tests {
     use super::*;
 
-    const SEED: &str = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
+    const SEED: &str =
+        include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
 
     #[test]
     fn seed_example_parses_with_exact_amount_text() {
@@ -208,11 +218,20 @@ mod tests {
         let body = br#"{"clearing": [42, {"clearingUniqueId": "A1", "transactionAmount": {"x": 1}}, {"clearingUniqueId": "B2", "transactionAmount": "7.10", "merchantCategoryCode": 5812}]}"#;
         let records = parse_clearing_notification(body).unwrap();
         assert_eq!(records.len(), 3);
-        assert_eq!(records[0].shape_problems[0].problem, "record is not a JSON object");
+        assert_eq!(
+            records[0].shape_problems[0].problem,
+            "record is not a JSON object"
+        );
         assert!(records[0].clearing_unique_id().starts_with("sha256-"));
-        assert_eq!(records[1].shape_problems[0].field, ClearingField::TransactionAmount);
+        assert_eq!(
+            records[1].shape_problems[0].field,
+            ClearingField::TransactionAmount
+        );
         assert_eq!(records[2].fields[&ClearingField::TransactionAmount], "7.10");
-        assert_eq!(records[2].fields[&ClearingField::MerchantCategoryCode], "5812");
+        assert_eq!(
+            records[2].fields[&ClearingField::MerchantCategoryCode],
+            "5812"
+        );
     }
 
     #[test]

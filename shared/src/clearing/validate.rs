@@ -31,7 +31,11 @@ impl ValidClearing {
     /// The key its authorization is looked up by: `transUid`, else the
     /// network's reference number on its settlement date.
     pub fn authorization_key(&self) -> AuthorizationKey {
-        match (&self.trans_uid, &self.financial_network_code, &self.reference_number) {
+        match (
+            &self.trans_uid,
+            &self.financial_network_code,
+            &self.reference_number,
+        ) {
             (Some(uid), _, _) => AuthorizationKey::TransUid(uid.clone()),
             (None, Some(network), Some(reference)) => AuthorizationKey::Reference {
                 financial_network_code: network.clone(),
@@ -65,7 +69,10 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
     }
     for field in ClearingField::ALL {
         if field.is_required() && !fields.contains_key(&field) {
-            problems.push(FieldProblem { field, problem: "is missing".into() });
+            problems.push(FieldProblem {
+                field,
+                problem: "is missing".into(),
+            });
         }
     }
     let has = |f: ClearingField| fields.contains_key(&f);
@@ -78,8 +85,18 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
                 .into(),
         });
     }
-    check_scale(&parsed, ClearingField::TransactionAmount, ClearingField::TransactionCurrency, &mut problems);
-    check_scale(&parsed, ClearingField::CardholderAmount, ClearingField::CardholderCurrency, &mut problems);
+    check_scale(
+        &parsed,
+        ClearingField::TransactionAmount,
+        ClearingField::TransactionCurrency,
+        &mut problems,
+    );
+    check_scale(
+        &parsed,
+        ClearingField::CardholderAmount,
+        ClearingField::CardholderCurrency,
+        &mut problems,
+    );
     if has(ClearingField::CardholderAmount) != has(ClearingField::CardholderCurrency) {
         problems.push(FieldProblem {
             field: ClearingField::CardholderCurrency,
@@ -105,14 +122,22 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
         Some(TypedValue::Date(d)) => Some(*d),
         _ => None,
     };
-    let missing = |f: ClearingField| vec![FieldProblem { field: f, problem: "is missing".into() }];
+    let missing = |f: ClearingField| {
+        vec![FieldProblem {
+            field: f,
+            problem: "is missing".into(),
+        }]
+    };
     Ok(ValidClearing {
-        clearing_unique_id: text(ClearingField::ClearingUniqueId).ok_or_else(|| missing(ClearingField::ClearingUniqueId))?,
-        card_hash: text(ClearingField::CardReference).ok_or_else(|| missing(ClearingField::CardReference))?,
+        clearing_unique_id: text(ClearingField::ClearingUniqueId)
+            .ok_or_else(|| missing(ClearingField::ClearingUniqueId))?,
+        card_hash: text(ClearingField::CardReference)
+            .ok_or_else(|| missing(ClearingField::CardReference))?,
         trans_uid: text(ClearingField::TransUid),
         reference_number: text(ClearingField::ReferenceNumber),
         financial_network_code: text(ClearingField::FinancialNetworkCode),
-        settlement_date: date(ClearingField::SettlementDate).ok_or_else(|| missing(ClearingField::SettlementDate))?,
+        settlement_date: date(ClearingField::SettlementDate)
+            .ok_or_else(|| missing(ClearingField::SettlementDate))?,
         transaction_amount: amount(ClearingField::TransactionAmount)
             .ok_or_else(|| missing(ClearingField::TransactionAmount))?,
         transaction_currency: text(ClearingField::TransactionCurrency)
@@ -125,7 +150,8 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
             Some(TypedValue::Time(t)) => Some(*t),
             _ => None,
         },
-        function_code: text(ClearingField::FunctionCode).ok_or_else(|| missing(ClearingField::FunctionCode))?,
+        function_code: text(ClearingField::FunctionCode)
+            .ok_or_else(|| missing(ClearingField::FunctionCode))?,
         message_reason_code: text(ClearingField::MessageReasonCode),
         merchant_category_code: text(ClearingField::MerchantCategoryCode),
     })
@@ -161,7 +187,9 @@ pub(crate) mod tests_support {
 
     pub(crate) fn seed_fields() -> FieldValues {
         let body = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
-        parse_clearing_notification(body.as_bytes()).unwrap()[0].fields.clone()
+        parse_clearing_notification(body.as_bytes()).unwrap()[0]
+            .fields
+            .clone()
     }
 }
 
@@ -184,7 +212,10 @@ mod tests {
         fields.insert(ClearingField::TransactionLocalDate, "2024-04-24".into());
         let valid = validate(&fields).unwrap();
         assert_eq!(valid.transaction_amount.to_string(), "12.34");
-        assert_eq!(valid.authorization_key(), AuthorizationKey::TransUid("20240426O9EC2A".into()));
+        assert_eq!(
+            valid.authorization_key(),
+            AuthorizationKey::TransUid("20240426O9EC2A".into())
+        );
     }
 
     #[test]
@@ -207,7 +238,10 @@ mod tests {
         let problems = validate(&fields).unwrap_err();
         assert_eq!(problems[0].field, ClearingField::TransactionAmount);
         fields.insert(ClearingField::TransactionAmount, "12.340".into());
-        assert!(validate(&fields).is_ok(), "trailing zeros are not extra precision");
+        assert!(
+            validate(&fields).is_ok(),
+            "trailing zeros are not extra precision"
+        );
     }
 
     #[test]

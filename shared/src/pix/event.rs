@@ -8,8 +8,8 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::input::{
-    amount_field, end_to_end_id_field, id_field, json_type, optional, optional_datetime_field, parse_object, raw_field,
-    required, shorten, AuthorizationDateTime, PixInputError,
+    amount_field, end_to_end_id_field, id_field, json_type, optional, optional_datetime_field,
+    parse_object, raw_field, required, shorten, AuthorizationDateTime, PixInputError,
 };
 
 /// EventBridge `source` of Pix events.
@@ -126,7 +126,10 @@ fn decimal_as_number<S: Serializer>(amount: &Decimal, s: S) -> Result<S::Ok, S::
     number_text::<S::Error>(amount)?.serialize(s)
 }
 
-fn optional_decimal_as_number<S: Serializer>(amount: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+fn optional_decimal_as_number<S: Serializer>(
+    amount: &Option<Decimal>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     match amount {
         Some(amount) => number_text::<S::Error>(amount)?.serialize(s),
         None => s.serialize_none(),
@@ -183,7 +186,9 @@ struct RawDetail<'a> {
 
 /// Parses an event `detail` (for subscribers and tests), amounts exact and
 /// validated as on input; `result` must agree with `result_description`.
-pub fn parse_financial_reconciliation(body: impl AsRef<[u8]>) -> Result<FinancialReconciliation, PixInputError> {
+pub fn parse_financial_reconciliation(
+    body: impl AsRef<[u8]>,
+) -> Result<FinancialReconciliation, PixInputError> {
     let raw: RawDetail<'_> = parse_object(body.as_ref())?;
     let description_raw = required("result_description", raw.result_description)?;
     let result_description = serde_json::from_str::<ResultDescription>(description_raw.get()).map_err(|_| {
@@ -196,24 +201,29 @@ pub fn parse_financial_reconciliation(body: impl AsRef<[u8]>) -> Result<Financia
         }
     })?;
     let result_raw = required("result", raw.result)?;
-    let result = serde_json::from_str::<bool>(result_raw.get()).map_err(|_| PixInputError::InvalidField {
-        field: "result",
-        reason: format!("must be a boolean, got {}", json_type(result_raw)),
+    let result = serde_json::from_str::<bool>(result_raw.get()).map_err(|_| {
+        PixInputError::InvalidField {
+            field: "result",
+            reason: format!("must be a boolean, got {}", json_type(result_raw)),
+        }
     })?;
     if result != result_description.result() {
         return Err(PixInputError::InvalidField {
             field: "result",
-            reason: format!("must be {} for {result_description}", result_description.result()),
+            reason: format!(
+                "must be {} for {result_description}",
+                result_description.result()
+            ),
         });
     }
     let authorization_id = match optional(raw.authorization_id) {
         None => None,
-        Some(value) => Some(
-            serde_json::from_str::<i64>(value.get()).map_err(|_| PixInputError::InvalidField {
+        Some(value) => Some(serde_json::from_str::<i64>(value.get()).map_err(|_| {
+            PixInputError::InvalidField {
                 field: "authorization_id",
                 reason: format!("must be an integer (or null), got {}", json_type(value)),
-            })?,
-        ),
+            }
+        })?),
     };
     let provider_amount = match optional(raw.provider_amount) {
         None => None,
@@ -235,7 +245,10 @@ pub fn parse_financial_reconciliation(body: impl AsRef<[u8]>) -> Result<Financia
         result,
         result_description,
         transaction_id: id_field("transaction_id", raw.transaction_id)?,
-        authorization_datetime: optional_datetime_field("authorization_datetime", raw.authorization_datetime)?,
+        authorization_datetime: optional_datetime_field(
+            "authorization_datetime",
+            raw.authorization_datetime,
+        )?,
         authorization_id,
         provider_amount,
         provider_authorization_id,

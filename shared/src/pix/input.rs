@@ -87,7 +87,9 @@ impl AuthorizationDateTime {
         let instant = DateTime::parse_from_rfc3339(text)
             .ok()
             .filter(|_| separator_ok)
-            .ok_or_else(|| format!("'{shown}' is not an RFC 3339 date-time (e.g. 2021-10-29T11:00:00.000Z)"))?;
+            .ok_or_else(|| {
+                format!("'{shown}' is not an RFC 3339 date-time (e.g. 2021-10-29T11:00:00.000Z)")
+            })?;
         Ok(Self {
             text: text.to_ascii_uppercase(),
             instant,
@@ -212,7 +214,9 @@ fn canonical_key(input: &PixInput) -> String {
 // Parsing
 
 /// A field's raw JSON text: `None` when absent, `Some("null")` when null.
-pub(crate) fn raw_field<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+pub(crate) fn raw_field<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<&'de RawValue>, D::Error> {
     <&'de RawValue>::deserialize(d).map(Some)
 }
 
@@ -269,7 +273,9 @@ pub(crate) fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, 
         };
         return Err(PixInputError::Malformed { reason });
     }
-    serde_json::from_slice(body).map_err(|e| PixInputError::Malformed { reason: e.to_string() })
+    serde_json::from_slice(body).map_err(|e| PixInputError::Malformed {
+        reason: e.to_string(),
+    })
 }
 
 /// Parses and validates a Pismo-side Pix transaction (JSON text or bytes).
@@ -277,22 +283,27 @@ pub fn parse_pix_transaction(body: impl AsRef<[u8]>) -> Result<PixTransaction, P
     let raw: RawTransaction<'_> = parse_object(body.as_ref())?;
     let kind = match optional(raw.kind) {
         None => None,
-        Some(value) => Some(serde_json::from_str::<PixTransactionKind>(value.get()).map_err(|_| {
-            PixInputError::invalid(
-                "kind",
-                format!(
-                    "must be one of PIX_OUT_TRANSFER, PIX_REVERSAL, REFUND_CLOSE, got {}",
-                    shorten(value.get())
-                ),
-            )
-        })?),
+        Some(value) => Some(
+            serde_json::from_str::<PixTransactionKind>(value.get()).map_err(|_| {
+                PixInputError::invalid(
+                    "kind",
+                    format!(
+                        "must be one of PIX_OUT_TRANSFER, PIX_REVERSAL, REFUND_CLOSE, got {}",
+                        shorten(value.get())
+                    ),
+                )
+            })?,
+        ),
     };
     Ok(PixTransaction {
         transaction_id: id_field("transaction_id", raw.transaction_id)?,
         end_to_end_id: end_to_end_id_field("end_to_end_id", raw.end_to_end_id)?,
         amount: amount_field("amount", raw.amount)?,
         authorization_id: optional_integer_field("authorization_id", raw.authorization_id)?,
-        authorization_datetime: optional_datetime_field("authorization_datetime", raw.authorization_datetime)?,
+        authorization_datetime: optional_datetime_field(
+            "authorization_datetime",
+            raw.authorization_datetime,
+        )?,
         business_date: date_field("business_date", raw.business_date)?,
         kind,
     })
@@ -304,13 +315,18 @@ pub fn parse_provider_entry(body: impl AsRef<[u8]>) -> Result<ProviderEntry, Pix
     Ok(ProviderEntry {
         end_to_end_id: end_to_end_id_field("end_to_end_id", raw.end_to_end_id)?,
         provider_amount: amount_field("provider_amount", raw.provider_amount)?,
-        provider_authorization_id: id_field("provider_authorization_id", raw.provider_authorization_id)?,
+        provider_authorization_id: id_field(
+            "provider_authorization_id",
+            raw.provider_authorization_id,
+        )?,
         business_date: date_field("business_date", raw.business_date)?,
     })
 }
 
 /// Parses and validates a provider report closure (JSON text or bytes).
-pub fn parse_provider_report_closed(body: impl AsRef<[u8]>) -> Result<ProviderReportClosed, PixInputError> {
+pub fn parse_provider_report_closed(
+    body: impl AsRef<[u8]>,
+) -> Result<ProviderReportClosed, PixInputError> {
     let raw: RawReportClosed<'_> = parse_object(body.as_ref())?;
     Ok(ProviderReportClosed {
         business_date: date_field("business_date", raw.business_date)?,
@@ -331,10 +347,15 @@ pub(crate) fn json_type(raw: &RawValue) -> &'static str {
 }
 
 /// Present and not null.
-pub(crate) fn required<'a>(field: &'static str, raw: Option<&'a RawValue>) -> Result<&'a RawValue, PixInputError> {
+pub(crate) fn required<'a>(
+    field: &'static str,
+    raw: Option<&'a RawValue>,
+) -> Result<&'a RawValue, PixInputError> {
     match raw {
         None => Err(PixInputError::MissingField { field }),
-        Some(value) if value.get() == "null" => Err(PixInputError::invalid(field, "must not be null")),
+        Some(value) if value.get() == "null" => {
+            Err(PixInputError::invalid(field, "must not be null"))
+        }
         Some(value) => Ok(value),
     }
 }
@@ -351,11 +372,15 @@ pub(crate) fn string_value(field: &'static str, raw: &RawValue) -> Result<String
             format!("must be a string, got {}", json_type(raw)),
         ));
     }
-    serde_json::from_str::<String>(raw.get()).map_err(|e| PixInputError::invalid(field, e.to_string()))
+    serde_json::from_str::<String>(raw.get())
+        .map_err(|e| PixInputError::invalid(field, e.to_string()))
 }
 
 /// A non-empty identifier of at most [`MAX_ID_CHARS`] characters.
-pub(crate) fn id_field(field: &'static str, raw: Option<&RawValue>) -> Result<String, PixInputError> {
+pub(crate) fn id_field(
+    field: &'static str,
+    raw: Option<&RawValue>,
+) -> Result<String, PixInputError> {
     let text = string_value(field, required(field, raw)?)?;
     if text.trim().is_empty() {
         return Err(PixInputError::invalid(field, "must not be empty"));
@@ -367,18 +392,27 @@ pub(crate) fn id_field(field: &'static str, raw: Option<&RawValue>) -> Result<St
         ));
     }
     if text.chars().any(char::is_control) {
-        return Err(PixInputError::invalid(field, "must not contain control characters"));
+        return Err(PixInputError::invalid(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(text)
 }
 
-pub(crate) fn end_to_end_id_field(field: &'static str, raw: Option<&RawValue>) -> Result<String, PixInputError> {
+pub(crate) fn end_to_end_id_field(
+    field: &'static str,
+    raw: Option<&RawValue>,
+) -> Result<String, PixInputError> {
     let text = string_value(field, required(field, raw)?)?;
     validate_end_to_end_id(&text).map_err(|reason| PixInputError::invalid(field, reason))?;
     Ok(text)
 }
 
-pub(crate) fn amount_field(field: &'static str, raw: Option<&RawValue>) -> Result<Decimal, PixInputError> {
+pub(crate) fn amount_field(
+    field: &'static str,
+    raw: Option<&RawValue>,
+) -> Result<Decimal, PixInputError> {
     let value = required(field, raw)?;
     let text: Cow<'_, str> = match value.get().as_bytes().first() {
         Some(b'"') => Cow::Owned(string_value(field, value)?),
@@ -386,32 +420,44 @@ pub(crate) fn amount_field(field: &'static str, raw: Option<&RawValue>) -> Resul
         _ => {
             return Err(PixInputError::invalid(
                 field,
-                format!("must be a number or a decimal string, got {}", json_type(value)),
+                format!(
+                    "must be a number or a decimal string, got {}",
+                    json_type(value)
+                ),
             ))
         }
     };
     parse_amount(&text).map_err(|reason| PixInputError::invalid(field, reason))
 }
 
-fn optional_integer_field(field: &'static str, raw: Option<&RawValue>) -> Result<Option<i64>, PixInputError> {
-    let Some(value) = optional(raw) else { return Ok(None) };
-    serde_json::from_str::<i64>(value.get()).map(Some).map_err(|_| {
-        PixInputError::invalid(
-            field,
-            format!(
-                "must be an integer (or null), got {} {}",
-                json_type(value),
-                shorten(value.get())
-            ),
-        )
-    })
+fn optional_integer_field(
+    field: &'static str,
+    raw: Option<&RawValue>,
+) -> Result<Option<i64>, PixInputError> {
+    let Some(value) = optional(raw) else {
+        return Ok(None);
+    };
+    serde_json::from_str::<i64>(value.get())
+        .map(Some)
+        .map_err(|_| {
+            PixInputError::invalid(
+                field,
+                format!(
+                    "must be an integer (or null), got {} {}",
+                    json_type(value),
+                    shorten(value.get())
+                ),
+            )
+        })
 }
 
 pub(crate) fn optional_datetime_field(
     field: &'static str,
     raw: Option<&RawValue>,
 ) -> Result<Option<AuthorizationDateTime>, PixInputError> {
-    let Some(value) = optional(raw) else { return Ok(None) };
+    let Some(value) = optional(raw) else {
+        return Ok(None);
+    };
     let text = string_value(field, value)?;
     AuthorizationDateTime::parse(&text)
         .map(Some)
@@ -453,10 +499,14 @@ pub fn validate_end_to_end_id(id: &str) -> Result<(), String> {
     let two = |at: usize| u32::from(b[at] - b'0') * 10 + u32::from(b[at + 1] - b'0');
     let (month, day, hour, minute) = (two(13), two(15), two(17), two(19));
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
-        return Err(format!("'{shown}': characters 10-21 must be a date-time yyyyMMddHHmm"));
+        return Err(format!(
+            "'{shown}': characters 10-21 must be a date-time yyyyMMddHHmm"
+        ));
     }
     if !b[21..].iter().all(u8::is_ascii_alphanumeric) {
-        return Err(format!("'{shown}': characters 22-32 must be letters or digits"));
+        return Err(format!(
+            "'{shown}': characters 22-32 must be letters or digits"
+        ));
     }
     Ok(())
 }
@@ -474,7 +524,8 @@ pub fn parse_business_date(text: &str) -> Result<NaiveDate, String> {
     if !shaped {
         return Err(format!("'{shown}' is not a date in the form YYYY-MM-DD"));
     }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("'{shown}' is not a calendar date (YYYY-MM-DD)"))
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|_| format!("'{shown}' is not a calendar date (YYYY-MM-DD)"))
 }
 
 /// Parses a BRL amount exactly from its decimal text (a JSON number's digits,
@@ -580,8 +631,11 @@ pub fn parse_amount(text: &str) -> Result<Decimal, String> {
     if digits.len() > MAX_AMOUNT_DIGITS {
         return Err(format!("'{shown}' is out of range"));
     }
-    let mantissa = digits.iter().fold(0i128, |acc, d| acc * 10 + i128::from(d - b'0'));
-    Decimal::try_from_i128_with_scale(mantissa, scale as u32).map_err(|_| format!("'{shown}' is out of range"))
+    let mantissa = digits
+        .iter()
+        .fold(0i128, |acc, d| acc * 10 + i128::from(d - b'0'));
+    Decimal::try_from_i128_with_scale(mantissa, scale as u32)
+        .map_err(|_| format!("'{shown}' is out of range"))
 }
 
 /// Echoes at most 64 characters of a value in an error message.

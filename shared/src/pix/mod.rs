@@ -49,17 +49,17 @@ pub mod input;
 pub mod reconcile;
 
 pub use event::{
-    financial_reconciliation_event_id, parse_financial_reconciliation, FinancialReconciliation, ResultDescription,
-    EVENT_DETAIL_TYPE, EVENT_ID_NAMESPACE, EVENT_SOURCE, EVENT_VERSION,
+    financial_reconciliation_event_id, parse_financial_reconciliation, FinancialReconciliation,
+    ResultDescription, EVENT_DETAIL_TYPE, EVENT_ID_NAMESPACE, EVENT_SOURCE, EVENT_VERSION,
 };
 pub use input::{
-    parse_amount, parse_business_date, parse_pix_transaction, parse_provider_entry, parse_provider_report_closed,
-    validate_end_to_end_id, AuthorizationDateTime, PixInput, PixInputError, PixTransaction, PixTransactionKind,
-    ProviderEntry, ProviderReportClosed,
+    parse_amount, parse_business_date, parse_pix_transaction, parse_provider_entry,
+    parse_provider_report_closed, validate_end_to_end_id, AuthorizationDateTime, PixInput,
+    PixInputError, PixTransaction, PixTransactionKind, ProviderEntry, ProviderReportClosed,
 };
 pub use reconcile::{
-    apply, apply_day_closed, apply_provider_entry, apply_transaction, decide, EndToEndIdMismatch, Outcome,
-    PixReconciliation,
+    apply, apply_day_closed, apply_provider_entry, apply_transaction, decide, EndToEndIdMismatch,
+    Outcome, PixReconciliation,
 };
 
 #[cfg(test)]

@@ -127,7 +127,11 @@ impl PixReconciliation {
         self.transaction
             .as_ref()
             .map(|tx| tx.business_date)
-            .or_else(|| self.provider_entry.as_ref().map(|entry| entry.business_date))
+            .or_else(|| {
+                self.provider_entry
+                    .as_ref()
+                    .map(|entry| entry.business_date)
+            })
     }
 
     /// Whether the provider report of [`relevant_business_date`](Self::relevant_business_date) is closed.
@@ -152,7 +156,9 @@ impl PixReconciliation {
         let in_slot = match input {
             PixInput::Transaction(tx) => self.transaction.as_ref() == Some(tx),
             PixInput::ProviderEntry(entry) => self.provider_entry.as_ref() == Some(entry),
-            PixInput::ProviderReportClosed(closed) => self.closed_business_dates.contains(&closed.business_date),
+            PixInput::ProviderReportClosed(closed) => {
+                self.closed_business_dates.contains(&closed.business_date)
+            }
         };
         in_slot || self.conflicting_inputs.contains(input) || self.late_inputs.contains(input)
     }
@@ -177,7 +183,9 @@ fn record_side<T: Clone + PartialEq>(
         None => *slot = Some(incoming),
         Some(existing) if *existing == incoming => {}
         Some(existing) => {
-            let incoming_first = wrap(incoming.clone()).canonical_cmp(&wrap(existing.clone())).is_lt();
+            let incoming_first = wrap(incoming.clone())
+                .canonical_cmp(&wrap(existing.clone()))
+                .is_lt();
             let other = if incoming_first {
                 std::mem::replace(existing, incoming)
             } else {
@@ -199,7 +207,9 @@ fn settle(mut state: PixReconciliation) -> PixReconciliation {
 /// The rules, on the recorded sides (see [`PixReconciliation`]).
 fn evaluate(state: &PixReconciliation) -> Option<ResultDescription> {
     match (&state.transaction, &state.provider_entry) {
-        (Some(tx), Some(entry)) if tx.amount == entry.provider_amount => Some(ResultDescription::Ok),
+        (Some(tx), Some(entry)) if tx.amount == entry.provider_amount => {
+            Some(ResultDescription::Ok)
+        }
         (Some(_), Some(_)) => Some(ResultDescription::TransactionAmountDivergent),
         (Some(tx), None) if state.closed_business_dates.contains(&tx.business_date) => {
             Some(ResultDescription::ProviderTransactionNotFound)
@@ -248,13 +258,19 @@ pub fn apply_provider_entry(
 }
 
 /// Records that the provider report of `business_date` is closed, then decides if possible.
-pub fn apply_day_closed(mut state: PixReconciliation, business_date: NaiveDate) -> PixReconciliation {
+pub fn apply_day_closed(
+    mut state: PixReconciliation,
+    business_date: NaiveDate,
+) -> PixReconciliation {
     state.closed_business_dates.insert(business_date);
     settle(state)
 }
 
 /// Any input: [`apply_transaction`], [`apply_provider_entry`] or [`apply_day_closed`].
-pub fn apply(state: PixReconciliation, input: PixInput) -> Result<PixReconciliation, EndToEndIdMismatch> {
+pub fn apply(
+    state: PixReconciliation,
+    input: PixInput,
+) -> Result<PixReconciliation, EndToEndIdMismatch> {
     match input {
         PixInput::Transaction(tx) => apply_transaction(state, tx),
         PixInput::ProviderEntry(entry) => apply_provider_entry(state, entry),
@@ -284,42 +300,48 @@ pub fn decide(state: &PixReconciliation) -> Option<FinancialReconciliation> {
     let tx = state.transaction.as_ref();
     let entry = state.provider_entry.as_ref();
     match (description, tx, entry) {
-        (ResultDescription::Ok | ResultDescription::TransactionAmountDivergent, Some(tx), Some(entry)) => {
-            Some(FinancialReconciliation {
-                amount: tx.amount,
-                end_to_end_id: state.end_to_end_id.clone(),
-                result: description.result(),
-                result_description: description,
-                transaction_id: tx.transaction_id.clone(),
-                authorization_datetime: tx.authorization_datetime.clone(),
-                authorization_id: tx.authorization_id,
-                provider_amount: Some(entry.provider_amount),
-                provider_authorization_id: Some(entry.provider_authorization_id.clone()),
-            })
-        }
-        (ResultDescription::ProviderTransactionNotFound, Some(tx), None) => Some(FinancialReconciliation {
+        (
+            ResultDescription::Ok | ResultDescription::TransactionAmountDivergent,
+            Some(tx),
+            Some(entry),
+        ) => Some(FinancialReconciliation {
             amount: tx.amount,
             end_to_end_id: state.end_to_end_id.clone(),
-            result: false,
+            result: description.result(),
             result_description: description,
             transaction_id: tx.transaction_id.clone(),
             authorization_datetime: tx.authorization_datetime.clone(),
             authorization_id: tx.authorization_id,
-            provider_amount: None,
-            provider_authorization_id: None,
-        }),
-        // See `FinancialReconciliation`: transaction_id = end_to_end_id, amount = provider_amount.
-        (ResultDescription::PismoTransactionNotFound, None, Some(entry)) => Some(FinancialReconciliation {
-            amount: entry.provider_amount,
-            end_to_end_id: state.end_to_end_id.clone(),
-            result: false,
-            result_description: description,
-            transaction_id: state.end_to_end_id.clone(),
-            authorization_datetime: None,
-            authorization_id: None,
             provider_amount: Some(entry.provider_amount),
             provider_authorization_id: Some(entry.provider_authorization_id.clone()),
         }),
+        (ResultDescription::ProviderTransactionNotFound, Some(tx), None) => {
+            Some(FinancialReconciliation {
+                amount: tx.amount,
+                end_to_end_id: state.end_to_end_id.clone(),
+                result: false,
+                result_description: description,
+                transaction_id: tx.transaction_id.clone(),
+                authorization_datetime: tx.authorization_datetime.clone(),
+                authorization_id: tx.authorization_id,
+                provider_amount: None,
+                provider_authorization_id: None,
+            })
+        }
+        // See `FinancialReconciliation`: transaction_id = end_to_end_id, amount = provider_amount.
+        (ResultDescription::PismoTransactionNotFound, None, Some(entry)) => {
+            Some(FinancialReconciliation {
+                amount: entry.provider_amount,
+                end_to_end_id: state.end_to_end_id.clone(),
+                result: false,
+                result_description: description,
+                transaction_id: state.end_to_end_id.clone(),
+                authorization_datetime: None,
+                authorization_id: None,
+                provider_amount: Some(entry.provider_amount),
+                provider_authorization_id: Some(entry.provider_authorization_id.clone()),
+            })
+        }
         _ => None,
     }
 }

@@ -67,13 +67,17 @@ fn run(inputs: &[PixInput]) -> (PixReconciliation, Vec<Option<FinancialReconcili
 fn single_outcome(seen: &[Option<FinancialReconciliation>]) -> Option<FinancialReconciliation> {
     let first = seen.iter().position(Option::is_some)?;
     for later in &seen[first..] {
-        assert_eq!(later, &seen[first], "the outcome changed after it was decided");
+        assert_eq!(
+            later, &seen[first],
+            "the outcome changed after it was decided"
+        );
     }
     seen[first].clone()
 }
 
 fn validator() -> jsonschema::Validator {
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(SCHEMA_PATH).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(SCHEMA_PATH).unwrap()).unwrap();
     jsonschema::options()
         .should_validate_formats(true)
         .build(&schema)
@@ -89,13 +93,20 @@ fn assert_valid_detail(detail: &FinancialReconciliation) -> Value {
     if let Err(error) = validator.validate(&value) {
         panic!("{text} does not validate: {error}");
     }
-    let schema: Value = serde_json::from_str(&std::fs::read_to_string(SCHEMA_PATH).unwrap()).unwrap();
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(SCHEMA_PATH).unwrap()).unwrap();
     let properties = schema["properties"].as_object().unwrap();
     for key in value.as_object().unwrap().keys() {
-        assert!(properties.contains_key(key), "{key} is not a schema property");
+        assert!(
+            properties.contains_key(key),
+            "{key} is not a schema property"
+        );
     }
     for required in schema["required"].as_array().unwrap() {
-        assert!(value.get(required.as_str().unwrap()).is_some(), "{required} missing");
+        assert!(
+            value.get(required.as_str().unwrap()).is_some(),
+            "{required} missing"
+        );
     }
     // Round trip through the exact parser.
     assert_eq!(&parse_financial_reconciliation(&text).unwrap(), detail);
@@ -155,7 +166,10 @@ fn different_amounts_are_divergent() {
         PixInput::Transaction(tx("125.5")),
     ]);
     let detail = seen[1].clone().unwrap();
-    assert_eq!(detail.result_description, ResultDescription::TransactionAmountDivergent);
+    assert_eq!(
+        detail.result_description,
+        ResultDescription::TransactionAmountDivergent
+    );
     assert!(!detail.result);
     assert_eq!(detail.amount, dec("125.5"));
     assert_eq!(detail.provider_amount, Some(dec("125.49")));
@@ -186,7 +200,10 @@ fn transaction_alone_after_its_day_closed_is_provider_transaction_not_found() {
         value.get("provider_authorization_id").is_none(),
         "the key is omitted, not null"
     );
-    assert_eq!(value["transaction_id"], "67c1c555-9f40-4eb1-bc20-621086cc3c98");
+    assert_eq!(
+        value["transaction_id"],
+        "67c1c555-9f40-4eb1-bc20-621086cc3c98"
+    );
     assert!(detail.to_json().unwrap().contains(r#""amount":10.00,"#));
 }
 
@@ -196,9 +213,15 @@ fn provider_entry_alone_after_its_day_closed_is_pismo_transaction_not_found() {
         PixInput::ProviderEntry(entry("99.9")),
         PixInput::ProviderReportClosed(closed()),
     ]);
-    assert_eq!(seen[0], None, "a provider entry alone waits for its day to close");
+    assert_eq!(
+        seen[0], None,
+        "a provider entry alone waits for its day to close"
+    );
     let detail = seen[1].clone().unwrap();
-    assert_eq!(detail.result_description, ResultDescription::PismoTransactionNotFound);
+    assert_eq!(
+        detail.result_description,
+        ResultDescription::PismoTransactionNotFound
+    );
     assert!(!detail.result);
     // The documented choice: transaction_id = end_to_end_id, amount = provider_amount.
     assert_eq!(detail.transaction_id, E2E);
@@ -293,7 +316,11 @@ fn facts(state: &PixReconciliation) -> Vec<PixInput> {
 fn all_six_orders_with_duplicates_give_exactly_one_final_outcome() {
     for (tx_amount, entry_amount, both_sides) in [
         ("125.5", "125.50", ResultDescription::Ok),
-        ("125.5", "125.51", ResultDescription::TransactionAmountDivergent),
+        (
+            "125.5",
+            "125.51",
+            ResultDescription::TransactionAmountDivergent,
+        ),
     ] {
         let t = PixInput::Transaction(tx(tx_amount));
         let e = PixInput::ProviderEntry(entry(entry_amount));
@@ -303,7 +330,8 @@ fn all_six_orders_with_duplicates_give_exactly_one_final_outcome() {
             // The close is a deadline: a side applied after it is late. Which
             // outcome a given order yields is fixed; it is the same with any
             // duplication, and only ever one.
-            let first_side_is_tx = order.iter().position(|i| i == &t) < order.iter().position(|i| i == &e);
+            let first_side_is_tx =
+                order.iter().position(|i| i == &t) < order.iter().position(|i| i == &e);
             let expected = if order[2] == c {
                 both_sides
             } else if first_side_is_tx {
@@ -318,7 +346,11 @@ fn all_six_orders_with_duplicates_give_exactly_one_final_outcome() {
                 assert_eq!(detail.result_description, expected, "{sequence:?}");
                 assert_valid_detail(&detail);
                 // A late side is recorded, exactly once, however often it came.
-                assert_eq!(state.late_inputs.len(), usize::from(order[2] != c), "{sequence:?}");
+                assert_eq!(
+                    state.late_inputs.len(),
+                    usize::from(order[2] != c),
+                    "{sequence:?}"
+                );
                 all_facts.push(facts(&state));
                 details.push(detail);
             }
@@ -339,14 +371,23 @@ fn both_sides_before_the_close_agree_in_every_order_with_duplicates() {
     let c = PixInput::ProviderReportClosed(closed());
     let mut states = Vec::new();
     for order in permutations(&[t.clone(), e.clone(), t.clone(), e.clone()]) {
-        for tail in [vec![c.clone()], vec![c.clone(), t.clone(), c.clone(), e.clone()]] {
+        for tail in [
+            vec![c.clone()],
+            vec![c.clone(), t.clone(), c.clone(), e.clone()],
+        ] {
             let sequence: Vec<PixInput> = order.iter().cloned().chain(tail).collect();
             let (state, seen) = run(&sequence);
-            assert_eq!(single_outcome(&seen).unwrap().result_description, ResultDescription::Ok);
+            assert_eq!(
+                single_outcome(&seen).unwrap().result_description,
+                ResultDescription::Ok
+            );
             states.push(state);
         }
     }
-    assert!(states.windows(2).all(|w| w[0] == w[1]), "the states are identical");
+    assert!(
+        states.windows(2).all(|w| w[0] == w[1]),
+        "the states are identical"
+    );
 }
 
 #[test]
@@ -359,7 +400,10 @@ fn reapplying_an_input_changes_nothing() {
     let again = apply_day_closed(decided.clone(), day(DAY));
     let again = apply_transaction(again, t).unwrap();
     assert_eq!(decided, again);
-    assert_eq!(decide(&decided).unwrap().event_id(), decide(&again).unwrap().event_id());
+    assert_eq!(
+        decide(&decided).unwrap().event_id(),
+        decide(&again).unwrap().event_id()
+    );
 }
 
 trait TapSort {
@@ -380,7 +424,10 @@ fn provider_entry_after_provider_transaction_not_found_is_recorded_and_changes_n
     let state = apply_transaction(PixReconciliation::new(E2E), tx("50")).unwrap();
     let state = apply_day_closed(state, day(DAY));
     let first = decide(&state).unwrap();
-    assert_eq!(first.result_description, ResultDescription::ProviderTransactionNotFound);
+    assert_eq!(
+        first.result_description,
+        ResultDescription::ProviderTransactionNotFound
+    );
     let first_json = first.to_json().unwrap();
 
     let late = entry("50");
@@ -390,10 +437,21 @@ fn provider_entry_after_provider_transaction_not_found_is_recorded_and_changes_n
         state.outcome.unwrap().result_description,
         ResultDescription::ProviderTransactionNotFound
     );
-    assert_eq!(state.provider_entry, None, "the decided-on sides are kept as they were");
-    assert_eq!(state.late_inputs, vec![PixInput::ProviderEntry(late)], "recorded once");
+    assert_eq!(
+        state.provider_entry, None,
+        "the decided-on sides are kept as they were"
+    );
+    assert_eq!(
+        state.late_inputs,
+        vec![PixInput::ProviderEntry(late)],
+        "recorded once"
+    );
     let again = decide(&state).unwrap();
-    assert_eq!(again.to_json().unwrap(), first_json, "byte-identical re-emission");
+    assert_eq!(
+        again.to_json().unwrap(),
+        first_json,
+        "byte-identical re-emission"
+    );
     assert_eq!(again.event_id(), first.event_id());
 }
 
@@ -402,7 +460,10 @@ fn transaction_after_pismo_transaction_not_found_is_recorded_and_changes_nothing
     let state = apply_provider_entry(PixReconciliation::new(E2E), entry("7.5")).unwrap();
     let state = apply_day_closed(state, day(DAY));
     let first = decide(&state).unwrap();
-    assert_eq!(first.result_description, ResultDescription::PismoTransactionNotFound);
+    assert_eq!(
+        first.result_description,
+        ResultDescription::PismoTransactionNotFound
+    );
     let state = apply_transaction(state, tx("7.5")).unwrap();
     let state = apply_day_closed(state, day("2021-10-30"));
     assert_eq!(decide(&state), Some(first));
@@ -429,7 +490,10 @@ fn a_different_transaction_for_the_same_end_to_end_id_is_a_conflict_kept_canonic
     assert_eq!(one, other, "the same state whatever the arrival order");
     assert_eq!(one.conflicting_inputs.len(), 1);
     let decided = apply_provider_entry(one, entry("10")).unwrap();
-    assert_eq!(decide(&decided).unwrap().result_description, ResultDescription::Ok);
+    assert_eq!(
+        decide(&decided).unwrap().result_description,
+        ResultDescription::Ok
+    );
     let after = apply_transaction(decided.clone(), a).unwrap();
     let after = apply_transaction(after, b).unwrap();
     assert_eq!(after, decided, "known inputs are not late inputs");
@@ -490,13 +554,20 @@ fn event_id_is_stable_v5_over_the_documented_name() {
 #[test]
 fn the_schema_files_resolve_beside_the_repository() {
     assert!(std::path::Path::new(SCHEMA_PATH).is_file(), "{SCHEMA_PATH}");
-    assert!(std::path::Path::new(EXAMPLE_PATH).is_file(), "{EXAMPLE_PATH}");
+    assert!(
+        std::path::Path::new(EXAMPLE_PATH).is_file(),
+        "{EXAMPLE_PATH}"
+    );
     // The seed example itself validates, so the validator is really checking.
-    let example: Value = serde_json::from_str(&std::fs::read_to_string(EXAMPLE_PATH).unwrap()).unwrap();
+    let example: Value =
+        serde_json::from_str(&std::fs::read_to_string(EXAMPLE_PATH).unwrap()).unwrap();
     assert!(validator().is_valid(&example));
     let mut bad = example.clone();
     bad["amount"] = Value::String("125.5".into());
-    assert!(!validator().is_valid(&bad), "a string amount must fail the schema");
+    assert!(
+        !validator().is_valid(&bad),
+        "a string amount must fail the schema"
+    );
 }
 
 #[test]
@@ -549,7 +620,11 @@ fn every_outcome_with_and_without_optional_fields_validates() {
     ))
     .unwrap();
     assert_eq!(
-        (bare_tx.authorization_id, &bare_tx.authorization_datetime, bare_tx.kind),
+        (
+            bare_tx.authorization_id,
+            &bare_tx.authorization_datetime,
+            bare_tx.kind
+        ),
         (None, &None, None)
     );
     let offset_tx = parse_pix_transaction(format!(
@@ -559,12 +634,21 @@ fn every_outcome_with_and_without_optional_fields_validates() {
     .unwrap();
     let kept = offset_tx.authorization_datetime.clone().unwrap();
     assert_eq!(kept.as_str(), "2021-10-29T08:00:00.123456-03:00");
-    assert_eq!(kept.instant().to_rfc3339(), "2021-10-29T08:00:00.123456-03:00");
+    assert_eq!(
+        kept.instant().to_rfc3339(),
+        "2021-10-29T08:00:00.123456-03:00"
+    );
     let mut count = 0;
     for t in [bare_tx, offset_tx, tx("5")] {
         for inputs in [
-            vec![PixInput::Transaction(t.clone()), PixInput::ProviderEntry(entry("5"))],
-            vec![PixInput::Transaction(t.clone()), PixInput::ProviderEntry(entry("6"))],
+            vec![
+                PixInput::Transaction(t.clone()),
+                PixInput::ProviderEntry(entry("5")),
+            ],
+            vec![
+                PixInput::Transaction(t.clone()),
+                PixInput::ProviderEntry(entry("6")),
+            ],
             vec![
                 PixInput::Transaction(t.clone()),
                 PixInput::ProviderReportClosed(closed()),
@@ -620,10 +704,26 @@ fn amount_as_a_string_is_accepted_exactly() {
 
 #[test]
 fn bad_amounts_are_rejected_naming_the_field() {
-    assert_invalid(tx_error(&tx_with("amount", "-5.00")), "amount", "greater than zero");
-    assert_invalid(tx_error(&tx_with("amount", "\"-5.00\"")), "amount", "greater than zero");
-    assert_invalid(tx_error(&tx_with("amount", "0")), "amount", "greater than zero");
-    assert_invalid(tx_error(&tx_with("amount", "-0.0")), "amount", "greater than zero");
+    assert_invalid(
+        tx_error(&tx_with("amount", "-5.00")),
+        "amount",
+        "greater than zero",
+    );
+    assert_invalid(
+        tx_error(&tx_with("amount", "\"-5.00\"")),
+        "amount",
+        "greater than zero",
+    );
+    assert_invalid(
+        tx_error(&tx_with("amount", "0")),
+        "amount",
+        "greater than zero",
+    );
+    assert_invalid(
+        tx_error(&tx_with("amount", "-0.0")),
+        "amount",
+        "greater than zero",
+    );
     assert_invalid(
         tx_error(&tx_with("amount", "12.345")),
         "amount",
@@ -639,7 +739,11 @@ fn bad_amounts_are_rejected_naming_the_field() {
         "amount",
         "decimal places",
     );
-    assert_invalid(tx_error(&tx_with("amount", "1e-3")), "amount", "decimal places");
+    assert_invalid(
+        tx_error(&tx_with("amount", "1e-3")),
+        "amount",
+        "decimal places",
+    );
     assert_invalid(
         tx_error(&tx_with("amount", "\" 12.30\"")),
         "amount",
@@ -660,10 +764,26 @@ fn bad_amounts_are_rejected_naming_the_field() {
         "amount",
         "not a decimal number",
     );
-    assert_invalid(tx_error(&tx_with("amount", "\"\"")), "amount", "not a decimal number");
-    assert_invalid(tx_error(&tx_with("amount", "true")), "amount", "got a boolean");
-    assert_invalid(tx_error(&tx_with("amount", "null")), "amount", "must not be null");
-    assert_invalid(tx_error(&tx_with("amount", "1e400")), "amount", "out of range");
+    assert_invalid(
+        tx_error(&tx_with("amount", "\"\"")),
+        "amount",
+        "not a decimal number",
+    );
+    assert_invalid(
+        tx_error(&tx_with("amount", "true")),
+        "amount",
+        "got a boolean",
+    );
+    assert_invalid(
+        tx_error(&tx_with("amount", "null")),
+        "amount",
+        "must not be null",
+    );
+    assert_invalid(
+        tx_error(&tx_with("amount", "1e400")),
+        "amount",
+        "out of range",
+    );
     assert_invalid(
         tx_error(&tx_with("amount", "123456789012345678901234567890")),
         "amount",
@@ -683,7 +803,11 @@ fn bad_dates_and_date_times_are_rejected_naming_the_field() {
         "\"2024/01/01\"",
         "20240101",
     ] {
-        assert_invalid(tx_error(&tx_with("business_date", bad)), "business_date", "");
+        assert_invalid(
+            tx_error(&tx_with("business_date", bad)),
+            "business_date",
+            "",
+        );
     }
     assert_invalid(
         tx_error(&tx_with("business_date", "\"2024-24-04\"")),
@@ -711,7 +835,8 @@ fn bad_dates_and_date_times_are_rejected_naming_the_field() {
 #[test]
 fn missing_fields_are_named() {
     for field in ["transaction_id", "end_to_end_id", "amount", "business_date"] {
-        let mut object: serde_json::Map<String, Value> = serde_json::from_str(&tx_json("1")).unwrap();
+        let mut object: serde_json::Map<String, Value> =
+            serde_json::from_str(&tx_json("1")).unwrap();
         object.remove(field);
         let error = tx_error(&serde_json::to_string(&object).unwrap());
         assert_eq!(error, PixInputError::MissingField { field: leak(field) });
@@ -724,7 +849,8 @@ fn missing_fields_are_named() {
         "provider_authorization_id",
         "business_date",
     ] {
-        let mut object: serde_json::Map<String, Value> = serde_json::from_str(&entry_json("1")).unwrap();
+        let mut object: serde_json::Map<String, Value> =
+            serde_json::from_str(&entry_json("1")).unwrap();
         object.remove(field);
         let error = parse_provider_entry(serde_json::to_string(&object).unwrap()).unwrap_err();
         assert_eq!(error.field(), Some(field));
@@ -735,7 +861,8 @@ fn missing_fields_are_named() {
     );
     // Optional ones may be absent or null.
     for field in ["authorization_id", "authorization_datetime", "kind"] {
-        let mut object: serde_json::Map<String, Value> = serde_json::from_str(&tx_json("1")).unwrap();
+        let mut object: serde_json::Map<String, Value> =
+            serde_json::from_str(&tx_json("1")).unwrap();
         object.remove(field);
         assert!(parse_pix_transaction(serde_json::to_string(&object).unwrap()).is_ok());
         assert!(parse_pix_transaction(tx_with(field, "null")).is_ok());
@@ -759,7 +886,10 @@ fn other_bad_fields_are_named() {
         "must be a string",
     );
     assert_invalid(
-        tx_error(&tx_with("transaction_id", &format!("\"{}\"", "x".repeat(129)))),
+        tx_error(&tx_with(
+            "transaction_id",
+            &format!("\"{}\"", "x".repeat(129)),
+        )),
         "transaction_id",
         "128",
     );
@@ -773,7 +903,11 @@ fn other_bad_fields_are_named() {
         "authorization_id",
         "integer",
     );
-    assert_invalid(tx_error(&tx_with("kind", "\"PIX_IN\"")), "kind", "PIX_OUT_TRANSFER");
+    assert_invalid(
+        tx_error(&tx_with("kind", "\"PIX_IN\"")),
+        "kind",
+        "PIX_OUT_TRANSFER",
+    );
     for (bad, why) in [
         ("E408671632022062920470010380054", "32 characters"),
         ("D4086716320220629204700103800548", "start with 'E'"),
@@ -813,7 +947,10 @@ fn bodies_that_are_not_json_objects_are_malformed() {
         "{\"amount\": 1",
     ] {
         let error = tx_error(body);
-        assert!(matches!(error, PixInputError::Malformed { .. }), "{body}: {error:?}");
+        assert!(
+            matches!(error, PixInputError::Malformed { .. }),
+            "{body}: {error:?}"
+        );
         assert_eq!(error.field(), None);
     }
     assert!(

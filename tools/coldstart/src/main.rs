@@ -14,7 +14,12 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 15;
-const FUNCTIONS: [&str; 4] = ["hello-lambda", "clearing-webhook", "reconciliation-api", "reprocessing-worker"];
+const FUNCTIONS: [&str; 4] = [
+    "hello-lambda",
+    "clearing-webhook",
+    "reconciliation-api",
+    "reprocessing-worker",
+];
 
 struct Sample {
     start: Duration,
@@ -52,12 +57,15 @@ fn one_start(binary: &Path) -> Result<Sample, String> {
     listener.set_nonblocking(false).map_err(|e| e.to_string())?;
     let (stream, _) = listener.accept().map_err(|e| e.to_string())?;
     let mut line = String::new();
-    BufReader::new(&stream).read_line(&mut line).map_err(|e| e.to_string())?;
+    BufReader::new(&stream)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     let start = started.elapsed();
     if !line.contains("/runtime/invocation/next") {
         return Err(format!("unexpected first request: {line}"));
     }
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let peak_kb = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -76,7 +84,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
     println!("cold start, {ROUNDS} starts each (median), release profile, x86_64 here:");
-    println!("{:<22} {:>12} {:>9} {:>14} {:>12}", "function", "start", "vs hello", "peak memory", "binary");
+    println!(
+        "{:<22} {:>12} {:>9} {:>14} {:>12}",
+        "function", "start", "vs hello", "peak memory", "binary"
+    );
     let mut baseline = None;
     for name in FUNCTIONS {
         let binary = dir.join(name);

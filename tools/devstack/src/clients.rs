@@ -55,10 +55,17 @@ pub async fn local_sdk_config() -> SdkConfig {
     let region = env_nonempty("AWS_REGION")
         .or_else(|| env_nonempty("AWS_DEFAULT_REGION"))
         .unwrap_or_else(|| DEFAULT_REGION.to_owned());
-    let credentials = match (env_nonempty("AWS_ACCESS_KEY_ID"), env_nonempty("AWS_SECRET_ACCESS_KEY")) {
-        (Some(key), Some(secret)) => {
-            Credentials::new(key, secret, env_nonempty("AWS_SESSION_TOKEN"), None, "environment")
-        }
+    let credentials = match (
+        env_nonempty("AWS_ACCESS_KEY_ID"),
+        env_nonempty("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        (Some(key), Some(secret)) => Credentials::new(
+            key,
+            secret,
+            env_nonempty("AWS_SESSION_TOKEN"),
+            None,
+            "environment",
+        ),
         _ => Credentials::new("local", "local", None, None, "devstack"),
     };
     aws_config::defaults(BehaviorVersion::latest())
@@ -71,19 +78,30 @@ pub async fn local_sdk_config() -> SdkConfig {
 /// A DynamoDB client on `endpoints.dynamodb` (set explicitly: works without exported variables).
 pub fn dynamodb_client(sdk: &SdkConfig, endpoints: &LocalEndpoints) -> aws_sdk_dynamodb::Client {
     aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(sdk).endpoint_url(&endpoints.dynamodb).build(),
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .endpoint_url(&endpoints.dynamodb)
+            .build(),
     )
 }
 
 /// An SQS client on `endpoints.sqs`.
 pub fn sqs_client(sdk: &SdkConfig, endpoints: &LocalEndpoints) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(sdk).endpoint_url(&endpoints.sqs).build())
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(sdk)
+            .endpoint_url(&endpoints.sqs)
+            .build(),
+    )
 }
 
 /// An EventBridge client on `endpoints.eventbridge`.
-pub fn eventbridge_client(sdk: &SdkConfig, endpoints: &LocalEndpoints) -> aws_sdk_eventbridge::Client {
+pub fn eventbridge_client(
+    sdk: &SdkConfig,
+    endpoints: &LocalEndpoints,
+) -> aws_sdk_eventbridge::Client {
     aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::config::Builder::from(sdk).endpoint_url(&endpoints.eventbridge).build(),
+        aws_sdk_eventbridge::config::Builder::from(sdk)
+            .endpoint_url(&endpoints.eventbridge)
+            .build(),
     )
 }
 
@@ -125,7 +143,13 @@ impl LocalClients {
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        crate::DevstackError::aws("dynamodb", &self.endpoints.dynamodb, operation, resource, err)
+        crate::DevstackError::aws(
+            "dynamodb",
+            &self.endpoints.dynamodb,
+            operation,
+            resource,
+            err,
+        )
     }
 
     pub(crate) fn sqs_error<E, R>(
@@ -151,6 +175,12 @@ impl LocalClients {
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        crate::DevstackError::aws("eventbridge", &self.endpoints.eventbridge, operation, resource, err)
+        crate::DevstackError::aws(
+            "eventbridge",
+            &self.endpoints.eventbridge,
+            operation,
+            resource,
+            err,
+        )
     }
 }

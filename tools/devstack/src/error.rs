@@ -6,10 +6,16 @@ use aws_sdk_dynamodb::error::SdkError;
 #[derive(Debug, thiserror::Error)]
 pub enum DevstackError {
     #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("{} is not valid YAML: {source}", path.display())]
-    Yaml { path: PathBuf, source: serde_yaml::Error },
+    Yaml {
+        path: PathBuf,
+        source: serde_yaml::Error,
+    },
 
     /// The template does not say what provisioning needs (missing or mistyped property,
     /// reference to a resource that is not there, dependency cycle).
@@ -18,7 +24,10 @@ pub enum DevstackError {
 
     /// A call to the local stack failed (`message` names the operation and the resource).
     #[error("{service}: {message}")]
-    Aws { service: &'static str, message: String },
+    Aws {
+        service: &'static str,
+        message: String,
+    },
 
     /// A resource exists with the same physical name but a different definition.
     #[error(
@@ -30,8 +39,14 @@ pub enum DevstackError {
     NotReady { resource: String, detail: String },
 
     /// `Provisioned::table/queue/bus/rule` with a logical id that was not provisioned.
-    #[error("no {kind} with logical id {logical:?} was provisioned (provisioned {kind}s: {known})")]
-    NotProvisioned { kind: &'static str, logical: String, known: String },
+    #[error(
+        "no {kind} with logical id {logical:?} was provisioned (provisioned {kind}s: {known})"
+    )]
+    NotProvisioned {
+        kind: &'static str,
+        logical: String,
+        known: String,
+    },
 }
 
 impl DevstackError {
@@ -48,7 +63,10 @@ impl DevstackError {
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        let unreachable = matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_));
+        let unreachable = matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        );
         // The causes, outermost first ("service error: ResourceNotFoundException: ...").
         let mut parts: Vec<String> = Vec::new();
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);

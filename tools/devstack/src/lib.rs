@@ -20,8 +20,8 @@ mod template;
 use std::path::{Path, PathBuf};
 
 pub use clients::{
-    dynamodb_client, eventbridge_client, local_sdk_config, sqs_client, LocalClients, LocalEndpoints,
-    DEFAULT_DYNAMODB_ENDPOINT, DEFAULT_MOTO_ENDPOINT, DEFAULT_REGION,
+    dynamodb_client, eventbridge_client, local_sdk_config, sqs_client, LocalClients,
+    LocalEndpoints, DEFAULT_DYNAMODB_ENDPOINT, DEFAULT_MOTO_ENDPOINT, DEFAULT_REGION,
 };
 pub use error::DevstackError;
 pub use provision::{add_subscriber, provision, Provisioned, QueueInfo, RuleInfo};

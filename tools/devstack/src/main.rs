@@ -35,13 +35,19 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut port: u16 = 3000;
     let mut positional = Vec::new();
     while let Some(arg) = rest.next() {
-        let mut value = |flag: &str| rest.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = |flag: &str| {
+            rest.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match (command, arg.as_str()) {
             ("up" | "provision", "--prefix") => prefix = value("--prefix")?,
             ("provision", "--template") => template = PathBuf::from(value("--template")?),
             ("up", "--port") => {
                 let text = value("--port")?;
-                port = text.parse().map_err(|_| format!("--port {text:?} is not a port number"))?;
+                port = text
+                    .parse()
+                    .map_err(|_| format!("--port {text:?} is not a port number"))?;
             }
             ("sign", a) if !a.starts_with("--") => positional.push(a.to_owned()),
             (_, other) => return Err(format!("unknown argument {other:?} for {command}")),
@@ -51,7 +57,9 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "up" => Ok(Command::Up { prefix, port }),
         "provision" => Ok(Command::Provision { prefix, template }),
         "sign" => match positional.as_slice() {
-            [file] => Ok(Command::Sign { file: PathBuf::from(file) }),
+            [file] => Ok(Command::Sign {
+                file: PathBuf::from(file),
+            }),
             _ => Err("sign takes one FILE".to_owned()),
         },
         "token" => Ok(Command::Token),
@@ -63,9 +71,18 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 fn env_lines(p: &Provisioned) -> Vec<(&'static str, Result<String, DevstackError>)> {
     vec![
         ("TABLE_NAME", p.table("ClearingTable").map(str::to_owned)),
-        ("REPROCESSING_QUEUE_URL", p.queue("ReprocessingQueue").map(|q| q.url.clone())),
-        ("PIX_INPUT_QUEUE_URL", p.queue("PixInputQueue").map(|q| q.url.clone())),
-        ("EVENT_BUS_NAME", p.bus("ReconciliationBus").map(str::to_owned)),
+        (
+            "REPROCESSING_QUEUE_URL",
+            p.queue("ReprocessingQueue").map(|q| q.url.clone()),
+        ),
+        (
+            "PIX_INPUT_QUEUE_URL",
+            p.queue("PixInputQueue").map(|q| q.url.clone()),
+        ),
+        (
+            "EVENT_BUS_NAME",
+            p.bus("ReconciliationBus").map(str::to_owned),
+        ),
     ]
 }
 
@@ -178,14 +195,31 @@ mod tests {
         }
         assert_eq!(
             parse(&["provision", "--prefix", "x-", "--template", "/t.yaml"]),
-            Ok(Command::Provision { prefix: "x-".into(), template: "/t.yaml".into() })
+            Ok(Command::Provision {
+                prefix: "x-".into(),
+                template: "/t.yaml".into()
+            })
         );
-        assert_eq!(parse(&["up"]), Ok(Command::Up { prefix: "local-".into(), port: 3000 }));
+        assert_eq!(
+            parse(&["up"]),
+            Ok(Command::Up {
+                prefix: "local-".into(),
+                port: 3000
+            })
+        );
         assert_eq!(
             parse(&["up", "--port", "4000", "--prefix", "p-"]),
-            Ok(Command::Up { prefix: "p-".into(), port: 4000 })
+            Ok(Command::Up {
+                prefix: "p-".into(),
+                port: 4000
+            })
         );
-        assert_eq!(parse(&["sign", "body.json"]), Ok(Command::Sign { file: "body.json".into() }));
+        assert_eq!(
+            parse(&["sign", "body.json"]),
+            Ok(Command::Sign {
+                file: "body.json".into()
+            })
+        );
         assert_eq!(parse(&["token"]), Ok(Command::Token));
         for bad in [
             &["provision", "--prefix"][..],

@@ -5,14 +5,17 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, LocalSecondaryIndex, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TableStatus,
 };
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde::Serialize;
 
-use crate::template::{IndexSpec, QueueSpec, Reference, RuleSpec, TableSpec, BUS, QUEUE, RULE, TABLE};
+use crate::template::{
+    IndexSpec, QueueSpec, Reference, RuleSpec, TableSpec, BUS, QUEUE, RULE, TABLE,
+};
 use crate::{DevstackError, LocalClients, Template};
 
 /// A provisioned queue.
@@ -49,25 +52,47 @@ pub struct Provisioned {
 
 impl Provisioned {
     pub fn table(&self, logical: &str) -> Result<&str, DevstackError> {
-        self.tables.get(logical).map(String::as_str).ok_or_else(|| not_provisioned("table", logical, &self.tables))
+        self.tables
+            .get(logical)
+            .map(String::as_str)
+            .ok_or_else(|| not_provisioned("table", logical, &self.tables))
     }
 
     pub fn queue(&self, logical: &str) -> Result<&QueueInfo, DevstackError> {
-        self.queues.get(logical).ok_or_else(|| not_provisioned("queue", logical, &self.queues))
+        self.queues
+            .get(logical)
+            .ok_or_else(|| not_provisioned("queue", logical, &self.queues))
     }
 
     pub fn bus(&self, logical: &str) -> Result<&str, DevstackError> {
-        self.buses.get(logical).map(String::as_str).ok_or_else(|| not_provisioned("bus", logical, &self.buses))
+        self.buses
+            .get(logical)
+            .map(String::as_str)
+            .ok_or_else(|| not_provisioned("bus", logical, &self.buses))
     }
 
     pub fn rule(&self, logical: &str) -> Result<&RuleInfo, DevstackError> {
-        self.rules.get(logical).ok_or_else(|| not_provisioned("rule", logical, &self.rules))
+        self.rules
+            .get(logical)
+            .ok_or_else(|| not_provisioned("rule", logical, &self.rules))
     }
 }
 
-fn not_provisioned<V>(kind: &'static str, logical: &str, known: &BTreeMap<String, V>) -> DevstackError {
-    let known = if known.is_empty() { "none".to_owned() } else { known.keys().cloned().collect::<Vec<_>>().join(", ") };
-    DevstackError::NotProvisioned { kind, logical: logical.to_owned(), known }
+fn not_provisioned<V>(
+    kind: &'static str,
+    logical: &str,
+    known: &BTreeMap<String, V>,
+) -> DevstackError {
+    let known = if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.keys().cloned().collect::<Vec<_>>().join(", ")
+    };
+    DevstackError::NotProvisioned {
+        kind,
+        logical: logical.to_owned(),
+        known,
+    }
 }
 
 /// Creates, named `{prefix}{LogicalId}`, every `AWS::DynamoDB::Table`,
@@ -87,10 +112,16 @@ pub async fn provision(
     let buses = template.buses();
     let rules = template.rules()?;
 
-    let mut out = Provisioned { prefix: prefix.to_owned(), ..Default::default() };
+    let mut out = Provisioned {
+        prefix: prefix.to_owned(),
+        ..Default::default()
+    };
     for (logical, kind) in template.resources() {
         if ![TABLE, QUEUE, BUS, RULE].contains(&kind) {
-            out.skipped.insert(logical.to_owned(), format!("{kind}: not provisioned locally"));
+            out.skipped.insert(
+                logical.to_owned(),
+                format!("{kind}: not provisioned locally"),
+            );
         }
     }
 
@@ -156,7 +187,10 @@ pub async fn add_subscriber(
 // ------------------------------------------------------------------ names
 
 fn check_prefix(prefix: &str) -> Result<(), DevstackError> {
-    if prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if prefix
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         Ok(())
     } else {
         Err(DevstackError::Template(format!(
@@ -166,7 +200,13 @@ fn check_prefix(prefix: &str) -> Result<(), DevstackError> {
 }
 
 /// `{prefix}{logical}{suffix}`, checked against the service's length limit (as AWS would).
-fn physical_name(prefix: &str, logical: &str, suffix: &str, max: usize, what: &str) -> Result<String, DevstackError> {
+fn physical_name(
+    prefix: &str,
+    logical: &str,
+    suffix: &str,
+    max: usize,
+    what: &str,
+) -> Result<String, DevstackError> {
     let name = format!("{prefix}{logical}{suffix}");
     if name.len() > max {
         return Err(DevstackError::Template(format!(
@@ -179,13 +219,20 @@ fn physical_name(prefix: &str, logical: &str, suffix: &str, max: usize, what: &s
 
 // ------------------------------------------------------------------ DynamoDB
 
-fn key_schema(owner: &str, keys: &[(String, String)]) -> Result<Vec<KeySchemaElement>, DevstackError> {
+fn key_schema(
+    owner: &str,
+    keys: &[(String, String)],
+) -> Result<Vec<KeySchemaElement>, DevstackError> {
     keys.iter()
         .map(|(attribute, key_type)| {
             let key_type = match key_type.as_str() {
                 "HASH" => KeyType::Hash,
                 "RANGE" => KeyType::Range,
-                other => return Err(DevstackError::Template(format!("{owner}: KeyType {other} (HASH or RANGE)"))),
+                other => {
+                    return Err(DevstackError::Template(format!(
+                        "{owner}: KeyType {other} (HASH or RANGE)"
+                    )))
+                }
             };
             KeySchemaElement::builder()
                 .attribute_name(attribute)
@@ -209,10 +256,17 @@ fn projection(owner: &str, index: &IndexSpec) -> Result<Projection, DevstackErro
         }
     };
     let non_key = (!index.non_key_attributes.is_empty()).then(|| index.non_key_attributes.clone());
-    Ok(Projection::builder().projection_type(projection_type).set_non_key_attributes(non_key).build())
+    Ok(Projection::builder()
+        .projection_type(projection_type)
+        .set_non_key_attributes(non_key)
+        .build())
 }
 
-async fn create_table(clients: &LocalClients, spec: &TableSpec, name: &str) -> Result<(), DevstackError> {
+async fn create_table(
+    clients: &LocalClients,
+    spec: &TableSpec,
+    name: &str,
+) -> Result<(), DevstackError> {
     let owner = spec.logical.as_str();
     let attributes = spec
         .attribute_definitions
@@ -222,7 +276,11 @@ async fn create_table(clients: &LocalClients, spec: &TableSpec, name: &str) -> R
                 "S" => ScalarAttributeType::S,
                 "N" => ScalarAttributeType::N,
                 "B" => ScalarAttributeType::B,
-                other => return Err(DevstackError::Template(format!("{owner}: AttributeType {other} (S, N or B)"))),
+                other => {
+                    return Err(DevstackError::Template(format!(
+                        "{owner}: AttributeType {other} (S, N or B)"
+                    )))
+                }
             };
             AttributeDefinition::builder()
                 .attribute_name(attribute)
@@ -270,13 +328,17 @@ async fn create_table(clients: &LocalClients, spec: &TableSpec, name: &str) -> R
     match request.send().await {
         Ok(created) => {
             tracing::info!(table = name, "created table");
-            let active = created.table_description().and_then(|d| d.table_status()) == Some(&TableStatus::Active);
+            let active = created.table_description().and_then(|d| d.table_status())
+                == Some(&TableStatus::Active);
             if !active {
                 wait_table_active(clients, name).await?;
             }
             Ok(())
         }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
             check_existing_table(clients, spec, name).await?;
             tracing::info!(table = name, "table exists");
             wait_table_active(clients, name).await
@@ -287,7 +349,11 @@ async fn create_table(clients: &LocalClients, spec: &TableSpec, name: &str) -> R
 
 /// An existing table must have the template's keys and indexes (say so rather
 /// than let the tests fail on a missing index).
-async fn check_existing_table(clients: &LocalClients, spec: &TableSpec, name: &str) -> Result<(), DevstackError> {
+async fn check_existing_table(
+    clients: &LocalClients,
+    spec: &TableSpec,
+    name: &str,
+) -> Result<(), DevstackError> {
     let described = clients
         .dynamodb
         .describe_table()
@@ -300,19 +366,41 @@ async fn check_existing_table(clients: &LocalClients, spec: &TableSpec, name: &s
         detail: "DescribeTable returned no description".into(),
     })?;
     let keys = |ks: &[KeySchemaElement]| -> Vec<(String, String)> {
-        ks.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()
+        ks.iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect()
     };
-    let conflict = |detail: String| DevstackError::Conflict { resource: format!("table {name}"), detail };
+    let conflict = |detail: String| DevstackError::Conflict {
+        resource: format!("table {name}"),
+        detail,
+    };
     if keys(table.key_schema()) != spec.key_schema {
-        return Err(conflict(format!("key schema {:?}, template {:?}", keys(table.key_schema()), spec.key_schema)));
+        return Err(conflict(format!(
+            "key schema {:?}, template {:?}",
+            keys(table.key_schema()),
+            spec.key_schema
+        )));
     }
     let existing: BTreeMap<String, Vec<(String, String)>> = table
         .global_secondary_indexes()
         .iter()
-        .map(|i| (i.index_name().unwrap_or_default().to_owned(), keys(i.key_schema())))
+        .map(|i| {
+            (
+                i.index_name().unwrap_or_default().to_owned(),
+                keys(i.key_schema()),
+            )
+        })
         .collect();
-    let wanted: BTreeMap<String, Vec<(String, String)>> =
-        spec.global_secondary_indexes.iter().map(|i| (i.name.clone(), i.key_schema.clone())).collect();
+    let wanted: BTreeMap<String, Vec<(String, String)>> = spec
+        .global_secondary_indexes
+        .iter()
+        .map(|i| (i.name.clone(), i.key_schema.clone()))
+        .collect();
     if existing != wanted {
         return Err(conflict(format!(
             "global secondary indexes {:?}, template {:?}",
@@ -336,9 +424,10 @@ async fn wait_table_active(clients: &LocalClients, name: &str) -> Result<(), Dev
         let table = described.table();
         let status = table.and_then(|t| t.table_status()).cloned();
         let indexes_active = table.is_some_and(|t| {
-            t.global_secondary_indexes()
-                .iter()
-                .all(|i| i.index_status().is_none_or(|s| *s == aws_sdk_dynamodb::types::IndexStatus::Active))
+            t.global_secondary_indexes().iter().all(|i| {
+                i.index_status()
+                    .is_none_or(|s| *s == aws_sdk_dynamodb::types::IndexStatus::Active)
+            })
         });
         if status == Some(TableStatus::Active) && indexes_active {
             return Ok(());
@@ -361,9 +450,18 @@ async fn create_queue(
     spec: &QueueSpec,
     provisioned: &BTreeMap<String, QueueInfo>,
 ) -> Result<QueueInfo, DevstackError> {
-    let name = physical_name(prefix, &spec.logical, if spec.fifo { ".fifo" } else { "" }, 80, "queue")?;
-    let mut attributes: HashMap<QueueAttributeName, String> =
-        spec.attributes.iter().map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone())).collect();
+    let name = physical_name(
+        prefix,
+        &spec.logical,
+        if spec.fifo { ".fifo" } else { "" },
+        80,
+        "queue",
+    )?;
+    let mut attributes: HashMap<QueueAttributeName, String> = spec
+        .attributes
+        .iter()
+        .map(|(k, v)| (QueueAttributeName::from(k.as_str()), v.clone()))
+        .collect();
     if spec.fifo {
         attributes.insert(QueueAttributeName::FifoQueue, "true".to_owned());
     }
@@ -375,7 +473,10 @@ async fn create_queue(
                 .map(|q| q.arn.clone())
                 // Cannot happen: queues come in dependency order, checked against the template.
                 .ok_or_else(|| {
-                    DevstackError::Template(format!("{}: dead-letter queue {dlq} not provisioned first", spec.logical))
+                    DevstackError::Template(format!(
+                        "{}: dead-letter queue {dlq} not provisioned first",
+                        spec.logical
+                    ))
                 })?,
         };
         attributes.insert(
@@ -393,7 +494,13 @@ async fn ensure_queue(
     name: &str,
     attributes: HashMap<QueueAttributeName, String>,
 ) -> Result<QueueInfo, DevstackError> {
-    let created = clients.sqs.create_queue().queue_name(name).set_attributes(Some(attributes.clone())).send().await;
+    let created = clients
+        .sqs
+        .create_queue()
+        .queue_name(name)
+        .set_attributes(Some(attributes.clone()))
+        .send()
+        .await;
     let url = match created {
         Ok(out) => {
             tracing::info!(queue = name, "created queue");
@@ -402,7 +509,8 @@ async fn ensure_queue(
         // Same name, other attributes (an earlier template): align the attributes.
         Err(e)
             if e.as_service_error().is_some_and(|s| {
-                s.is_queue_name_exists() || matches!(s.code(), Some("QueueAlreadyExists" | "QueueNameExists"))
+                s.is_queue_name_exists()
+                    || matches!(s.code(), Some("QueueAlreadyExists" | "QueueNameExists"))
             }) =>
         {
             let url = clients
@@ -414,8 +522,10 @@ async fn ensure_queue(
                 .map_err(|e| clients.sqs_error("GetQueueUrl", name, e))?
                 .queue_url;
             if let Some(url) = &url {
-                let settable: HashMap<_, _> =
-                    attributes.into_iter().filter(|(k, _)| *k != QueueAttributeName::FifoQueue).collect();
+                let settable: HashMap<_, _> = attributes
+                    .into_iter()
+                    .filter(|(k, _)| *k != QueueAttributeName::FifoQueue)
+                    .collect();
                 if !settable.is_empty() {
                     clients
                         .sqs
@@ -450,18 +560,31 @@ async fn ensure_queue(
             resource: format!("queue {name}"),
             detail: "no QueueArn attribute".into(),
         })?;
-    Ok(QueueInfo { name: name.to_owned(), url, arn })
+    Ok(QueueInfo {
+        name: name.to_owned(),
+        url,
+        arn,
+    })
 }
 
 // ------------------------------------------------------------------ EventBridge
 
 async fn create_bus(clients: &LocalClients, name: &str) -> Result<(), DevstackError> {
-    match clients.eventbridge.create_event_bus().name(name).send().await {
+    match clients
+        .eventbridge
+        .create_event_bus()
+        .name(name)
+        .send()
+        .await
+    {
         Ok(_) => {
             tracing::info!(bus = name, "created event bus");
             Ok(())
         }
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_already_exists_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
             tracing::info!(bus = name, "event bus exists");
             Ok(())
         }
@@ -537,7 +660,12 @@ async fn create_rule(
     Ok(RuleInfo { name, bus, arn })
 }
 
-async fn put_targets(clients: &LocalClients, bus: &str, rule: &str, targets: Vec<Target>) -> Result<(), DevstackError> {
+async fn put_targets(
+    clients: &LocalClients,
+    bus: &str,
+    rule: &str,
+    targets: Vec<Target>,
+) -> Result<(), DevstackError> {
     let out = clients
         .eventbridge
         .put_targets()
@@ -551,7 +679,13 @@ async fn put_targets(clients: &LocalClients, bus: &str, rule: &str, targets: Vec
         let failures: Vec<String> = out
             .failed_entries()
             .iter()
-            .map(|f| format!("{}: {}", f.target_id().unwrap_or("?"), f.error_message().unwrap_or("failed")))
+            .map(|f| {
+                format!(
+                    "{}: {}",
+                    f.target_id().unwrap_or("?"),
+                    f.error_message().unwrap_or("failed")
+                )
+            })
             .collect();
         return Err(DevstackError::Aws {
             service: "eventbridge",

@@ -57,8 +57,14 @@ struct Services {
 }
 
 /// Runs until `shutdown` completes.
-pub async fn run(config: RunConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), DevstackError> {
-    println!("==> provisioning tables, queues, bus and rules from template.yaml (prefix {})", config.prefix);
+pub async fn run(
+    config: RunConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DevstackError> {
+    println!(
+        "==> provisioning tables, queues, bus and rules from template.yaml (prefix {})",
+        config.prefix
+    );
     let clients = LocalClients::new().await;
     let template = Template::repo_default()?;
     let p = provision(&template, &config.prefix, &clients).await?;
@@ -74,8 +80,14 @@ pub async fn run(config: RunConfig, shutdown: impl std::future::Future<Output = 
     )
     .await?;
 
-    let store = Arc::new(DynamoDbClearingStore::new(clients.dynamodb.clone(), table.clone()));
-    let events = Arc::new(EventBridgeBus::new(clients.eventbridge.clone(), bus.clone()));
+    let store = Arc::new(DynamoDbClearingStore::new(
+        clients.dynamodb.clone(),
+        table.clone(),
+    ));
+    let events = Arc::new(EventBridgeBus::new(
+        clients.eventbridge.clone(),
+        bus.clone(),
+    ));
     let rules = MatchingRules::from_env().map_err(|e| DevstackError::Template(e.to_string()))?;
     let services = Arc::new(Services {
         webhook: WebhookService {
@@ -87,15 +99,30 @@ pub async fn run(config: RunConfig, shutdown: impl std::future::Future<Output = 
         api: ApiService {
             store: store.clone(),
             queue: Arc::new(SqsWorkQueue::new(clients.sqs.clone(), jobs.url.clone())),
-            tokens: TokenVerifier::hs256(LOCAL_JWT_SECRET.as_bytes(), LOCAL_JWT_ISSUER, LOCAL_JWT_AUDIENCE),
+            tokens: TokenVerifier::hs256(
+                LOCAL_JWT_SECRET.as_bytes(),
+                LOCAL_JWT_ISSUER,
+                LOCAL_JWT_AUDIENCE,
+            ),
         },
-        worker: WorkerService { store: store.clone(), pix: store, bus: events, rules },
+        worker: WorkerService {
+            store: store.clone(),
+            pix: store,
+            bus: events,
+            rules,
+        },
     });
 
     let listener = TcpListener::bind(("127.0.0.1", config.port))
         .await
-        .map_err(|e| DevstackError::Aws { service: "http", message: format!("cannot listen on port {}: {e}", config.port) })?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(config.port);
+        .map_err(|e| DevstackError::Aws {
+            service: "http",
+            message: format!("cannot listen on port {}: {e}", config.port),
+        })?;
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(config.port);
     println!();
     println!("HTTP API          http://127.0.0.1:{port}");
     println!("  POST /v1/webhooks/mastercard/clearing | /authorizations   (X-Webhook-Signature; secret {LOCAL_WEBHOOK_SECRET})");
@@ -128,7 +155,9 @@ pub async fn run(config: RunConfig, shutdown: impl std::future::Future<Output = 
 
 async fn serve(listener: TcpListener, services: Arc<Services>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let services = services.clone();
         tokio::spawn(async move {
             if let Err(e) = serve_one(stream, &services).await {
@@ -145,7 +174,10 @@ async fn serve_one(stream: tokio::net::TcpStream, services: &Services) -> std::i
     let mut line = String::new();
     reader.read_line(&mut line).await?;
     let mut parts = line.split_whitespace();
-    let (method, target) = (parts.next().unwrap_or("GET").to_owned(), parts.next().unwrap_or("/").to_owned());
+    let (method, target) = (
+        parts.next().unwrap_or("GET").to_owned(),
+        parts.next().unwrap_or("/").to_owned(),
+    );
     let mut headers = serde_json::Map::new();
     let mut length = 0usize;
     loop {
@@ -172,11 +204,17 @@ async fn serve_one(stream: tokio::net::TcpStream, services: &Services) -> std::i
                 reconciliation_api::handle(&services.api, request).await
             };
             match response {
-                Ok(r) => (r.status().as_u16(), String::from_utf8_lossy(r.body().as_ref()).into_owned()),
+                Ok(r) => (
+                    r.status().as_u16(),
+                    String::from_utf8_lossy(r.body().as_ref()).into_owned(),
+                ),
                 Err(e) => (500, format!("{{\"code\":\"BTN0500\",\"message\":\"{e}\"}}")),
             }
         }
-        Err(e) => (400, format!("{{\"code\":\"BTN0002\",\"message\":\"unreadable request: {e}\"}}")),
+        Err(e) => (
+            400,
+            format!("{{\"code\":\"BTN0002\",\"message\":\"unreadable request: {e}\"}}"),
+        ),
     };
     println!("{method} {target} -> {status}");
     let reply = format!(
@@ -203,7 +241,12 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// The API Gateway HTTP API payload (2.0) for a request, as the deployed function receives it.
-pub fn api_gateway_event(method: &str, target: &str, headers: serde_json::Map<String, serde_json::Value>, body: &[u8]) -> serde_json::Value {
+pub fn api_gateway_event(
+    method: &str,
+    target: &str,
+    headers: serde_json::Map<String, serde_json::Value>,
+    body: &[u8],
+) -> serde_json::Value {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let params: serde_json::Map<String, serde_json::Value> = query
         .split('&')
@@ -240,7 +283,10 @@ pub fn api_gateway_event(method: &str, target: &str, headers: serde_json::Map<St
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default())
+    format!(
+        "{:x}",
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
 }
 
 /// The SQS event source: batches of up to 10, partial batch failures stay on the queue.
@@ -279,24 +325,45 @@ async fn feed_worker(clients: LocalClients, queue: QueueInfo, services: Arc<Serv
             })
             .collect();
         // The SQS event exactly as Lambda delivers it: serialized, then read by the runtime's types.
-        let payload: SqsEvent = match serde_json::to_string(&event).and_then(|t| serde_json::from_str(&t)) {
-            Ok(p) => p,
-            Err(_) => event,
-        };
+        let payload: SqsEvent =
+            match serde_json::to_string(&event).and_then(|t| serde_json::from_str(&t)) {
+                Ok(p) => p,
+                Err(_) => event,
+            };
         let context = lambda_runtime::Context::default();
-        let response = match reprocessing_worker::handle(&services.worker, lambda_runtime::LambdaEvent::new(payload, context)).await {
+        let response = match reprocessing_worker::handle(
+            &services.worker,
+            lambda_runtime::LambdaEvent::new(payload, context),
+        )
+        .await
+        {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("worker: {e}");
                 continue;
             }
         };
-        let failed: Vec<String> = response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
-        println!("worker: {} from {} ({} failed)", messages.len(), queue.name, failed.len());
+        let failed: Vec<String> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        println!(
+            "worker: {} from {} ({} failed)",
+            messages.len(),
+            queue.name,
+            failed.len()
+        );
         for m in &messages {
             if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
                 if let Some(handle) = m.receipt_handle() {
-                    let _ = clients.sqs.delete_message().queue_url(&queue.url).receipt_handle(handle).send().await;
+                    let _ = clients
+                        .sqs
+                        .delete_message()
+                        .queue_url(&queue.url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await;
                 }
             }
         }
@@ -305,16 +372,35 @@ async fn feed_worker(clients: LocalClients, queue: QueueInfo, services: Arc<Serv
 
 async fn show_events(clients: LocalClients, tap: QueueInfo) {
     loop {
-        let Ok(r) = clients.sqs.receive_message().queue_url(&tap.url).max_number_of_messages(10).wait_time_seconds(1).send().await
+        let Ok(r) = clients
+            .sqs
+            .receive_message()
+            .queue_url(&tap.url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
         else {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
         for m in r.messages() {
-            let event: serde_json::Value = serde_json::from_str(m.body().unwrap_or("null")).unwrap_or_default();
-            println!("event: {} {} {}", event["source"].as_str().unwrap_or(""), event["detail-type"].as_str().unwrap_or(""), event["detail"]);
+            let event: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or("null")).unwrap_or_default();
+            println!(
+                "event: {} {} {}",
+                event["source"].as_str().unwrap_or(""),
+                event["detail-type"].as_str().unwrap_or(""),
+                event["detail"]
+            );
             if let Some(handle) = m.receipt_handle() {
-                let _ = clients.sqs.delete_message().queue_url(&tap.url).receipt_handle(handle).send().await;
+                let _ = clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&tap.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await;
             }
         }
     }

@@ -39,8 +39,10 @@ struct Resource {
 impl Template {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, DevstackError> {
         let path = path.as_ref().to_path_buf();
-        let text =
-            std::fs::read_to_string(&path).map_err(|source| DevstackError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| DevstackError::Read {
+            path: path.clone(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
@@ -52,9 +54,14 @@ impl Template {
     /// Parses template text; `path` is only used in messages.
     pub fn parse(text: &str, path: impl Into<PathBuf>) -> Result<Self, DevstackError> {
         let path = path.into();
-        let doc: Document =
-            serde_yaml::from_str(text).map_err(|source| DevstackError::Yaml { path: path.clone(), source })?;
-        Ok(Self { path, resources: doc.resources })
+        let doc: Document = serde_yaml::from_str(text).map_err(|source| DevstackError::Yaml {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self {
+            path,
+            resources: doc.resources,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -63,7 +70,9 @@ impl Template {
 
     /// Every resource as (logical id, type).
     pub fn resources(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.resources.iter().map(|(k, r)| (k.as_str(), r.kind.as_str()))
+        self.resources
+            .iter()
+            .map(|(k, r)| (k.as_str(), r.kind.as_str()))
     }
 
     /// The type of a logical id, if the template has it.
@@ -72,12 +81,24 @@ impl Template {
     }
 
     fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
-        self.resources.iter().filter(move |(_, r)| r.kind == kind).map(|(k, r)| (k.as_str(), &r.properties))
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r.kind == kind)
+            .map(|(k, r)| (k.as_str(), &r.properties))
     }
 
-    fn props<T: for<'de> Deserialize<'de>>(logical: &str, kind: &str, props: &Value) -> Result<T, DevstackError> {
-        let props = if props.is_null() { Value::Mapping(Default::default()) } else { props.clone() };
-        serde_yaml::from_value(props).map_err(|e| DevstackError::Template(format!("{logical} ({kind}): {e}")))
+    fn props<T: for<'de> Deserialize<'de>>(
+        logical: &str,
+        kind: &str,
+        props: &Value,
+    ) -> Result<T, DevstackError> {
+        let props = if props.is_null() {
+            Value::Mapping(Default::default())
+        } else {
+            props.clone()
+        };
+        serde_yaml::from_value(props)
+            .map_err(|e| DevstackError::Template(format!("{logical} ({kind}): {e}")))
     }
 
     pub(crate) fn tables(&self) -> Result<Vec<TableSpec>, DevstackError> {
@@ -85,7 +106,9 @@ impl Template {
             .map(|(logical, props)| {
                 let p: TableProps = Self::props(logical, TABLE, props)?;
                 if p.key_schema.is_empty() {
-                    return Err(DevstackError::Template(format!("{logical} ({TABLE}): KeySchema is empty")));
+                    return Err(DevstackError::Template(format!(
+                        "{logical} ({TABLE}): KeySchema is empty"
+                    )));
                 }
                 Ok(TableSpec {
                     logical: logical.to_owned(),
@@ -95,8 +118,16 @@ impl Template {
                         .map(|a| (a.attribute_name, a.attribute_type))
                         .collect(),
                     key_schema: p.key_schema.into_iter().map(KeyElement::pair).collect(),
-                    global_secondary_indexes: p.global_secondary_indexes.into_iter().map(IndexProps::spec).collect(),
-                    local_secondary_indexes: p.local_secondary_indexes.into_iter().map(IndexProps::spec).collect(),
+                    global_secondary_indexes: p
+                        .global_secondary_indexes
+                        .into_iter()
+                        .map(IndexProps::spec)
+                        .collect(),
+                    local_secondary_indexes: p
+                        .local_secondary_indexes
+                        .into_iter()
+                        .map(IndexProps::spec)
+                        .collect(),
                     stream_view_type: p.stream_specification.and_then(|s| s.stream_view_type),
                 })
             })
@@ -114,12 +145,17 @@ impl Template {
                 ("MessageRetentionPeriod", &p.message_retention_period),
                 ("DelaySeconds", &p.delay_seconds),
                 ("MaximumMessageSize", &p.maximum_message_size),
-                ("ReceiveMessageWaitTimeSeconds", &p.receive_message_wait_time_seconds),
+                (
+                    "ReceiveMessageWaitTimeSeconds",
+                    &p.receive_message_wait_time_seconds,
+                ),
                 ("ContentBasedDeduplication", &p.content_based_deduplication),
             ] {
                 if let Some(v) = value {
                     let text = scalar_text(v).ok_or_else(|| {
-                        DevstackError::Template(format!("{logical} ({QUEUE}): {name} is not a number or string"))
+                        DevstackError::Template(format!(
+                            "{logical} ({QUEUE}): {name} is not a number or string"
+                        ))
                     })?;
                     attributes.insert(name.to_owned(), text);
                 }
@@ -128,7 +164,11 @@ impl Template {
                 None => false,
                 Some(v) => scalar_text(v).is_some_and(|t| t.eq_ignore_ascii_case("true")),
             };
-            let redrive = p.redrive_policy.as_ref().map(|r| redrive_spec(logical, r)).transpose()?;
+            let redrive = p
+                .redrive_policy
+                .as_ref()
+                .map(|r| redrive_spec(logical, r))
+                .transpose()?;
             if let Some(r) = &redrive {
                 if let Reference::Logical(target) = &r.dead_letter_target {
                     if self.kind_of(target) != Some(QUEUE) {
@@ -138,7 +178,15 @@ impl Template {
                     }
                 }
             }
-            pending.insert(logical.to_owned(), QueueSpec { logical: logical.to_owned(), fifo, attributes, redrive });
+            pending.insert(
+                logical.to_owned(),
+                QueueSpec {
+                    logical: logical.to_owned(),
+                    fifo,
+                    attributes,
+                    redrive,
+                },
+            );
         }
 
         let mut ordered = Vec::with_capacity(pending.len());
@@ -146,10 +194,12 @@ impl Template {
         while !pending.is_empty() {
             let ready: Vec<String> = pending
                 .values()
-                .filter(|q| match q.redrive.as_ref().map(|r| &r.dead_letter_target) {
-                    Some(Reference::Logical(dlq)) => done.contains(dlq),
-                    _ => true,
-                })
+                .filter(
+                    |q| match q.redrive.as_ref().map(|r| &r.dead_letter_target) {
+                        Some(Reference::Logical(dlq)) => done.contains(dlq),
+                        _ => true,
+                    },
+                )
                 .map(|q| q.logical.clone())
                 .collect();
             if ready.is_empty() {
@@ -170,7 +220,9 @@ impl Template {
     }
 
     pub(crate) fn buses(&self) -> Vec<String> {
-        self.of_kind(BUS).map(|(logical, _)| logical.to_owned()).collect()
+        self.of_kind(BUS)
+            .map(|(logical, _)| logical.to_owned())
+            .collect()
     }
 
     pub(crate) fn rules(&self) -> Result<Vec<RuleSpec>, DevstackError> {
@@ -262,8 +314,13 @@ pub(crate) enum Reference {
 fn reference(v: &Value) -> Option<Reference> {
     fn get_att(v: &Value) -> Option<Reference> {
         match v {
-            Value::String(s) => Some(Reference::Logical(s.split('.').next().unwrap_or(s).to_owned())),
-            Value::Sequence(parts) => parts.first().and_then(Value::as_str).map(|s| Reference::Logical(s.to_owned())),
+            Value::String(s) => Some(Reference::Logical(
+                s.split('.').next().unwrap_or(s).to_owned(),
+            )),
+            Value::Sequence(parts) => parts
+                .first()
+                .and_then(Value::as_str)
+                .map(|s| Reference::Logical(s.to_owned())),
             _ => None,
         }
     }
@@ -276,7 +333,9 @@ fn reference(v: &Value) -> Option<Reference> {
                 m.get("Fn::GetAtt").and_then(get_att)
             }
         }
-        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str().map(|r| Reference::Logical(r.to_owned())),
+        Value::Tagged(t) if t.tag == "Ref" => {
+            t.value.as_str().map(|r| Reference::Logical(r.to_owned()))
+        }
         Value::Tagged(t) if t.tag == "GetAtt" => get_att(&t.value),
         _ => None,
     }
@@ -297,19 +356,27 @@ fn redrive_spec(logical: &str, v: &Value) -> Result<RedriveSpec, DevstackError> 
     let parsed;
     let v = match v {
         Value::String(text) => {
-            parsed = serde_yaml::from_str::<Value>(text).map_err(|e| err(&format!("is not valid JSON: {e}")))?;
+            parsed = serde_yaml::from_str::<Value>(text)
+                .map_err(|e| err(&format!("is not valid JSON: {e}")))?;
             &parsed
         }
         v => v,
     };
-    let target = v.get("deadLetterTargetArn").ok_or_else(|| err("has no deadLetterTargetArn"))?;
-    let dead_letter_target =
-        reference(target).ok_or_else(|| err("deadLetterTargetArn must be an ARN or a Fn::GetAtt"))?;
-    let max = v.get("maxReceiveCount").ok_or_else(|| err("has no maxReceiveCount"))?;
+    let target = v
+        .get("deadLetterTargetArn")
+        .ok_or_else(|| err("has no deadLetterTargetArn"))?;
+    let dead_letter_target = reference(target)
+        .ok_or_else(|| err("deadLetterTargetArn must be an ARN or a Fn::GetAtt"))?;
+    let max = v
+        .get("maxReceiveCount")
+        .ok_or_else(|| err("has no maxReceiveCount"))?;
     let max_receive_count = scalar_text(max)
         .and_then(|t| t.parse::<u64>().ok())
         .ok_or_else(|| err("maxReceiveCount is not a whole number"))?;
-    Ok(RedriveSpec { dead_letter_target, max_receive_count })
+    Ok(RedriveSpec {
+        dead_letter_target,
+        max_receive_count,
+    })
 }
 
 // ------------------------------------------------------------------ specs
@@ -413,12 +480,16 @@ struct IndexProps {
 
 impl IndexProps {
     fn spec(self) -> IndexSpec {
-        let projection =
-            self.projection.unwrap_or(ProjectionProps { projection_type: None, non_key_attributes: vec![] });
+        let projection = self.projection.unwrap_or(ProjectionProps {
+            projection_type: None,
+            non_key_attributes: vec![],
+        });
         IndexSpec {
             name: self.index_name,
             key_schema: self.key_schema.into_iter().map(KeyElement::pair).collect(),
-            projection_type: projection.projection_type.unwrap_or_else(|| "ALL".to_owned()),
+            projection_type: projection
+                .projection_type
+                .unwrap_or_else(|| "ALL".to_owned()),
             non_key_attributes: projection.non_key_attributes,
         }
     }
@@ -482,28 +553,65 @@ mod tests {
         let tables = t.tables().expect("tables");
         assert_eq!(tables.len(), 1);
         assert_eq!(tables[0].logical, "ClearingTable");
-        let gsis: Vec<&str> = tables[0].global_secondary_indexes.iter().map(|i| i.name.as_str()).collect();
-        assert_eq!(gsis, ["ByCard", "ByOpenStatus", "ByTransUid", "ByTransactionDate", "ByIngestion"]);
-        assert!(tables[0].global_secondary_indexes.iter().all(|i| i.projection_type == "KEYS_ONLY"));
+        let gsis: Vec<&str> = tables[0]
+            .global_secondary_indexes
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        assert_eq!(
+            gsis,
+            [
+                "ByCard",
+                "ByOpenStatus",
+                "ByTransUid",
+                "ByTransactionDate",
+                "ByIngestion"
+            ]
+        );
+        assert!(tables[0]
+            .global_secondary_indexes
+            .iter()
+            .all(|i| i.projection_type == "KEYS_ONLY"));
 
         let queues = t.queues_in_dependency_order().expect("queues");
         let position = |name: &str| queues.iter().position(|q| q.logical == name).expect(name);
         assert!(position("ReprocessingDeadLetterQueue") < position("ReprocessingQueue"));
         assert!(position("PixInputDeadLetterQueue") < position("PixInputQueue"));
         let reprocessing = &queues[position("ReprocessingQueue")];
-        assert_eq!(reprocessing.attributes.get("VisibilityTimeout").map(String::as_str), Some("180"));
+        assert_eq!(
+            reprocessing
+                .attributes
+                .get("VisibilityTimeout")
+                .map(String::as_str),
+            Some("180")
+        );
         let redrive = reprocessing.redrive.as_ref().expect("redrive");
-        assert_eq!(redrive.dead_letter_target, Reference::Logical("ReprocessingDeadLetterQueue".into()));
+        assert_eq!(
+            redrive.dead_letter_target,
+            Reference::Logical("ReprocessingDeadLetterQueue".into())
+        );
         assert_eq!(redrive.max_receive_count, 5);
 
         assert_eq!(t.buses(), ["ReconciliationBus"]);
         let rules = t.rules().expect("rules");
-        let divergent = rules.iter().find(|r| r.logical == "PixDivergentResultsRule").expect("rule");
-        assert_eq!(divergent.bus, Reference::Logical("ReconciliationBus".into()));
+        let divergent = rules
+            .iter()
+            .find(|r| r.logical == "PixDivergentResultsRule")
+            .expect("rule");
+        assert_eq!(
+            divergent.bus,
+            Reference::Logical("ReconciliationBus".into())
+        );
         let pattern: serde_json::Value =
             serde_json::from_str(divergent.event_pattern.as_deref().unwrap_or("")).expect("json");
-        assert_eq!(pattern["detail"]["result_description"][0], "TRANSACTION_AMOUNT_DIVERGENT");
-        assert_eq!(divergent.targets[0].arn, Reference::Logical("PixDivergenceAlertQueue".into()));
+        assert_eq!(
+            pattern["detail"]["result_description"][0],
+            "TRANSACTION_AMOUNT_DIVERGENT"
+        );
+        assert_eq!(
+            divergent.targets[0].arn,
+            Reference::Logical("PixDivergenceAlertQueue".into())
+        );
     }
 
     #[test]
@@ -547,8 +655,11 @@ Resources:
         let err = Template::parse(no_bus, "r.yaml").and_then(|t| t.rules());
         assert!(matches!(err, Err(DevstackError::Template(m)) if m.contains("Missing")));
 
-        let bad_table = "Resources:\n  T: {Type: \"AWS::DynamoDB::Table\", Properties: {KeySchema: []}}\n";
+        let bad_table =
+            "Resources:\n  T: {Type: \"AWS::DynamoDB::Table\", Properties: {KeySchema: []}}\n";
         let err = Template::parse(bad_table, "t.yaml").and_then(|t| t.tables());
-        assert!(matches!(err, Err(DevstackError::Template(m)) if m.contains("T (AWS::DynamoDB::Table)")));
+        assert!(
+            matches!(err, Err(DevstackError::Template(m)) if m.contains("T (AWS::DynamoDB::Table)"))
+        );
     }
 }

@@ -10,11 +10,17 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::types::QueueAttributeName;
 use devstack::{add_subscriber, provision, DevstackError, LocalClients, QueueInfo, Template};
 
-const STACK_DOWN: &str = "local stack reachable (start it with `./dev.sh stack start`, or run `./dev.sh test`)";
+const STACK_DOWN: &str =
+    "local stack reachable (start it with `./dev.sh stack start`, or run `./dev.sh test`)";
 
 fn random_prefix(tag: &str) -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default());
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
     h.write_u32(std::process::id());
     format!("{tag}{:010x}-", h.finish() & 0xff_ffff_ffff)
 }
@@ -22,7 +28,8 @@ fn random_prefix(tag: &str) -> String {
 /// template.yaml's view of the table's global secondary indexes, read
 /// independently of devstack: name -> ([(attribute, key type)], projection type).
 fn template_gsis() -> BTreeMap<String, (Vec<(String, String)>, String)> {
-    let text = std::fs::read_to_string(devstack::repo_root().join("template.yaml")).expect("template.yaml");
+    let text = std::fs::read_to_string(devstack::repo_root().join("template.yaml"))
+        .expect("template.yaml");
     let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("YAML");
     let gsis = doc["Resources"]["ClearingTable"]["Properties"]["GlobalSecondaryIndexes"]
         .as_sequence()
@@ -40,8 +47,14 @@ fn template_gsis() -> BTreeMap<String, (Vec<(String, String)>, String)> {
                     )
                 })
                 .collect();
-            let projection = g["Projection"]["ProjectionType"].as_str().unwrap_or("ALL").to_owned();
-            (g["IndexName"].as_str().unwrap_or("").to_owned(), (keys, projection))
+            let projection = g["Projection"]["ProjectionType"]
+                .as_str()
+                .unwrap_or("ALL")
+                .to_owned();
+            (
+                g["IndexName"].as_str().unwrap_or("").to_owned(),
+                (keys, projection),
+            )
         })
         .collect()
 }
@@ -86,7 +99,14 @@ async fn drain(
             last_seen = Instant::now();
             out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("event JSON"));
             if let Some(handle) = m.receipt_handle() {
-                clients.sqs.delete_message().queue_url(&queue.url).receipt_handle(handle).send().await.expect("delete");
+                clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(&queue.url)
+                    .receipt_handle(handle)
+                    .send()
+                    .await
+                    .expect("delete");
             }
         }
     }
@@ -99,54 +119,105 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
     let template = Template::repo_default().expect("template.yaml");
     let prefix = random_prefix("pv");
 
-    let first = provision(&template, &prefix, &clients).await.expect(STACK_DOWN);
-    let second =
-        provision(&template, &prefix, &clients).await.expect("provisioning again with the same prefix succeeds");
-    assert_eq!(first, second, "the second call finds what the first created");
+    let first = provision(&template, &prefix, &clients)
+        .await
+        .expect(STACK_DOWN);
+    let second = provision(&template, &prefix, &clients)
+        .await
+        .expect("provisioning again with the same prefix succeeds");
+    assert_eq!(
+        first, second,
+        "the second call finds what the first created"
+    );
 
     // The table, with the five global secondary indexes of template.yaml.
     let table = first.table("ClearingTable").expect("table");
     assert_eq!(table, format!("{prefix}ClearingTable"));
-    let described = clients.dynamodb.describe_table().table_name(table).send().await.expect("DescribeTable");
+    let described = clients
+        .dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .expect("DescribeTable");
     let described = described.table().expect("table description");
     let keys = |ks: &[aws_sdk_dynamodb::types::KeySchemaElement]| -> Vec<(String, String)> {
-        ks.iter().map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned())).collect()
+        ks.iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect()
     };
     assert_eq!(
         keys(described.key_schema()),
-        [("pk".to_owned(), "HASH".to_owned()), ("sk".to_owned(), "RANGE".to_owned())]
+        [
+            ("pk".to_owned(), "HASH".to_owned()),
+            ("sk".to_owned(), "RANGE".to_owned())
+        ]
     );
     let gsis: BTreeMap<String, (Vec<(String, String)>, String)> = described
         .global_secondary_indexes()
         .iter()
         .map(|g| {
-            let projection =
-                g.projection().and_then(|p| p.projection_type()).map(|p| p.as_str().to_owned()).unwrap_or_default();
-            (g.index_name().unwrap_or_default().to_owned(), (keys(g.key_schema()), projection))
+            let projection = g
+                .projection()
+                .and_then(|p| p.projection_type())
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default();
+            (
+                g.index_name().unwrap_or_default().to_owned(),
+                (keys(g.key_schema()), projection),
+            )
         })
         .collect();
     let names: BTreeSet<&str> = gsis.keys().map(String::as_str).collect();
-    assert_eq!(names, BTreeSet::from(["ByCard", "ByOpenStatus", "ByTransUid", "ByTransactionDate", "ByIngestion"]));
-    assert_eq!(gsis, template_gsis(), "keys and projections as in template.yaml");
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "ByCard",
+            "ByOpenStatus",
+            "ByTransUid",
+            "ByTransactionDate",
+            "ByIngestion"
+        ])
+    );
+    assert_eq!(
+        gsis,
+        template_gsis(),
+        "keys and projections as in template.yaml"
+    );
 
     // Work queues redrive to their provisioned dead-letter queues after 5 receives.
-    for (queue, dead_letter) in
-        [("ReprocessingQueue", "ReprocessingDeadLetterQueue"), ("PixInputQueue", "PixInputDeadLetterQueue")]
-    {
+    for (queue, dead_letter) in [
+        ("ReprocessingQueue", "ReprocessingDeadLetterQueue"),
+        ("PixInputQueue", "PixInputDeadLetterQueue"),
+    ] {
         let q = first.queue(queue).expect("queue");
         let dlq = first.queue(dead_letter).expect("dead-letter queue");
         assert_eq!(q.name, format!("{prefix}{queue}"));
         let attributes = queue_attributes(&clients, q).await;
         let redrive: serde_json::Value =
-            serde_json::from_str(attributes.get("RedrivePolicy").expect("RedrivePolicy")).expect("RedrivePolicy JSON");
+            serde_json::from_str(attributes.get("RedrivePolicy").expect("RedrivePolicy"))
+                .expect("RedrivePolicy JSON");
         assert_eq!(redrive["deadLetterTargetArn"], dlq.arn.as_str(), "{queue}");
         let max_receive = match &redrive["maxReceiveCount"] {
             serde_json::Value::String(s) => s.parse::<u64>().ok(),
             v => v.as_u64(),
         };
         assert_eq!(max_receive, Some(5), "{queue}");
-        assert_eq!(attributes.get("VisibilityTimeout").map(String::as_str), Some("180"), "{queue}");
-        assert_eq!(attributes.get("MessageRetentionPeriod").map(String::as_str), Some("1209600"), "{queue}");
+        assert_eq!(
+            attributes.get("VisibilityTimeout").map(String::as_str),
+            Some("180"),
+            "{queue}"
+        );
+        assert_eq!(
+            attributes.get("MessageRetentionPeriod").map(String::as_str),
+            Some("1209600"),
+            "{queue}"
+        );
     }
 
     // A queue changed since (another template version): provisioning brings it back.
@@ -159,19 +230,29 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
         .send()
         .await
         .expect("SetQueueAttributes");
-    let third = provision(&template, &prefix, &clients).await.expect("provision over a changed queue");
+    let third = provision(&template, &prefix, &clients)
+        .await
+        .expect("provision over a changed queue");
     assert_eq!(third, first);
     let attributes = queue_attributes(&clients, reprocessing).await;
-    assert_eq!(attributes.get("VisibilityTimeout").map(String::as_str), Some("180"));
+    assert_eq!(
+        attributes.get("VisibilityTimeout").map(String::as_str),
+        Some("180")
+    );
 
     // The rule: divergent Pix results reach the alert queue, OK ones do not.
     let bus = first.bus("ReconciliationBus").expect("bus");
     assert_eq!(bus, format!("{prefix}ReconciliationBus"));
     let rule = first.rule("PixDivergentResultsRule").expect("rule");
     assert_eq!(rule.bus, bus);
-    let observer = add_subscriber(&clients, bus, &serde_json::json!({"source": ["pix"]}), &format!("{prefix}observer"))
-        .await
-        .expect("subscriber");
+    let observer = add_subscriber(
+        &clients,
+        bus,
+        &serde_json::json!({"source": ["pix"]}),
+        &format!("{prefix}observer"),
+    )
+    .await
+    .expect("subscriber");
     let event = |result: &str| {
         PutEventsRequestEntry::builder()
             .event_bus_name(bus)
@@ -193,26 +274,57 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
     assert_eq!(put.failed_entry_count(), 0, "{:?}", put.entries());
 
     let alert = first.queue("PixDivergenceAlertQueue").expect("alert queue");
-    let alerts = drain(&clients, alert, Duration::from_secs(10), Duration::from_secs(2)).await;
-    let results: Vec<&str> = alerts.iter().map(|e| e["detail"]["result_description"].as_str().unwrap_or("?")).collect();
-    assert_eq!(results, ["TRANSACTION_AMOUNT_DIVERGENT"], "only the divergent result reaches the alert queue");
+    let alerts = drain(
+        &clients,
+        alert,
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+    )
+    .await;
+    let results: Vec<&str> = alerts
+        .iter()
+        .map(|e| e["detail"]["result_description"].as_str().unwrap_or("?"))
+        .collect();
+    assert_eq!(
+        results,
+        ["TRANSACTION_AMOUNT_DIVERGENT"],
+        "only the divergent result reaches the alert queue"
+    );
     assert_eq!(alerts[0]["source"], "pix");
     assert_eq!(alerts[0]["detail-type"], "financial_reconciliation");
 
     // Both events were on the bus (the OK one was filtered by the rule, not lost).
-    let seen = drain(&clients, &observer, Duration::from_secs(10), Duration::from_secs(2)).await;
-    let mut seen: Vec<&str> = seen.iter().map(|e| e["detail"]["result_description"].as_str().unwrap_or("?")).collect();
+    let seen = drain(
+        &clients,
+        &observer,
+        Duration::from_secs(10),
+        Duration::from_secs(2),
+    )
+    .await;
+    let mut seen: Vec<&str> = seen
+        .iter()
+        .map(|e| e["detail"]["result_description"].as_str().unwrap_or("?"))
+        .collect();
     seen.sort_unstable();
     assert_eq!(seen, ["OK", "TRANSACTION_AMOUNT_DIVERGENT"]);
 
     // And nothing matched the Pix input rule.
     let inputs = first.queue("PixInputQueue").expect("queue");
-    assert!(drain(&clients, inputs, Duration::from_secs(2), Duration::from_secs(1)).await.is_empty());
+    assert!(drain(
+        &clients,
+        inputs,
+        Duration::from_secs(2),
+        Duration::from_secs(1)
+    )
+    .await
+    .is_empty());
 }
 
 #[tokio::test]
 async fn an_existing_table_with_other_indexes_is_reported_not_reused() {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
     let clients = LocalClients::new().await;
     let template = Template::repo_default().expect("template.yaml");
     let prefix = random_prefix("px");
@@ -235,14 +347,29 @@ async fn an_existing_table_with_other_indexes_is_reported_not_reused() {
                 .build()
                 .expect("valid"),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().expect("valid"))
-        .key_schema(KeySchemaElement::builder().attribute_name("sk").key_type(KeyType::Range).build().expect("valid"))
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("valid"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("sk")
+                .key_type(KeyType::Range)
+                .build()
+                .expect("valid"),
+        )
         .send()
         .await
         .expect(STACK_DOWN);
     match provision(&template, &prefix, &clients).await {
         Err(DevstackError::Conflict { resource, detail }) => {
-            assert!(resource.contains(&format!("{prefix}ClearingTable")), "{resource}");
+            assert!(
+                resource.contains(&format!("{prefix}ClearingTable")),
+                "{resource}"
+            );
             assert!(detail.contains("ByCard"), "{detail}");
         }
         other => panic!("expected a conflict, got {other:?}"),
@@ -258,8 +385,13 @@ async fn an_unreachable_stack_is_a_clear_error() {
     };
     let clients = LocalClients::with(devstack::local_sdk_config().await, endpoints);
     let template = Template::repo_default().expect("template.yaml");
-    let err = provision(&template, "down-", &clients).await.expect_err("nothing listens on port 9");
+    let err = provision(&template, "down-", &clients)
+        .await
+        .expect_err("nothing listens on port 9");
     let text = err.to_string();
     assert!(text.contains("CreateTable down-ClearingTable"), "{text}");
-    assert!(text.contains("http://127.0.0.1:9") && text.contains("local/stack.sh start"), "{text}");
+    assert!(
+        text.contains("http://127.0.0.1:9") && text.contains("local/stack.sh start"),
+        "{text}"
+    );
 }
