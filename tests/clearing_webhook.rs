@@ -282,6 +282,14 @@ async fn bad_bodies_get_400_naming_the_problem_and_store_nothing() {
             "at least one record",
         ),
         (too_big, "BTN0006", "bytes"),
+        (
+            format!(
+                r#"{{"clearing": [{{"clearingUniqueId": "never-4", "merchantName": "{}"}}]}}"#,
+                "x".repeat(20_000)
+            ),
+            "BTN0002",
+            "clearing[0]",
+        ),
     ];
     for (body, code, words) in cases {
         let (status, err) = post(&stack, CLEARING, &body).await;
@@ -289,7 +297,7 @@ async fn bad_bodies_get_400_naming_the_problem_and_store_nothing() {
         assert_eq!(err["code"], code, "{err}");
         assert!(err["message"].as_str().unwrap().contains(words), "{err}");
     }
-    for id in ["never-1", "never-2", "never-3"] {
+    for id in ["never-1", "never-2", "never-3", "never-4"] {
         assert!(stack.store().message(id).await.unwrap().is_none());
     }
 }

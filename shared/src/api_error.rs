@@ -86,7 +86,7 @@ impl From<crate::clearing::NotificationError> for ApiError {
         use crate::clearing::NotificationError::*;
         match e {
             MalformedJson(_) => Self::MalformedJson(e.to_string()),
-            WrongShape { .. } | Empty(_) | TooManyRecords { .. } => {
+            WrongShape { .. } | Empty(_) | TooManyRecords { .. } | RecordTooLarge { .. } => {
                 Self::InvalidBody(e.to_string())
             }
         }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 
 use crate::clearing::currency;
 use crate::clearing::fields::{parse_amount, parse_date};
-use crate::clearing::notification::{check_count, parse_envelope, NotificationError};
+use crate::clearing::notification::{check_count, check_sizes, parse_envelope, NotificationError};
 
 /// How a clearing record finds its authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -140,6 +140,7 @@ pub fn parse_authorization_notification(
 ) -> Result<Vec<Result<Authorization, RejectedAuthorization>>, NotificationError> {
     let envelope: Envelope<'_> = parse_envelope(body, "authorizations")?;
     check_count(envelope.authorizations.len(), "authorizations")?;
+    check_sizes(&envelope.authorizations, "authorizations")?;
     Ok(envelope
         .authorizations
         .into_iter()

@@ -23,6 +23,8 @@ use shared::ports::{ClearingSearch, ClearingStore, ReconciliationRequest, StoreE
 
 pub const ACCEPTED_MESSAGE: &str = "The message has been received and is being processed.";
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest `offset` of the clearing search.
+pub const MAX_SEARCH_OFFSET: usize = 10_000;
 /// A request without adjustments reprocesses every pending message of the card, up to this many.
 pub const MAX_MESSAGES_PER_REQUEST: usize = 50;
 
@@ -439,9 +441,15 @@ pub fn parse_search(
 ) -> Result<(ClearingSearch, usize, usize), ApiError> {
     let offset = match q.get("offset") {
         None => 0,
-        Some(v) => v
-            .parse::<usize>()
-            .map_err(|_| ApiError::InvalidQuery("offset must be a whole number".into()))?,
+        // Bounded: every skipped record is still read from the index.
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n <= MAX_SEARCH_OFFSET => n,
+            _ => {
+                return Err(ApiError::InvalidQuery(format!(
+                    "offset must be a whole number from 0 to {MAX_SEARCH_OFFSET}; use the cursor form to read further"
+                )))
+            }
+        },
     };
     let limit = limit_of(q, 100, 500)?;
     let start = date_param(q, "transactionStartDate")?;
@@ -547,6 +555,8 @@ mod tests {
             .to_string()
             .contains("month 24"));
         assert!(parse_search(&q(&[("cursor", "0"), ("limit", "0")])).is_err());
+        assert!(parse_search(&q(&[("cursor", "0"), ("offset", "18446744073709551615")])).is_err());
+        assert!(parse_search(&q(&[("cursor", "0"), ("offset", "10001")])).is_err());
         assert_eq!(
             parse_search(&q(&[("cursor", "0"), ("offset", "5"), ("limit", "10")]))
                 .unwrap()

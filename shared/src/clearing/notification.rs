@@ -15,6 +15,11 @@ use super::fields::{ClearingField, FieldProblem, FieldValues};
 /// Largest number of records accepted in one notification.
 pub const MAX_RECORDS_PER_NOTIFICATION: usize = 1_000;
 
+/// Largest single record. A Mastercard record is under 1 KB; the limit keeps
+/// every stored item far below DynamoDB's 400 KB, so no record can make the
+/// store refuse its batch (and the network retry it forever).
+pub const MAX_RECORD_BYTES: usize = 16 * 1024;
+
 /// Why a notification body as a whole cannot be taken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NotificationError {
@@ -28,6 +33,13 @@ pub enum NotificationError {
     TooManyRecords {
         list: &'static str,
         count: usize,
+        max: usize,
+    },
+    #[error("`{list}[{index}]` is {size} bytes; a record may be at most {max} bytes")]
+    RecordTooLarge {
+        list: &'static str,
+        index: usize,
+        size: usize,
         max: usize,
     },
 }
@@ -69,6 +81,7 @@ struct Envelope<'a> {
 pub fn parse_clearing_notification(body: &[u8]) -> Result<Vec<ReceivedRecord>, NotificationError> {
     let envelope: Envelope<'_> = parse_envelope(body, "clearing")?;
     check_count(envelope.clearing.len(), "clearing")?;
+    check_sizes(&envelope.clearing, "clearing")?;
     Ok(envelope.clearing.into_iter().map(parse_record).collect())
 }
 
@@ -83,6 +96,24 @@ pub(crate) fn parse_envelope<'a, T: Deserialize<'a>>(
         },
         _ => NotificationError::MalformedJson(e.to_string()),
     })
+}
+
+pub(crate) fn check_sizes(
+    records: &[&RawValue],
+    list: &'static str,
+) -> Result<(), NotificationError> {
+    match records
+        .iter()
+        .position(|r| r.get().len() > MAX_RECORD_BYTES)
+    {
+        Some(index) => Err(NotificationError::RecordTooLarge {
+            list,
+            index,
+            size: records[index].get().len(),
+            max: MAX_RECORD_BYTES,
+        }),
+        None => Ok(()),
+    }
 }
 
 pub(crate) fn check_count(count: usize, list: &'static str) -> Result<(), NotificationError> {
@@ -232,6 +263,20 @@ mod tests {
             records[2].fields[&ClearingField::MerchantCategoryCode],
             "5812"
         );
+    }
+
+    #[test]
+    fn an_oversized_record_is_refused_naming_it() {
+        let big = format!(
+            r#"{{"clearing": [{{"clearingUniqueId": "a"}}, {{"merchantName": "{}"}}]}}"#,
+            "x".repeat(MAX_RECORD_BYTES)
+        );
+        let err = parse_clearing_notification(big.as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, NotificationError::RecordTooLarge { index: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`clearing[1]`"));
     }
 
     #[test]
