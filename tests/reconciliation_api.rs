@@ -434,6 +434,16 @@ async fn operators_read_one_message_lists_and_the_four_search_forms() {
     )
     .await;
     assert_eq!(page2["items"].as_array().unwrap().len(), 2);
+    // A card-list cursor on the pending list is refused as a bad query, not a fault.
+    let (s, e) = call(
+        &stack,
+        "GET",
+        &format!("/v1/clearing-messages?status=PENDING&cursor={cursor}"),
+        Some(&token),
+        "",
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str()), (400, Some("BTN0005")), "{e}");
     let (_, open) = call(
         &stack,
         "GET",

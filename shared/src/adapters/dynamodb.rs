@@ -316,6 +316,23 @@ impl DynamoDbClearingStore {
         cursor: Option<&str>,
     ) -> Result<Page<ClearingMessage>, StoreError> {
         let start = cursor.map(decode_key).transpose()?;
+        // A cursor of another list (another index) would be a DynamoDB validation error: say so as a 400.
+        let index_keys: &[&str] = match index {
+            INDEX_BY_CARD => &["card_key", "card_sort"],
+            INDEX_BY_OPEN_STATUS => &["open_status", "open_sort"],
+            _ => &[],
+        };
+        if let Some(start) = &start {
+            if !["pk", "sk"]
+                .iter()
+                .chain(index_keys)
+                .all(|k| start.contains_key(*k))
+            {
+                return Err(StoreError::InvalidCursor(
+                    "cursor belongs to another list".into(),
+                ));
+            }
+        }
         let (ids, last) = self
             .query_ids(index, condition, values, limit, start)
             .await?;
