@@ -2,10 +2,9 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use clearing_webhook::{handle, WebhookService};
 use lambda_http::{run, service_fn, Error};
-use shared::adapters::{DynamoDbClearingStore, EventBridgeBus};
+use shared::adapters::{sdk_config, DynamoDbClearingStore, EventBridgeBus};
 use shared::clearing::MatchingRules;
 use shared::config::{init_tracing, required};
 use shared::webhook_auth::WebhookAuth;
@@ -13,7 +12,7 @@ use shared::webhook_auth::WebhookAuth;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sdk = sdk_config().await?;
     let service = WebhookService {
         store: Arc::new(DynamoDbClearingStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),

@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use lambda_http::{run, service_fn, Error};
 use reconciliation_api::{handle, ApiService};
-use shared::adapters::{DynamoDbClearingStore, SqsWorkQueue};
+use shared::adapters::{sdk_config, DynamoDbClearingStore, SqsWorkQueue};
 use shared::config::{init_tracing, required};
 use shared::operator_auth::TokenVerifier;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sdk = sdk_config().await?;
     let service = ApiService {
         store: Arc::new(DynamoDbClearingStore::new(
             aws_sdk_dynamodb::Client::new(&sdk),

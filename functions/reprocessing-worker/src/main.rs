@@ -2,17 +2,16 @@
 
 use std::sync::Arc;
 
-use aws_config::BehaviorVersion;
 use lambda_runtime::{run, service_fn, Error};
 use reprocessing_worker::{handle, WorkerService};
-use shared::adapters::{DynamoDbClearingStore, EventBridgeBus};
+use shared::adapters::{sdk_config, DynamoDbClearingStore, EventBridgeBus};
 use shared::clearing::MatchingRules;
 use shared::config::{init_tracing, required};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_tracing();
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sdk = sdk_config().await?;
     let store = Arc::new(DynamoDbClearingStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         required("TABLE_NAME")?,
