@@ -3,8 +3,12 @@
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack, run every test (extra arguments go to cargo test), stop what it started
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
+#   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
+#                     on 127.0.0.1:9000 over the local stack (then `./dev.sh invoke FUNCTION EVENT_FILE`)
+#   ./dev.sh invoke FUNCTION EVENT_FILE   `cargo lambda invoke FUNCTION --data-file EVENT_FILE` (needs `lambda`)
+#   ./dev.sh sam      `sam validate --lint` and `sam build` of template.yaml (pinned aws-sam-cli, cargo-lambda)
 #   ./dev.sh stack install|start|stop|status|env
-# Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`).
+# Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`), LAMBDA_PORT (9000).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -80,12 +84,53 @@ case "${1:-}" in
     "${CARGO_TARGET_DIR:-$ROOT/target}/debug/devstack" up --port "${PORT:-3000}" --prefix local- "$@" || status=$?
     exit "$status"
     ;;
+  lambda)
+    shift
+    on_exit_traps
+    ensure_stack
+    local/lambda-tools.sh install
+    PATH="$(local/lambda-tools.sh bin):$PATH"
+    echo "==> building the local provisioner (first time: a few minutes)"
+    cargo build -p devstack
+    mkdir -p .local
+    "${CARGO_TARGET_DIR:-$ROOT/target}/debug/devstack" provision --prefix local- --env-file .local/lambda.env >/dev/null
+    echo "==> cargo lambda watch on 127.0.0.1:${LAMBDA_PORT:-9000}: each function runs its real main (built on first invoke)"
+    echo "    in another terminal, e.g.:"
+    echo "      ./dev.sh invoke clearing-webhook events/clearing-webhook/clearing-seed.json"
+    echo "      ./dev.sh invoke reconciliation-api events/reconciliation-api/reconcile-seed.json"
+    echo "      ./dev.sh invoke reprocessing-worker events/reprocessing-worker/sqs-reprocessing-job.json"
+    status=0
+    cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${LAMBDA_PORT:-9000}" \
+      --env-file .local/lambda.env "$@" || status=$?
+    exit "$status"
+    ;;
+  invoke)
+    shift
+    (($# == 2)) || { echo "usage: ./dev.sh invoke FUNCTION EVENT_FILE   (with ./dev.sh lambda running)" >&2; exit 2; }
+    local/lambda-tools.sh install
+    PATH="$(local/lambda-tools.sh bin):$PATH"
+    exec cargo lambda invoke "$1" --data-file "$2" --invoke-address 127.0.0.1 --invoke-port "${LAMBDA_PORT:-9000}"
+    ;;
+  sam)
+    shift
+    local/lambda-tools.sh install
+    PATH="$(local/lambda-tools.sh bin):$PATH"
+    export SAM_CLI_TELEMETRY=0
+    echo "==> sam validate --lint"
+    sam validate --lint
+    echo "==> sam build (release builds of the three functions with cargo lambda; x86_64, see README)"
+    # rust-cargolambda is a beta build method in SAM CLI.
+    sam build --beta-features --build-dir .aws-sam/build "$@"
+    for f in .aws-sam/build/*/bootstrap; do
+      awk -v f="$f" -v b="$(stat -c %s "$f")" 'BEGIN { printf "    %-55s %5.1f MB\n", f, b / 1e6 }'
+    done
+    ;;
   stack)
     shift
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | bench | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | bench | lambda | invoke FUNCTION EVENT_FILE | sam | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

@@ -20,7 +20,7 @@ mod template;
 use std::path::{Path, PathBuf};
 
 pub use clients::{
-    dynamodb_client, eventbridge_client, local_sdk_config, sqs_client, LocalClients,
+    dynamodb_client, eventbridge_client, lambda_env, local_sdk_config, sqs_client, LocalClients,
     LocalEndpoints, DEFAULT_DYNAMODB_ENDPOINT, DEFAULT_MOTO_ENDPOINT, DEFAULT_REGION,
 };
 pub use error::DevstackError;

@@ -1,29 +1,40 @@
 //! The local run's tool (endpoints from `AWS_ENDPOINT_URL_*`, else 127.0.0.1:8000 / :5000):
 //! - `devstack up [--port 3000] [--prefix local-]`: the whole system (see `run.rs`); Ctrl-C stops it.
-//! - `devstack provision [--prefix P] [--template PATH]`: only create the template's tables, queues,
-//!   bus and rules; prints the `Provisioned` as JSON, then the functions' environment lines.
+//! - `devstack provision [--prefix P] [--template PATH] [--env-file PATH]`: only create the
+//!   template's tables, queues, bus and rules; prints the `Provisioned` as JSON, and writes the
+//!   functions' environment (KEY=VALUE lines, for `cargo lambda watch --env-file`) to PATH.
 //! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
 //! - `devstack token`: a dev operator token.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use devstack::{provision, DevstackError, LocalClients, Provisioned, Template};
+use devstack::{lambda_env, provision, DevstackError, LocalClients, Template};
 
 const USAGE: &str =
-    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] | sign FILE | token
+    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | sign FILE | token
   up                the three functions on http://127.0.0.1:N (default 3000) over the local stack; Ctrl-C stops
   provision         create the template's tables, queues, bus and rules; print them (JSON) and the env lines
   --prefix P        physical names are {P}{LogicalId} (default: local-)
   --template PATH   the SAM template (default: template.yaml at the workspace root)
+  --env-file PATH   write the functions' environment there (for `cargo lambda watch --env-file`)
   sign FILE         X-Webhook-Signature value for the body in FILE (local secret)
   token             a dev operator token";
 
 #[derive(Debug, PartialEq)]
 enum Command {
-    Up { prefix: String, port: u16 },
-    Provision { prefix: String, template: PathBuf },
-    Sign { file: PathBuf },
+    Up {
+        prefix: String,
+        port: u16,
+    },
+    Provision {
+        prefix: String,
+        template: PathBuf,
+        env_file: Option<PathBuf>,
+    },
+    Sign {
+        file: PathBuf,
+    },
     Token,
 }
 
@@ -33,6 +44,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut prefix = "local-".to_owned();
     let mut template = devstack::repo_root().join("template.yaml");
     let mut port: u16 = 3000;
+    let mut env_file = None;
     let mut positional = Vec::new();
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -43,6 +55,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         match (command, arg.as_str()) {
             ("up" | "provision", "--prefix") => prefix = value("--prefix")?,
             ("provision", "--template") => template = PathBuf::from(value("--template")?),
+            ("provision", "--env-file") => env_file = Some(PathBuf::from(value("--env-file")?)),
             ("up", "--port") => {
                 let text = value("--port")?;
                 port = text
@@ -55,7 +68,11 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     }
     match command {
         "up" => Ok(Command::Up { prefix, port }),
-        "provision" => Ok(Command::Provision { prefix, template }),
+        "provision" => Ok(Command::Provision {
+            prefix,
+            template,
+            env_file,
+        }),
         "sign" => match positional.as_slice() {
             [file] => Ok(Command::Sign {
                 file: PathBuf::from(file),
@@ -67,33 +84,16 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     }
 }
 
-/// The environment lines the functions read (those the template defines).
-fn env_lines(p: &Provisioned) -> Vec<(&'static str, Result<String, DevstackError>)> {
-    vec![
-        ("TABLE_NAME", p.table("ClearingTable").map(str::to_owned)),
-        (
-            "REPROCESSING_QUEUE_URL",
-            p.queue("ReprocessingQueue").map(|q| q.url.clone()),
-        ),
-        (
-            "PIX_INPUT_QUEUE_URL",
-            p.queue("PixInputQueue").map(|q| q.url.clone()),
-        ),
-        (
-            "EVENT_BUS_NAME",
-            p.bus("ReconciliationBus").map(str::to_owned),
-        ),
-    ]
-}
-
-async fn run_provision(prefix: &str, template: &PathBuf) -> ExitCode {
+async fn run_provision(prefix: &str, template: &PathBuf, env_file: Option<&PathBuf>) -> ExitCode {
     let result = async {
         let template = Template::load(template)?;
         let clients = LocalClients::new().await;
-        provision(&template, prefix, &clients).await
+        let provisioned = provision(&template, prefix, &clients).await?;
+        let env = lambda_env(&provisioned, &clients.endpoints)?;
+        Ok::<_, DevstackError>((provisioned, env))
     }
     .await;
-    let provisioned = match result {
+    let (provisioned, env) = match result {
         Ok(p) => p,
         Err(e) => {
             eprintln!("devstack: {e}");
@@ -107,11 +107,17 @@ async fn run_provision(prefix: &str, template: &PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    for (key, value) in env_lines(&provisioned) {
-        match value {
-            Ok(value) => println!("{key}={value}"),
-            Err(e) => eprintln!("devstack: warning: {key} not set: {e}"),
+    if let Some(path) = env_file {
+        // Quoted: values such as `CN=clearing.mastercard.com` are not bare dotenv words.
+        let text: String = env.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
+        if let Err(e) = std::fs::write(path, text) {
+            eprintln!("devstack: {}: {e}", path.display());
+            return ExitCode::FAILURE;
         }
+        eprintln!(
+            "devstack: the functions' environment is in {}",
+            path.display()
+        );
     }
     ExitCode::SUCCESS
 }
@@ -139,7 +145,11 @@ async fn main() -> ExitCode {
         }
     };
     match command {
-        Command::Provision { prefix, template } => run_provision(&prefix, &template).await,
+        Command::Provision {
+            prefix,
+            template,
+            env_file,
+        } => run_provision(&prefix, &template, env_file.as_ref()).await,
         Command::Up { prefix, port } => {
             let shutdown = async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -187,17 +197,30 @@ mod tests {
     #[test]
     fn arguments() {
         match parse(&["provision"]) {
-            Ok(Command::Provision { prefix, template }) => {
+            Ok(Command::Provision {
+                prefix,
+                template,
+                env_file: None,
+            }) => {
                 assert_eq!(prefix, "local-");
                 assert!(template.ends_with("template.yaml"));
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            parse(&["provision", "--prefix", "x-", "--template", "/t.yaml"]),
+            parse(&[
+                "provision",
+                "--prefix",
+                "x-",
+                "--template",
+                "/t.yaml",
+                "--env-file",
+                ".local/lambda.env"
+            ]),
             Ok(Command::Provision {
                 prefix: "x-".into(),
-                template: "/t.yaml".into()
+                template: "/t.yaml".into(),
+                env_file: Some(".local/lambda.env".into())
             })
         );
         assert_eq!(
