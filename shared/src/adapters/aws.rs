@@ -7,7 +7,16 @@
 //! endpoints (DynamoDB, SQS, EventBridge), whose certificates chain to Amazon
 //! Trust Services, so they trust exactly those roots, compiled in. Local
 //! endpoints (`AWS_ENDPOINT_URL_*` = http://127.0.0.1:...) do not use TLS.
+//!
+//! Credentials and region come from the environment only: Lambda always sets
+//! `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` and
+//! `AWS_REGION`, so the default chains (profile files, web identity with its
+//! STS client, container and instance metadata) are never needed and are not
+//! built at cold start.
 
+use aws_config::environment::{
+    EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_smithy_http_client::Builder;
@@ -18,8 +27,8 @@ use crate::config::ConfigError;
 /// Services hierarchy, https://www.amazontrust.com/repository/).
 pub const AWS_TRUST_ROOTS_PEM: &[u8] = include_bytes!("../../certs/aws-trust-services-roots.pem");
 
-/// SDK configuration from the environment (region, credentials, endpoints),
-/// with an HTTPS client that trusts the Amazon Trust Services roots only.
+/// SDK configuration from the environment variables (region, credentials,
+/// endpoints), with an HTTPS client that trusts the Amazon Trust Services roots only.
 pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
     let trust = TrustStore::empty().with_pem_certificate(AWS_TRUST_ROOTS_PEM);
     let tls_context = TlsContext::builder()
@@ -32,6 +41,8 @@ pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
         .build_https();
     Ok(aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
+        .credentials_provider(EnvironmentVariableCredentialsProvider::new())
+        .region(EnvironmentVariableRegionProvider::new())
         .load()
         .await)
 }
