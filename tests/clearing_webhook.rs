@@ -196,6 +196,33 @@ async fn authorization_then_equal_clearing_matches_and_claims_it() {
         ack["results"][0]["pendingReason"]["code"],
         "DUPLICATE_PRESENTMENT"
     );
+    let key = shared::authorization::AuthorizationKey::TransUid(uid.clone());
+    let auth = &stack
+        .store()
+        .authorizations(std::slice::from_ref(&key))
+        .await
+        .unwrap()[&key];
+    assert_eq!(auth.claimed_by.as_deref(), Some("m-1"));
+
+    // The transUid search finds both: the claimer through its claim, the duplicate through the index.
+    let found = stack
+        .store()
+        .search(&shared::ports::ClearingSearch::TransUid(uid.clone()), 0, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = found
+        .items
+        .iter()
+        .map(|m| m.clearing_unique_id.as_str())
+        .collect();
+    assert_eq!(ids, ["m-1", "m-2"]);
+    let second_page = stack
+        .store()
+        .search(&shared::ports::ClearingSearch::TransUid(uid.clone()), 1, 10)
+        .await
+        .unwrap();
+    assert_eq!(second_page.items.len(), 1);
+    assert_eq!(second_page.items[0].clearing_unique_id, "m-2");
 }
 
 #[tokio::test]
@@ -251,6 +278,49 @@ async fn clearing_without_authorization_is_pending_not_found() {
         ack["results"][0]["pendingReason"]["code"],
         "AUTHORIZATION_NOT_FOUND"
     );
+}
+
+#[tokio::test]
+async fn a_redelivery_after_its_authorization_arrived_stays_pending_and_claims_nothing() {
+    let stack = TestStack::new().await;
+    let (card, uid) = (unique("card-"), unique("uid-"));
+    let early = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record("early-1", &uid, &card, "25.00", "4111")
+    );
+    let (_, ack) = post(&stack, CLEARING, &early).await;
+    assert_eq!(
+        ack["results"][0]["pendingReason"]["code"],
+        "AUTHORIZATION_NOT_FOUND"
+    );
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "25.00", "4111"),
+    )
+    .await;
+
+    // The network sends the batch again: the stored record does not move, and
+    // the claim its second reading took on the way is given back.
+    let (s, ack) = post(&stack, CLEARING, &early).await;
+    assert_eq!(s, 200);
+    assert_eq!(ack["results"][0]["status"], "PENDING");
+    assert_eq!(ack["results"][0]["duplicate"], true);
+    let key = shared::authorization::AuthorizationKey::TransUid(uid.clone());
+    let auth = &stack
+        .store()
+        .authorizations(std::slice::from_ref(&key))
+        .await
+        .unwrap()[&key];
+    assert_eq!(auth.claimed_by, None);
+
+    // So the authorization is still there for a presentment to match.
+    let other = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record("later-1", &uid, &card, "25.00", "4111")
+    );
+    let (_, ack) = post(&stack, CLEARING, &other).await;
+    assert_eq!(ack["results"][0]["status"], "MATCHED");
 }
 
 #[tokio::test]

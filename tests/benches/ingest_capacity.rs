@@ -65,6 +65,12 @@ async fn main() {
         "  read units per record : {:.3} (target <= 0.5)",
         read / BATCH as f64
     );
+    println!("  where the write units go, per record:");
+    for (target, (w, _)) in meter.breakdown() {
+        if w > 0.0 {
+            println!("    {target:<18} {:.3}", w / BATCH as f64);
+        }
+    }
 
     // A redelivery of the same batch: conditional writes fail, nothing changes.
     let meter2 = Arc::new(CapacityMeter::default());

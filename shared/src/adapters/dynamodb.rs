@@ -48,50 +48,75 @@ pub struct DynamoDbClearingStore {
     capacity: Option<std::sync::Arc<CapacityMeter>>,
 }
 
-/// Adds up the capacity units DynamoDB reports, for the capacity benchmark.
+/// Adds up the capacity units DynamoDB reports, for the capacity benchmark:
+/// in all, and per target (the table, each index) so the figure says where it goes.
 #[derive(Default, Debug)]
 pub struct CapacityMeter {
-    write_milli: std::sync::atomic::AtomicU64,
-    read_milli: std::sync::atomic::AtomicU64,
+    /// target -> (write units, read units); "table" is the base table.
+    by_target: std::sync::Mutex<std::collections::BTreeMap<String, (f64, f64)>>,
 }
 
 impl CapacityMeter {
-    fn add(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
-        use std::sync::atomic::Ordering::Relaxed;
+    fn record(&self, target: &str, write: f64, read: f64) {
+        if let Ok(mut map) = self.by_target.lock() {
+            let entry = map.entry(target.to_owned()).or_default();
+            entry.0 += write;
+            entry.1 += read;
+        }
+    }
+
+    /// `is_write`: how to count a figure DynamoDB gives only as CapacityUnits.
+    fn add_all(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity], is_write: bool) {
+        let units = |w: Option<f64>, r: Option<f64>, total: Option<f64>| {
+            let (w, r) = (w.unwrap_or(0.0), r.unwrap_or(0.0));
+            match (w == 0.0 && r == 0.0, is_write) {
+                (true, true) => (total.unwrap_or(0.0), 0.0),
+                (true, false) => (0.0, total.unwrap_or(0.0)),
+                _ => (w, r),
+            }
+        };
         for c in consumed {
-            let write = c.write_capacity_units().unwrap_or(0.0);
-            let read = c.read_capacity_units().unwrap_or(0.0);
-            // Some responses only say CapacityUnits; attribute it by the call's kind.
-            let total = c.capacity_units().unwrap_or(0.0);
-            let (w, r) = if write == 0.0 && read == 0.0 {
-                (total, 0.0)
-            } else {
-                (write, read)
+            let indexes = c.global_secondary_indexes().filter(|i| !i.is_empty());
+            let (w, r) = match (c.table(), indexes) {
+                // No breakdown in the response: all of it on the table.
+                (None, None) => units(
+                    c.write_capacity_units(),
+                    c.read_capacity_units(),
+                    c.capacity_units(),
+                ),
+                (table, _) => table.map_or((0.0, 0.0), |t| {
+                    units(
+                        t.write_capacity_units(),
+                        t.read_capacity_units(),
+                        t.capacity_units(),
+                    )
+                }),
             };
-            self.write_milli
-                .fetch_add((w * 1000.0).round() as u64, Relaxed);
-            self.read_milli
-                .fetch_add((r * 1000.0).round() as u64, Relaxed);
+            self.record("table", w, r);
+            for (name, cap) in indexes.into_iter().flatten() {
+                let (w, r) = units(
+                    cap.write_capacity_units(),
+                    cap.read_capacity_units(),
+                    cap.capacity_units(),
+                );
+                self.record(name, w, r);
+            }
         }
     }
-    fn add_read(&self, consumed: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
-        use std::sync::atomic::Ordering::Relaxed;
-        for c in consumed {
-            let r = c
-                .read_capacity_units()
-                .unwrap_or(0.0)
-                .max(c.capacity_units().unwrap_or(0.0));
-            self.read_milli
-                .fetch_add((r * 1000.0).round() as u64, Relaxed);
-        }
-    }
+
     /// (write units, read units) consumed so far.
     pub fn totals(&self) -> (f64, f64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        (
-            self.write_milli.load(Relaxed) as f64 / 1000.0,
-            self.read_milli.load(Relaxed) as f64 / 1000.0,
-        )
+        self.breakdown()
+            .iter()
+            .fold((0.0, 0.0), |(w, r), (_, (bw, br))| (w + bw, r + br))
+    }
+
+    /// (target, write units, read units) per target: "table", then each index by name.
+    pub fn breakdown(&self) -> Vec<(String, (f64, f64))> {
+        self.by_target
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -113,6 +138,8 @@ pub fn message_pk(id: &str) -> String {
 const MESSAGE_SK: &str = "MESSAGE";
 const AUTH_SK: &str = "AUTHORIZATION";
 const ALIAS_SK: &str = "ALIAS";
+/// An authorization is claimed once, by one first presentment (`:id`).
+const CLAIM_CONDITION: &str = "attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null)";
 
 /// Sortable timestamp, fixed width.
 fn stamp(t: DateTime<Utc>) -> String {
@@ -121,6 +148,8 @@ fn stamp(t: DateTime<Utc>) -> String {
 
 fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(m).map_err(corrupt)?;
+    // Derived again on read from the raw payload and the history's adjustments.
+    item.remove("fields");
     let id = &m.clearing_unique_id;
     let received = stamp(m.received_at);
     item.insert("pk".into(), s(message_pk(id)));
@@ -138,7 +167,12 @@ fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
         item.insert("open_sort".into(), s(format!("{received}#{id}")));
     }
     if let Some(uid) = m.fields.get(&ClearingField::TransUid) {
-        item.insert("trans_uid".into(), s(uid.clone()));
+        // Sparse: the message holding its authorization's claim is found by the
+        // claim itself (`AUTH#uid.claimed_by`), which saves an index write on
+        // most records. The transUid search reads both.
+        if m.claimed_authorization() != Some(uid.as_str()) {
+            item.insert("trans_uid".into(), s(uid.clone()));
+        }
     }
     if let Some(Ok(date)) = m
         .fields
@@ -161,8 +195,17 @@ fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
     Ok(item)
 }
 
-fn message_from_item(item: Item) -> Result<ClearingMessage, StoreError> {
-    serde_dynamo::from_item(item).map_err(corrupt)
+fn message_from_item(mut item: Item) -> Result<ClearingMessage, StoreError> {
+    let derive = !item.contains_key("fields");
+    if derive {
+        item.insert("fields".into(), AttributeValue::M(HashMap::new()));
+    }
+    let mut m: ClearingMessage = serde_dynamo::from_item(item).map_err(corrupt)?;
+    if derive {
+        m.fields = ClearingMessage::fields_from_record(&m.raw_payload, &m.history)
+            .map_err(|e| corrupt(format!("raw payload of {}: {e}", m.clearing_unique_id)))?;
+    }
+    Ok(m)
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -207,12 +250,12 @@ impl DynamoDbClearingStore {
     fn rcc(&self) -> Option<ReturnConsumedCapacity> {
         self.capacity
             .as_ref()
-            .map(|_| ReturnConsumedCapacity::Total)
+            .map(|_| ReturnConsumedCapacity::Indexes)
     }
 
     fn meter_write(&self, c: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>) {
         if let (Some(m), Some(c)) = (&self.capacity, c) {
-            m.add(std::slice::from_ref(c));
+            m.add_all(std::slice::from_ref(c), true);
         }
     }
 
@@ -235,7 +278,7 @@ impl DynamoDbClearingStore {
                     .await
                     .map_err(unavailable)?;
                 if let Some(m) = &self.capacity {
-                    m.add_read(resp.consumed_capacity());
+                    m.add_all(resp.consumed_capacity(), false);
                 }
                 if let Some(items) = resp.responses().and_then(|r| r.get(&self.table)) {
                     out.extend(items.iter().cloned());
@@ -450,12 +493,127 @@ impl DynamoDbClearingStore {
             .table_name(&self.table)
             .set_key(Some(key(format!("AUTH#{}", claim.trans_uid), AUTH_SK)))
             .update_expression("SET claimed_by = :id")
-            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null)")
+            .condition_expression(CLAIM_CONDITION)
             .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
             .expression_attribute_values(":null", AttributeValue::Null(true))
             .build()
             .map_err(unavailable)?;
         Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// Takes the authorization for `claim`'s message (again, if it holds it already).
+    async fn take_claim(&self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("AUTH#{}", claim.trans_uid), AUTH_SK)))
+            .update_expression("SET claimed_by = :id")
+            .condition_expression(CLAIM_CONDITION)
+            .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
+            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter_write(out.consumed_capacity());
+                Ok(())
+            }
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
+                Err(StoreError::ClaimLost(claim.trans_uid.clone()))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Gives back a claim taken for a message that turned out to be stored
+    /// already and unmatched, unless that message has been matched meanwhile
+    /// (the worker, reprocessing it, takes the same claim).
+    async fn release_claim(&self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::ConditionCheck;
+        let still_unmatched = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(message_pk(&claim.clearing_unique_id), MESSAGE_SK)))
+            .condition_expression("attribute_exists(pk) AND #status <> :matched")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":matched", s(ClearingStatus::Matched.as_str()))
+            .build()
+            .map_err(unavailable)?;
+        let release = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("AUTH#{}", claim.trans_uid), AUTH_SK)))
+            .update_expression("REMOVE claimed_by")
+            .condition_expression("claimed_by = :id")
+            .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
+            .build()
+            .map_err(unavailable)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(still_unmatched)
+                    .build(),
+            )
+            .transact_items(TransactWriteItem::builder().update(release).build())
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                if let Some(m) = &self.capacity {
+                    m.add_all(out.consumed_capacity(), true);
+                }
+                Ok(())
+            }
+            // Matched meanwhile, or the claim is not this message's: nothing to give back.
+            Err(e)
+                if cancellation_reasons(&e)
+                    .is_some_and(|r| failed_condition(&r, 0) || failed_condition(&r, 1)) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// Stores a message that is new, or returns the one stored under its id.
+    async fn put_new_message(
+        &self,
+        message: &ClearingMessage,
+    ) -> Result<InsertOutcome, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(message_item(message)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter_write(out.consumed_capacity());
+                Ok(InsertOutcome::Inserted)
+            }
+            Err(e) => match e.as_service_error() {
+                Some(se) if is_conditional_failure(se) => {
+                    use aws_sdk_dynamodb::operation::put_item::PutItemError;
+                    let old = match se {
+                        PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                        _ => None,
+                    };
+                    let existing = match old {
+                        Some(item) => message_from_item(item)?,
+                        None => self.existing(&message.clearing_unique_id).await?,
+                    };
+                    Ok(InsertOutcome::AlreadyStored(Box::new(existing)))
+                }
+                _ => Err(unavailable(e)),
+            },
+        }
     }
 
     async fn existing(&self, id: &str) -> Result<ClearingMessage, StoreError> {
@@ -591,71 +749,32 @@ impl ClearingStore for DynamoDbClearingStore {
         Ok(())
     }
 
+    /// A matched first presentment takes its authorization's claim first and
+    /// is stored second: two single-item conditional writes rather than one
+    /// transaction, which DynamoDB charges twice (on AWS and DynamoDB Local
+    /// alike). The order is what keeps it safe: a claim is never missing under
+    /// a stored MATCHED message. A claim whose message is not stored (a failure
+    /// in between) belongs to a record that was not acknowledged, so the
+    /// network sends it again and the same id takes the same claim; a
+    /// presentment of the same authorization meanwhile is its duplicate.
     async fn insert_message(
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
     ) -> Result<InsertOutcome, StoreError> {
         let Some(claim) = claim else {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(message_item(message)?))
-                .condition_expression("attribute_not_exists(pk)")
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .set_return_consumed_capacity(self.rcc())
-                .send()
-                .await;
-            return match result {
-                Ok(out) => {
-                    self.meter_write(out.consumed_capacity());
-                    Ok(InsertOutcome::Inserted)
-                }
-                Err(e) => match e.as_service_error() {
-                    Some(se) if is_conditional_failure(se) => {
-                        use aws_sdk_dynamodb::operation::put_item::PutItemError;
-                        let old = match se {
-                            PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
-                            _ => None,
-                        };
-                        let existing = match old {
-                            Some(item) => message_from_item(item)?,
-                            None => self.existing(&message.clearing_unique_id).await?,
-                        };
-                        Ok(InsertOutcome::AlreadyStored(Box::new(existing)))
-                    }
-                    _ => Err(unavailable(e)),
-                },
-            };
+            return self.put_new_message(message).await;
         };
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(self.put_message(message, None)?)
-            .transact_items(self.claim_update(claim)?)
-            .set_return_consumed_capacity(self.rcc())
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                if let Some(m) = &self.capacity {
-                    m.add(out.consumed_capacity());
-                }
-                Ok(InsertOutcome::Inserted)
+        self.take_claim(claim).await?;
+        let outcome = self.put_new_message(message).await?;
+        if let InsertOutcome::AlreadyStored(existing) = &outcome {
+            // Stored by an earlier delivery, before its authorization arrived:
+            // it did not match then and is not moved now, so it holds no claim.
+            if existing.status != ClearingStatus::Matched {
+                self.release_claim(claim).await?;
             }
-            Err(e) => match cancellation_reasons(&e) {
-                Some(reasons) if failed_condition(&reasons, 0) => Ok(InsertOutcome::AlreadyStored(
-                    Box::new(self.existing(&message.clearing_unique_id).await?),
-                )),
-                Some(reasons) if failed_condition(&reasons, 1) => {
-                    Err(StoreError::ClaimLost(claim.trans_uid.clone()))
-                }
-                _ => Err(unavailable(e)),
-            },
         }
+        Ok(outcome)
     }
 
     async fn update_messages(
@@ -776,13 +895,21 @@ impl ClearingStore for DynamoDbClearingStore {
         let wanted = offset + limit;
         match search {
             ClearingSearch::TransUid(uid) => {
+                // The claimer first (kept out of the index), then the rest.
+                let claimer = self.claimer_with_trans_uid(uid).await?;
                 let values = HashMap::from([(":u".to_string(), s(uid.clone()))]);
                 let (ids, _) = self
                     .query_ids(INDEX_BY_TRANS_UID, "trans_uid = :u", values, wanted, None)
                     .await?;
-                let ids: Vec<String> = ids.into_iter().skip(offset).collect();
+                let claimer_id = claimer.as_ref().map(|m| m.clearing_unique_id.clone());
+                let mut items: Vec<ClearingMessage> = claimer.into_iter().collect();
+                let rest: Vec<String> = ids
+                    .into_iter()
+                    .filter(|id| Some(id) != claimer_id.as_ref())
+                    .collect();
+                items.extend(self.messages_by_id(&rest).await?);
                 Ok(Page {
-                    items: self.messages_by_id(&ids).await?,
+                    items: items.into_iter().skip(offset).take(limit).collect(),
                     next_cursor: None,
                 })
             }
@@ -835,6 +962,31 @@ impl ClearingStore for DynamoDbClearingStore {
 }
 
 impl DynamoDbClearingStore {
+    /// The message holding the claim of authorization `uid`, if it carries that transUid itself.
+    async fn claimer_with_trans_uid(
+        &self,
+        uid: &str,
+    ) -> Result<Option<ClearingMessage>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("AUTH#{uid}"), AUTH_SK)))
+            .projection_expression("claimed_by")
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let Some(AttributeValue::S(id)) = resp.item().and_then(|i| i.get("claimed_by")) else {
+            return Ok(None);
+        };
+        // A claim whose message is not stored yet, is stored unmatched (about to
+        // be given back), or matched through a reference alias, is not this search's.
+        Ok(self.message(id).await?.filter(|m| {
+            m.claimed_authorization() == Some(uid)
+                && m.fields.get(&ClearingField::TransUid).map(String::as_str) == Some(uid)
+        }))
+    }
+
     async fn search_days(
         &self,
         start: NaiveDate,

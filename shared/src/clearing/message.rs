@@ -374,6 +374,35 @@ impl ClearingMessage {
         self.matched = matched;
     }
 
+    /// The authorization whose claim this message holds: a MATCHED first
+    /// presentment holds its authorization's (taken with it, never given back).
+    pub fn claimed_authorization(&self) -> Option<&str> {
+        if self.status != ClearingStatus::Matched {
+            return None;
+        }
+        let first_presentment = validate(&self.fields).is_ok_and(|v| v.is_first_presentment());
+        first_presentment
+            .then_some(self.matched.as_ref())
+            .flatten()
+            .map(|m| m.authorization_trans_uid.as_str())
+    }
+
+    /// The fields as they are now, from what is kept anyway: the raw record as
+    /// received, read again exactly as ingest read it, with every adjustment the
+    /// history records applied in order. Stores keep these two instead of a
+    /// second copy of the fields (it would double the item's size).
+    pub fn fields_from_record(
+        raw_payload: &str,
+        history: &[Transition],
+    ) -> Result<FieldValues, serde_json::Error> {
+        let raw: &serde_json::value::RawValue = serde_json::from_str(raw_payload)?;
+        let mut fields = super::notification::parse_record(raw).fields;
+        for change in history.iter().flat_map(|t| &t.changes) {
+            fields.insert(change.field, change.new_value.clone());
+        }
+        Ok(fields)
+    }
+
     fn push(&mut self, mut transition: Transition) {
         self.version += 1;
         transition.version = self.version;
@@ -544,6 +573,34 @@ mod tests {
         assert_eq!(last.reason.as_deref(), Some("fix local date"));
         assert_eq!(last.request_id.as_deref(), Some("req-1"));
         assert!(done.message.reprocessing.is_none());
+    }
+
+    #[test]
+    fn fields_are_the_raw_record_read_again_with_the_recorded_adjustments() {
+        let msg =
+            ClearingMessage::ingest(seed(), "MASTERCARD", None, &rules(), "webhook", Utc::now())
+                .message;
+        assert_eq!(
+            ClearingMessage::fields_from_record(&msg.raw_payload, &msg.history).unwrap(),
+            msg.fields
+        );
+        let adjustments = check_adjustments(&[
+            ("transactionLocalDate".into(), "2024-04-24".into()),
+            ("transactionAmount".into(), "12.30".into()),
+        ])
+        .unwrap();
+        let done = msg
+            .begin_reprocessing(ticket(), Utc::now())
+            .unwrap()
+            .finish_reprocessing(&adjustments, None, &rules(), "worker", Utc::now())
+            .unwrap()
+            .message;
+        let derived =
+            ClearingMessage::fields_from_record(&done.raw_payload, &done.history).unwrap();
+        assert_eq!(derived, done.fields);
+        assert_eq!(derived[&ClearingField::TransactionAmount], "12.30");
+        assert_eq!(derived[&ClearingField::TransactionLocalDate], "2024-04-24");
+        assert!(ClearingMessage::fields_from_record("{not json", &[]).is_err());
     }
 
     #[test]
