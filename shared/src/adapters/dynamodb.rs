@@ -2,7 +2,8 @@
 //!
 //! Items:
 //! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
-//!   and the index attributes of the five GSIs.
+//!   and the index attributes of the five GSIs; its fields are not stored but
+//!   read again from the raw payload with the history's adjustments.
 //! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization; `claimed_by` once cleared.
 //! - `AUTHREF#<network>#<reference>#<settlementDate>` / `ALIAS`: points to the transUid.
 //! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
