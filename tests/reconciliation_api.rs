@@ -385,11 +385,14 @@ async fn operators_read_one_message_lists_and_the_four_search_forms() {
             }
         })
         .collect();
-    ingest(
-        &stack,
-        &format!(r#"{{"clearing": [{}]}}"#, records.join(",")),
-    )
-    .await;
+    // Delivered twice: the searches list each record once.
+    for _ in 0..2 {
+        ingest(
+            &stack,
+            &format!(r#"{{"clearing": [{}]}}"#, records.join(",")),
+        )
+        .await;
+    }
     ingest(&stack, SEED_NOTIFICATION).await;
     let token = operator_token("clearing:read");
 

@@ -76,6 +76,26 @@ async fn seed_record_goes_from_pending_to_reconciled_with_one_event() {
     let m = stack.store().message(SEED_ID).await.unwrap().unwrap();
     assert_eq!(m.status, ClearingStatus::Matched);
     assert_eq!(m.fields[&ClearingField::TransactionLocalDate], "2024-04-24");
+    // Its corrected date is one the date search finds it by.
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 4, 24).unwrap();
+    let by_date = stack
+        .store()
+        .search(
+            &shared::ports::ClearingSearch::DateRange {
+                start: day,
+                end: day,
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    let ids: Vec<_> = by_date
+        .items
+        .iter()
+        .map(|m| m.clearing_unique_id.as_str())
+        .collect();
+    assert_eq!(ids, [SEED_ID]);
     let last = m.history.last().unwrap();
     assert_eq!(last.from, Some(ClearingStatus::Reprocessing));
     assert_eq!(last.changes[0].old_value.as_deref(), Some("2024-24-04"));

@@ -54,6 +54,38 @@ pub struct ReconciliationRequest {
     pub clearing_unique_ids: Vec<String>,
 }
 
+/// The records of one notification, as the searches find them: in arrival
+/// order, and by transaction date.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrivals {
+    /// The `received_at` of every message this notification stores.
+    pub received_at: DateTime<Utc>,
+    /// Every record's id, in the notification's order.
+    pub clearing_unique_ids: Vec<String>,
+    /// The ids of the records with a valid transaction date, by that date.
+    pub by_transaction_date: std::collections::BTreeMap<NaiveDate, Vec<String>>,
+}
+
+impl Arrivals {
+    pub fn new(received_at: DateTime<Utc>) -> Self {
+        Self {
+            received_at,
+            clearing_unique_ids: Vec::new(),
+            by_transaction_date: Default::default(),
+        }
+    }
+
+    pub fn add(&mut self, clearing_unique_id: &str, transaction_date: Option<NaiveDate>) {
+        self.clearing_unique_ids.push(clearing_unique_id.to_owned());
+        if let Some(date) = transaction_date {
+            self.by_transaction_date
+                .entry(date)
+                .or_default()
+                .push(clearing_unique_id.to_owned());
+        }
+    }
+}
+
 /// One page of results and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
@@ -105,8 +137,10 @@ pub trait ClearingStore: Send + Sync {
         request: Option<&ReconciliationRequest>,
     ) -> Result<(), StoreError>;
 
-    /// Remembers that records arrived on `day` (once per notification; the cursor search walks these days).
-    async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError>;
+    /// Notes a notification's records before any of them is stored, for the
+    /// searches by arrival and by transaction date. A record noted but never
+    /// stored, or stored by another delivery, is passed over by the searches.
+    async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError>;
 
     async fn message(
         &self,

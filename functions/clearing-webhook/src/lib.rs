@@ -16,12 +16,15 @@ use serde::Serialize;
 
 use shared::api_error::ApiError;
 use shared::authorization::parse_authorization_notification;
+use shared::clearing::fields::transaction_date;
 use shared::clearing::{
     parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, PendingReason,
     PreparedRecord,
 };
 use shared::events::clearing_event;
-use shared::ports::{AuthorizationSaved, ClearingStore, EventBus, InsertOutcome, StoreError};
+use shared::ports::{
+    Arrivals, AuthorizationSaved, ClearingStore, EventBus, InsertOutcome, StoreError,
+};
 use shared::webhook_auth::{WebhookAuth, SIGNATURE_HEADER};
 
 /// Largest body accepted (a thousand records fit comfortably).
@@ -192,7 +195,11 @@ pub async fn ingest_clearing(
         .collect();
     let authorizations = service.store.authorizations(&keys).await?;
     let now = Utc::now();
-    service.store.note_ingest_day(now.date_naive()).await?;
+    let mut arrivals = Arrivals::new(now);
+    for p in &prepared {
+        arrivals.add(&p.clearing_unique_id, transaction_date(&p.record.fields));
+    }
+    service.store.note_arrivals(&arrivals).await?;
     let actor = format!("webhook:{}", network.to_ascii_lowercase());
 
     let stored: Vec<(ClearingMessage, bool)> = stream::iter(prepared)

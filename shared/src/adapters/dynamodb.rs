@@ -9,6 +9,10 @@
 //! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
 //! - `RECON#<requestId>` / `REQUEST`: an operator's reconciliation request.
 //! - `META` / `INGEST_DAYS`: the set of days on which records arrived (for the cursor search).
+//! - `ARRIVED#<day>` / `<received>#<nonce>`: the ids of one notification's records, in order
+//!   (the cursor search walks these instead of a per-record index).
+//! - `TXNDATE#<date>` / `<received>#<nonce>`: the ids of one notification's records with that
+//!   transaction date, and one per adjusted date (the date searches walk these).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,11 +28,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
-use crate::clearing::fields::parse_date;
+use crate::clearing::fields::{parse_date, transaction_date};
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{
-    AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page, ReconciliationRequest,
-    StoreError,
+    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
+    ReconciliationRequest, StoreError,
 };
 
 type Item = HashMap<String, AttributeValue>;
@@ -36,8 +40,6 @@ type Item = HashMap<String, AttributeValue>;
 pub const INDEX_BY_CARD: &str = "ByCard";
 pub const INDEX_BY_OPEN_STATUS: &str = "ByOpenStatus";
 pub const INDEX_BY_TRANS_UID: &str = "ByTransUid";
-pub const INDEX_BY_TRANSACTION_DATE: &str = "ByTransactionDate";
-pub const INDEX_BY_INGESTION: &str = "ByIngestion";
 
 /// Searches over days walk at most this many days.
 pub const MAX_SEARCH_DAYS: i64 = 366;
@@ -139,6 +141,16 @@ pub fn message_pk(id: &str) -> String {
 const MESSAGE_SK: &str = "MESSAGE";
 const AUTH_SK: &str = "AUTHORIZATION";
 const ALIAS_SK: &str = "ALIAS";
+const ARRIVED_PREFIX: &str = "ARRIVED#";
+const TXNDATE_PREFIX: &str = "TXNDATE#";
+
+/// Where a search stopped: a manifest (its sort key) and an index in its ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    sk: String,
+    index: usize,
+}
+
 /// An authorization is claimed once, by one first presentment (`:id`).
 const CLAIM_CONDITION: &str = "attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null)";
 
@@ -175,23 +187,7 @@ fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
             item.insert("trans_uid".into(), s(uid.clone()));
         }
     }
-    if let Some(Ok(date)) = m
-        .fields
-        .get(&ClearingField::TransactionLocalDate)
-        .map(|d| parse_date(d))
-    {
-        let time = m
-            .fields
-            .get(&ClearingField::TransactionLocalTime)
-            .cloned()
-            .unwrap_or_default();
-        item.insert("txn_date".into(), s(date.to_string()));
-        item.insert("txn_sort".into(), s(format!("{time}#{id}")));
-    }
-    item.insert(
-        "ingest_day".into(),
-        s(m.received_at.date_naive().to_string()),
-    );
+    // The sort key of `ByTransUid`: a transUid's messages in arrival order.
     item.insert("ingest_sort".into(), s(format!("{received}#{id}")));
     Ok(item)
 }
@@ -386,55 +382,121 @@ impl DynamoDbClearingStore {
         })
     }
 
-    /// Ids of one day's records on a date index, from position `after` on.
-    async fn day_ids(
+    /// Walks the manifests under `pk` in order, from `start` (a manifest's sort
+    /// key and the index of the first id to take), and returns the messages
+    /// `keep` accepts with their positions, until `wanted` are found. A manifest
+    /// lists what a notification was about to store, so each id is checked
+    /// against its message (strongly consistent): missing, or not `keep`, is passed over.
+    async fn walk_manifests(
         &self,
-        index: &str,
-        day: &str,
-        after: Option<&str>,
+        pk: &str,
+        start: Option<(&str, usize)>,
         wanted: usize,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let (pk_attr, sk_attr) = match index {
-            INDEX_BY_INGESTION => ("ingest_day", "ingest_sort"),
-            _ => ("txn_date", "txn_sort"),
-        };
-        let mut values: Item = HashMap::from([(":d".to_string(), s(day))]);
-        let condition = match after {
-            Some(a) => {
-                values.insert(":a".into(), s(a));
-                format!("{pk_attr} = :d AND {sk_attr} > :a")
-            }
-            None => format!("{pk_attr} = :d"),
-        };
+        keep: &(dyn Fn(&str, &ClearingMessage) -> bool + Send + Sync),
+        seen: &mut std::collections::HashSet<String>,
+    ) -> Result<Vec<(ClearingMessage, Position)>, StoreError> {
         let mut out = Vec::new();
-        let mut start = None;
+        let mut values: Item = HashMap::from([(":pk".to_string(), s(pk))]);
+        let condition = match start {
+            Some((sk, _)) => {
+                values.insert(":from".into(), s(sk));
+                "pk = :pk AND sk >= :from"
+            }
+            None => "pk = :pk",
+        };
+        let mut exclusive_start = None;
         loop {
             let resp = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression(&condition)
+                .key_condition_expression(condition)
                 .set_expression_attribute_values(Some(values.clone()))
-                .set_exclusive_start_key(start.take())
-                .limit(wanted.clamp(1, 1000) as i32)
+                .set_exclusive_start_key(exclusive_start.take())
+                .limit(50)
                 .send()
                 .await
                 .map_err(unavailable)?;
             for item in resp.items() {
-                if let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sort))) =
-                    (item.get("pk"), item.get(sk_attr))
-                {
-                    if let Some(id) = pk.strip_prefix("CLR#") {
-                        out.push((id.to_owned(), sort.clone()));
+                let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                    continue;
+                };
+                let first = match start {
+                    Some((from, index)) if from == sk => index,
+                    _ => 0,
+                };
+                let candidates: Vec<(usize, String)> = match item.get("ids") {
+                    Some(AttributeValue::L(ids)) => ids
+                        .iter()
+                        .enumerate()
+                        .skip(first)
+                        .filter_map(|(i, v)| v.as_s().ok().map(|id| (i, id.clone())))
+                        .filter(|(_, id)| !seen.contains(id))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                for chunk in candidates.chunks(100) {
+                    let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+                    let mut found: HashMap<String, ClearingMessage> = self
+                        .messages_by_id(&ids)
+                        .await?
+                        .into_iter()
+                        .map(|m| (m.clearing_unique_id.clone(), m))
+                        .collect();
+                    for (index, id) in chunk {
+                        let Some(m) = found.remove(id) else { continue };
+                        if !keep(sk, &m) || !seen.insert(id.clone()) {
+                            continue;
+                        }
+                        out.push((
+                            m,
+                            Position {
+                                sk: sk.clone(),
+                                index: *index,
+                            },
+                        ));
+                        if out.len() >= wanted {
+                            return Ok(out);
+                        }
                     }
                 }
             }
             match resp.last_evaluated_key() {
-                Some(k) if out.len() < wanted => start = Some(k.clone()),
-                _ => return Ok(out),
+                Some(k) => exclusive_start = Some(k.clone()),
+                None => return Ok(out),
             }
         }
+    }
+
+    /// Puts a manifest: `ids` under `pk`, at the arrival stamp `received` (unique by `nonce`).
+    fn manifest_item(
+        pk: String,
+        received: &str,
+        nonce: &str,
+        entity: &str,
+        ids: &[String],
+    ) -> Item {
+        let mut item = key(pk, &format!("{received}#{nonce}"));
+        item.insert("entity".into(), s(entity));
+        item.insert(
+            "ids".into(),
+            AttributeValue::L(ids.iter().map(|id| s(id.clone())).collect()),
+        );
+        item
+    }
+
+    async fn put_item_metered(&self, item: Item) -> Result<(), StoreError> {
+        let resp = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_return_consumed_capacity(self.rcc())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.meter_write(resp.consumed_capacity());
+        Ok(())
     }
 
     async fn ingest_days(&self) -> Result<Vec<String>, StoreError> {
@@ -804,6 +866,32 @@ impl ClearingStore for DynamoDbClearingStore {
                 .map_err(unavailable)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
+        // (Last: a failed condition is identified by its place among the messages and the claim.)
+        // An adjusted transaction date: the date searches must find the record
+        // under its new date too (its old date's manifest is passed over).
+        for (m, _) in updates {
+            let adjusted_date = m.history.last().is_some_and(|t| {
+                t.changes
+                    .iter()
+                    .any(|c| c.field == ClearingField::TransactionLocalDate)
+            });
+            if let (true, Some(date)) = (adjusted_date, transaction_date(&m.fields)) {
+                let nonce = &uuid::Uuid::new_v4().simple().to_string()[..8];
+                let manifest = Self::manifest_item(
+                    format!("{TXNDATE_PREFIX}{date}"),
+                    &stamp(m.updated_at),
+                    nonce,
+                    "TRANSACTION_DATE",
+                    std::slice::from_ref(&m.clearing_unique_id),
+                );
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(manifest))
+                    .build()
+                    .map_err(unavailable)?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+        }
         let result = self
             .client
             .transact_write_items()
@@ -832,7 +920,28 @@ impl ClearingStore for DynamoDbClearingStore {
         }
     }
 
-    async fn note_ingest_day(&self, day: NaiveDate) -> Result<(), StoreError> {
+    async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
+        let day = arrivals.received_at.date_naive();
+        let received = stamp(arrivals.received_at);
+        let nonce = &uuid::Uuid::new_v4().simple().to_string()[..8];
+        let mut puts = vec![Self::manifest_item(
+            format!("{ARRIVED_PREFIX}{day}"),
+            &received,
+            nonce,
+            "ARRIVALS",
+            &arrivals.clearing_unique_ids,
+        )];
+        for (date, ids) in &arrivals.by_transaction_date {
+            puts.push(Self::manifest_item(
+                format!("{TXNDATE_PREFIX}{date}"),
+                &received,
+                nonce,
+                "TRANSACTION_DATE",
+                ids,
+            ));
+        }
+        futures::future::try_join_all(puts.into_iter().map(|item| self.put_item_metered(item)))
+            .await?;
         self.note_ingest_day_impl(day).await
     }
 
@@ -923,38 +1032,42 @@ impl ClearingStore for DynamoDbClearingStore {
                     .await
             }
             ClearingSearch::Cursor(cursor) => {
-                let (mut day, mut after) = parse_clearing_cursor(cursor)?;
+                let from = parse_clearing_cursor(cursor)?;
                 let days = self.ingest_days().await?;
-                let start_day = day.clone();
-                let mut ids = Vec::new();
-                for d in days
-                    .iter()
-                    .filter(|d| start_day.as_deref().is_none_or(|cur| d.as_str() >= cur))
-                {
-                    let from = if day.as_deref() == Some(d.as_str()) {
-                        after.clone()
-                    } else {
-                        None
+                // A message belongs to the arrival its received_at names; other
+                // deliveries that listed it are passed over.
+                let keep = |sk: &str, m: &ClearingMessage| {
+                    sk.split('#').next() == Some(stamp(m.received_at).as_str())
+                };
+                let mut found: Vec<(ClearingMessage, String, Position)> = Vec::new();
+                for d in days.iter().filter(|d| {
+                    from.as_ref()
+                        .is_none_or(|(day, _)| d.as_str() >= day.as_str())
+                }) {
+                    let start = match &from {
+                        Some((day, p)) if day == d => Some((p.sk.as_str(), p.index + 1)),
+                        _ => None,
                     };
                     let got = self
-                        .day_ids(INDEX_BY_INGESTION, d, from.as_deref(), wanted - ids.len())
+                        .walk_manifests(
+                            &format!("{ARRIVED_PREFIX}{d}"),
+                            start,
+                            wanted - found.len(),
+                            &keep,
+                            &mut Default::default(),
+                        )
                         .await?;
-                    for (id, sort) in got {
-                        day = Some(d.clone());
-                        after = Some(sort);
-                        ids.push(id);
-                    }
-                    if ids.len() >= wanted {
+                    found.extend(got.into_iter().map(|(m, p)| (m, d.clone(), p)));
+                    if found.len() >= wanted {
                         break;
                     }
                 }
-                let ids: Vec<String> = ids.into_iter().skip(offset).collect();
-                let next = match (&day, &after) {
-                    (Some(d), Some(a)) => format_clearing_cursor(d, a),
-                    _ => cursor.clone(),
+                let next = match found.last() {
+                    Some((_, day, p)) => format_clearing_cursor(day, p),
+                    None => cursor.clone(),
                 };
                 Ok(Page {
-                    items: self.messages_by_id(&ids).await?,
+                    items: found.into_iter().skip(offset).map(|(m, _, _)| m).collect(),
                     next_cursor: Some(next),
                 })
             }
@@ -996,48 +1109,63 @@ impl DynamoDbClearingStore {
         limit: usize,
     ) -> Result<Page<ClearingMessage>, StoreError> {
         let wanted = offset + limit;
-        let mut ids = Vec::new();
+        let mut found = Vec::new();
+        // Redeliveries list a record again: the first listing counts.
+        let mut seen = std::collections::HashSet::new();
         let mut day = start;
-        while day <= end && ids.len() < wanted {
+        while day <= end && found.len() < wanted {
+            // An adjusted date leaves the record in its old date's manifest too.
+            let keep = move |_: &str, m: &ClearingMessage| transaction_date(&m.fields) == Some(day);
             let got = self
-                .day_ids(
-                    INDEX_BY_TRANSACTION_DATE,
-                    &day.to_string(),
+                .walk_manifests(
+                    &format!("{TXNDATE_PREFIX}{day}"),
                     None,
-                    wanted - ids.len(),
+                    wanted - found.len(),
+                    &keep,
+                    &mut seen,
                 )
                 .await?;
-            ids.extend(got.into_iter().map(|(id, _)| id));
+            found.extend(got.into_iter().map(|(m, _)| m));
             match day.succ_opt() {
                 Some(next) => day = next,
                 None => break,
             }
         }
-        let ids: Vec<String> = ids.into_iter().skip(offset).take(limit).collect();
         Ok(Page {
-            items: self.messages_by_id(&ids).await?,
+            items: found.into_iter().skip(offset).take(limit).collect(),
             next_cursor: None,
         })
     }
 }
 
-/// `"0"` starts at the oldest record; other cursors are opaque positions this API returned.
-fn parse_clearing_cursor(cursor: &str) -> Result<(Option<String>, Option<String>), StoreError> {
+/// `"0"` starts at the oldest record; other cursors are opaque positions this
+/// API returned: a day, a manifest of that day and an index in it.
+fn parse_clearing_cursor(cursor: &str) -> Result<Option<(String, Position)>, StoreError> {
     if cursor == "0" {
-        return Ok((None, None));
+        return Ok(None);
     }
     let bad = || StoreError::InvalidCursor("cursor is not one this API returned".into());
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(cursor)
         .map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (day, after) = text.split_once('|').ok_or_else(bad)?;
+    let mut parts = text.splitn(3, '|');
+    let (Some(day), Some(sk), Some(index)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
     parse_date(day).map_err(|_| bad())?;
-    Ok((Some(day.to_owned()), Some(after.to_owned())))
+    let index = index.parse().map_err(|_| bad())?;
+    Ok(Some((
+        day.to_owned(),
+        Position {
+            sk: sk.to_owned(),
+            index,
+        },
+    )))
 }
 
-fn format_clearing_cursor(day: &str, after: &str) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{day}|{after}"))
+fn format_clearing_cursor(day: &str, p: &Position) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{day}|{}|{}", p.sk, p.index))
 }
 
 #[cfg(test)]
@@ -1046,16 +1174,20 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let c = format_clearing_cursor("2024-04-26", "2024-04-26T10:00:00.000000Z#X");
+        let p = Position {
+            sk: "2024-04-26T10:00:00.000000Z#ab12cd34".into(),
+            index: 7,
+        };
+        let c = format_clearing_cursor("2024-04-26", &p);
         assert_eq!(
             parse_clearing_cursor(&c).unwrap(),
-            (
-                Some("2024-04-26".into()),
-                Some("2024-04-26T10:00:00.000000Z#X".into())
-            )
+            Some(("2024-04-26".into(), p))
         );
-        assert_eq!(parse_clearing_cursor("0").unwrap(), (None, None));
+        assert_eq!(parse_clearing_cursor("0").unwrap(), None);
         assert!(parse_clearing_cursor("not-a-cursor!").is_err());
+        let old_form = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode("2024-04-26|2024-04-26T10:00:00.000000Z#X");
+        assert!(parse_clearing_cursor(&old_form).is_err());
         let k: Item = HashMap::from([("pk".to_string(), s("CLR#1"))]);
         assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
         assert!(decode_key("%%%").is_err());

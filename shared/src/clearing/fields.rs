@@ -305,6 +305,13 @@ pub fn parse_amount(text: &str) -> Result<Decimal, String> {
 }
 
 /// Parses `YYYY-MM-DD`, naming what is wrong (the seed's `2024-24-04` has month 24).
+/// The record's transaction date, if it has a valid one: what the date searches go by.
+pub fn transaction_date(fields: &FieldValues) -> Option<NaiveDate> {
+    fields
+        .get(&ClearingField::TransactionLocalDate)
+        .and_then(|d| parse_date(d).ok())
+}
+
 pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
     let bytes = text.as_bytes();
     let shaped = bytes.len() == 10

@@ -176,13 +176,7 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
     let names: BTreeSet<&str> = gsis.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        BTreeSet::from([
-            "ByCard",
-            "ByOpenStatus",
-            "ByTransUid",
-            "ByTransactionDate",
-            "ByIngestion"
-        ])
+        BTreeSet::from(["ByCard", "ByOpenStatus", "ByTransUid"])
     );
     assert_eq!(
         gsis,
