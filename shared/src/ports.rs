@@ -64,6 +64,7 @@ pub struct Arrivals {
     pub clearing_unique_ids: Vec<String>,
     /// The ids of the records with a valid transaction date, by that date.
     pub by_transaction_date: std::collections::BTreeMap<NaiveDate, Vec<String>>,
+    listed: std::collections::HashSet<String>,
 }
 
 impl Arrivals {
@@ -72,10 +73,16 @@ impl Arrivals {
             received_at,
             clearing_unique_ids: Vec::new(),
             by_transaction_date: Default::default(),
+            listed: Default::default(),
         }
     }
 
+    /// Adds a record; a second record with the same id in one notification is
+    /// the same stored message, listed once.
     pub fn add(&mut self, clearing_unique_id: &str, transaction_date: Option<NaiveDate>) {
+        if !self.listed.insert(clearing_unique_id.to_owned()) {
+            return;
+        }
         self.clearing_unique_ids.push(clearing_unique_id.to_owned());
         if let Some(date) = transaction_date {
             self.by_transaction_date
@@ -218,4 +225,21 @@ pub trait PixStore: Send + Sync {
     async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError>;
     /// End-to-end ids still undecided whose relevant business day is `business_date`.
     async fn open_pix_ids(&self, business_date: NaiveDate) -> Result<Vec<String>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrivals_list_each_id_once_and_group_valid_dates() {
+        let day = NaiveDate::from_ymd_opt(2024, 4, 24).unwrap();
+        let mut a = Arrivals::new(Utc::now());
+        a.add("A", Some(day));
+        a.add("B", None);
+        a.add("A", Some(day));
+        a.add("C", Some(day));
+        assert_eq!(a.clearing_unique_ids, ["A", "B", "C"]);
+        assert_eq!(a.by_transaction_date[&day], ["A", "C"]);
+    }
 }
