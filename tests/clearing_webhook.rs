@@ -324,6 +324,54 @@ async fn a_redelivery_after_its_authorization_arrived_stays_pending_and_claims_n
 }
 
 #[tokio::test]
+async fn a_claim_left_by_an_interrupted_redelivery_is_given_back_by_the_next() {
+    let stack = TestStack::new().await;
+    let (card, uid) = (unique("card-"), unique("uid-"));
+    let early = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record("early-2", &uid, &card, "25.00", "4111")
+    );
+    post(&stack, CLEARING, &early).await;
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "25.00", "4111"),
+    )
+    .await;
+    // A redelivery took the claim for the stored, unmatched record and stopped
+    // there (the function died before giving it back).
+    let claim = shared::clearing::AuthorizationClaim {
+        trans_uid: uid.clone(),
+        clearing_unique_id: "early-2".into(),
+        already_held: false,
+    };
+    stack
+        .store()
+        .update_messages(&[], Some(&claim), None)
+        .await
+        .unwrap();
+    let key = shared::authorization::AuthorizationKey::TransUid(uid.clone());
+    let claimed_by = |stack: &TestStack| {
+        let store = stack.store();
+        let key = key.clone();
+        async move {
+            store
+                .authorizations(std::slice::from_ref(&key))
+                .await
+                .unwrap()[&key]
+                .claimed_by
+                .clone()
+        }
+    };
+    assert_eq!(claimed_by(&stack).await.as_deref(), Some("early-2"));
+
+    // The network's next delivery finds it held, stores nothing and gives it back.
+    let (_, ack) = post(&stack, CLEARING, &early).await;
+    assert_eq!(ack["results"][0]["status"], "PENDING");
+    assert_eq!(claimed_by(&stack).await, None);
+}
+
+#[tokio::test]
 async fn bad_bodies_get_400_naming_the_problem_and_store_nothing() {
     let stack = TestStack::new().await;
     let too_big = format!(

@@ -254,16 +254,11 @@ async fn store_one(
         actor,
         now,
     );
-    // A redelivery of a record whose first delivery took the claim: it is held
-    // already, and taking it again would be a write for nothing. (Safe here, not
-    // in the worker: a claim is given back only while its message is stored
-    // unmatched, and then this insert finds that message and stores nothing.)
-    let held = authorization.as_ref().and_then(|a| a.claimed_by.as_deref());
-    let claim = decision
-        .claim
-        .as_ref()
-        .filter(|c| held != Some(c.clearing_unique_id.as_str()));
-    match service.store.insert_message(&decision.message, claim).await {
+    match service
+        .store
+        .insert_message(&decision.message, decision.claim.as_ref())
+        .await
+    {
         Ok(InsertOutcome::Inserted) => Ok((decision.message, false)),
         Ok(InsertOutcome::AlreadyStored(existing)) => Ok((*existing, true)),
         Err(StoreError::ClaimLost(_)) => {

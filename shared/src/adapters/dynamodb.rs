@@ -828,7 +828,13 @@ impl ClearingStore for DynamoDbClearingStore {
         let Some(claim) = claim else {
             return self.put_new_message(message).await;
         };
-        self.take_claim(claim).await?;
+        // Held already (a redelivery): writing it again would be a write for
+        // nothing. Safe at ingest, not in the worker's transaction: a claim is
+        // given back only while its message is stored unmatched, and then this
+        // put finds that message and stores nothing.
+        if !claim.already_held {
+            self.take_claim(claim).await?;
+        }
         let outcome = self.put_new_message(message).await?;
         if let InsertOutcome::AlreadyStored(existing) = &outcome {
             // Stored by an earlier delivery, before its authorization arrived:

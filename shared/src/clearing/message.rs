@@ -130,6 +130,10 @@ pub struct AuthorizationClaim {
     /// The authorization a first presentment takes for itself.
     pub trans_uid: String,
     pub clearing_unique_id: String,
+    /// The authorization as read already names this message (a redelivery
+    /// after the claim was taken): a store may skip writing it again where
+    /// that is safe, and must still give it back if the message is stored unmatched.
+    pub already_held: bool,
 }
 
 /// A record read and validated, waiting for its authorization lookup.
@@ -189,6 +193,8 @@ fn outcome_of(
                     Some(AuthorizationClaim {
                         trans_uid: auth.trans_uid.clone(),
                         clearing_unique_id: valid.clearing_unique_id.clone(),
+                        already_held: auth.claimed_by.as_deref()
+                            == Some(valid.clearing_unique_id.as_str()),
                     })
                 }
                 _ => None,
