@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 41;
 const FUNCTIONS: [&str; 4] = [
     "hello-lambda",
     "clearing-webhook",
@@ -83,22 +83,17 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
-    println!("cold start, {ROUNDS} starts each (median), release profile, x86_64 here:");
-    println!(
-        "{:<22} {:>12} {:>9} {:>14} {:>12}",
-        "function", "start", "vs hello", "peak memory", "binary"
-    );
-    let mut baseline = None;
-    for name in FUNCTIONS {
-        let binary = dir.join(name);
-        let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
-        let mut starts = Vec::new();
-        let mut peak = 0;
-        for _ in 0..ROUNDS {
-            match one_start(&binary) {
+    println!("cold start, {ROUNDS} rounds (median), release profile, x86_64 here:");
+    // Rounds interleave the binaries (hello, webhook, api, worker, hello, ...) so
+    // that whatever else the machine does in a moment weighs on all of them alike.
+    let mut starts: Vec<Vec<Duration>> = vec![Vec::new(); FUNCTIONS.len()];
+    let mut peaks = vec![0u64; FUNCTIONS.len()];
+    for _ in 0..ROUNDS {
+        for (i, name) in FUNCTIONS.iter().enumerate() {
+            match one_start(&dir.join(name)) {
                 Ok(s) => {
-                    starts.push(s.start);
-                    peak = peak.max(s.peak_kb);
+                    starts[i].push(s.start);
+                    peaks[i] = peaks[i].max(s.peak_kb);
                 }
                 Err(e) => {
                     eprintln!("{name}: {e} (build it with cargo build --release -p {name})");
@@ -106,14 +101,23 @@ fn main() {
                 }
             }
         }
-        let start = median(starts);
-        let base = *baseline.get_or_insert(start);
+    }
+    println!(
+        "{:<22} {:>12} {:>9} {:>14} {:>12}",
+        "function", "start", "vs hello", "peak memory", "binary"
+    );
+    let base = median(starts[0].clone());
+    for (i, name) in FUNCTIONS.iter().enumerate() {
+        let size = std::fs::metadata(dir.join(name))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        let start = median(starts[i].clone());
         println!(
             "{:<22} {:>9.2} ms {:>8.2}x {:>11.1} MB {:>9.1} MB",
             name,
             start.as_secs_f64() * 1e3,
             start.as_secs_f64() / base.as_secs_f64(),
-            peak as f64 / 1024.0,
+            peaks[i] as f64 / 1024.0,
             size as f64 / 1_048_576.0
         );
     }
