@@ -551,8 +551,10 @@ impl DynamoDbClearingStore {
             .build())
     }
 
-    fn claim_update(&self, claim: &AuthorizationClaim) -> Result<TransactWriteItem, StoreError> {
-        let update = Update::builder()
+    /// The one definition of the claim write, used alone (ingest) and in a
+    /// transaction (the worker).
+    fn claim_write(&self, claim: &AuthorizationClaim) -> Result<Update, StoreError> {
+        Update::builder()
             .table_name(&self.table)
             .set_key(Some(key(format!("AUTH#{}", claim.trans_uid), AUTH_SK)))
             .update_expression("SET claimed_by = :id")
@@ -560,21 +562,26 @@ impl DynamoDbClearingStore {
             .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
             .expression_attribute_values(":null", AttributeValue::Null(true))
             .build()
-            .map_err(unavailable)?;
-        Ok(TransactWriteItem::builder().update(update).build())
+            .map_err(unavailable)
+    }
+
+    fn claim_update(&self, claim: &AuthorizationClaim) -> Result<TransactWriteItem, StoreError> {
+        Ok(TransactWriteItem::builder()
+            .update(self.claim_write(claim)?)
+            .build())
     }
 
     /// Takes the authorization for `claim`'s message (again, if it holds it already).
     async fn take_claim(&self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
+        let write = self.claim_write(claim)?;
         let result = self
             .client
             .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("AUTH#{}", claim.trans_uid), AUTH_SK)))
-            .update_expression("SET claimed_by = :id")
-            .condition_expression(CLAIM_CONDITION)
-            .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
-            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .table_name(write.table_name())
+            .set_key(Some(write.key().clone()))
+            .update_expression(write.update_expression())
+            .set_condition_expression(write.condition_expression().map(str::to_owned))
+            .set_expression_attribute_values(write.expression_attribute_values().cloned())
             .set_return_consumed_capacity(self.rcc())
             .send()
             .await;
