@@ -93,6 +93,77 @@ async fn pending_seed_is_accepted_for_reprocessing_and_the_job_is_queued() {
     );
 }
 
+/// A request whose job never finished (dead-lettered) holds its messages only
+/// for the lease; then a new request takes them over, and the old job, if it
+/// ever runs, changes nothing.
+#[tokio::test]
+async fn a_request_whose_job_never_finished_is_taken_over_after_its_lease() {
+    let stack = TestStack::new().await;
+    ingest(&stack, SEED_NOTIFICATION).await;
+    let token = operator_token("clearing:reconcile");
+    let (status, _) = call(
+        &stack,
+        "POST",
+        RECONCILE,
+        Some(&token),
+        &fix_date_body(SEED_CARD),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let first = stack.store().message(SEED_ID).await.unwrap().unwrap();
+    let first_request = first.reprocessing.unwrap().request_id;
+
+    // Within the lease: nothing is pending.
+    let (status, _) = call(
+        &stack,
+        "POST",
+        RECONCILE,
+        Some(&token),
+        &fix_date_body(SEED_CARD),
+    )
+    .await;
+    assert_eq!(status, 409);
+
+    // Past it (zero here): taken over, and the release is on record.
+    let mut api = stack.api();
+    api.reprocessing_lease = chrono::Duration::zero();
+    let resp = handle(
+        &api,
+        api_request("POST", RECONCILE, Some(&token), &fix_date_body(SEED_CARD)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 202, "{}", response_json(&resp));
+    let m = stack.store().message(SEED_ID).await.unwrap().unwrap();
+    let second_request = m.reprocessing.clone().unwrap().request_id;
+    assert_ne!(second_request, first_request);
+    let released = &m.history[m.history.len() - 2];
+    assert_eq!(released.from, Some(ClearingStatus::Reprocessing));
+    assert_eq!(released.to, ClearingStatus::Pending);
+    assert_eq!(released.actor, "system");
+    assert!(released
+        .reason
+        .as_deref()
+        .unwrap()
+        .contains("reprocessing lease expired"));
+    assert_eq!(released.request_id.as_deref(), Some(first_request.as_str()));
+
+    // Both jobs run: the first finds another request and changes nothing.
+    let queue = stack.reprocessing_queue();
+    let mut batch = stack.receive_batch(&queue, 30).await;
+    if batch.len() < 2 {
+        batch.extend(stack.receive_batch(&queue, 30).await);
+    }
+    assert_eq!(batch.len(), 2);
+    let response = stack.run_worker_batch(&stack.worker(), &queue, batch).await;
+    assert!(response.batch_item_failures.is_empty());
+    let done = stack.store().message(SEED_ID).await.unwrap().unwrap();
+    assert_eq!(done.version, m.version + 1);
+    let last = done.history.last().unwrap();
+    assert_eq!(last.from, Some(ClearingStatus::Reprocessing));
+    assert_eq!(last.request_id.as_deref(), Some(second_request.as_str()));
+}
+
 #[tokio::test]
 async fn tokens_are_required_valid_and_permitted() {
     let stack = TestStack::new().await;

@@ -250,6 +250,9 @@ impl TestStack {
                 JWT_ISSUER,
                 JWT_AUDIENCE,
             ),
+            reprocessing_lease: chrono::Duration::seconds(
+                reconciliation_api::DEFAULT_REPROCESSING_LEASE_SECONDS,
+            ),
         }
     }
 }

@@ -32,6 +32,38 @@ pub struct ApiService {
     pub store: Arc<dyn ClearingStore>,
     pub queue: Arc<dyn WorkQueue>,
     pub tokens: TokenVerifier,
+    /// How long a request may keep its messages REPROCESSING. Past it (its job
+    /// ended in the dead-letter queue), a new request for the card takes them
+    /// over; the old job, if it ever runs, finds another request and changes nothing.
+    pub reprocessing_lease: chrono::Duration,
+}
+
+/// Well past the queue's retries (visibility 180 s x 5 receives = 15 min).
+pub const DEFAULT_REPROCESSING_LEASE_SECONDS: i64 = 1800;
+
+/// `REPROCESSING_LEASE_SECONDS`, else the default.
+pub fn reprocessing_lease_from_env() -> Result<chrono::Duration, shared::config::ConfigError> {
+    reprocessing_lease_from(std::env::var("REPROCESSING_LEASE_SECONDS").ok().as_deref())
+}
+
+fn reprocessing_lease_from(
+    seconds: Option<&str>,
+) -> Result<chrono::Duration, shared::config::ConfigError> {
+    let Some(text) = seconds else {
+        return Ok(chrono::Duration::seconds(
+            DEFAULT_REPROCESSING_LEASE_SECONDS,
+        ));
+    };
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|s| *s > 0)
+        .map(chrono::Duration::seconds)
+        .ok_or_else(|| {
+            shared::config::ConfigError(format!(
+                "REPROCESSING_LEASE_SECONDS must be a positive whole number of seconds, not `{text}`"
+            ))
+        })
 }
 
 pub async fn handle(
@@ -225,8 +257,10 @@ pub async fn reconcile(
         .map_err(|e| ApiError::InvalidAdjustment(e.to_string()))?;
     let network = body.card_network.trim().to_ascii_uppercase();
 
+    let now = Utc::now();
     // The card's PENDING messages straight from the index (sort key starts with the status),
-    // however many other messages the card has.
+    // however many other messages the card has; and its REPROCESSING ones whose
+    // request outlived its lease, released (recorded) so this request can take them.
     let page = service
         .store
         .messages_for_card(
@@ -237,11 +271,44 @@ pub async fn reconcile(
             None,
         )
         .await?;
-    let pending: Vec<&ClearingMessage> = page
+    let stuck = service
+        .store
+        .messages_for_card(
+            &network,
+            &body.card_hash,
+            Some(ClearingStatus::Reprocessing),
+            MAX_MESSAGES_PER_REQUEST + 1,
+            None,
+        )
+        .await?;
+    // (message as this request starts from it, the stored version it was read at)
+    let mut pending: Vec<(ClearingMessage, u64)> = page
         .items
-        .iter()
+        .into_iter()
         .filter(|m| m.status == ClearingStatus::Pending)
+        .map(|m| {
+            let version = m.version;
+            (m, version)
+        })
         .collect();
+    for m in stuck.items {
+        let Some(ticket) = m.reprocessing.as_ref() else {
+            continue;
+        };
+        if m.status != ClearingStatus::Reprocessing
+            || now - ticket.requested_at <= service.reprocessing_lease
+        {
+            continue;
+        }
+        let why = format!(
+            "reprocessing lease expired: request {} did not finish within {} s",
+            ticket.request_id,
+            service.reprocessing_lease.num_seconds()
+        );
+        if let Ok(released) = m.release_reprocessing(&why, now) {
+            pending.push((released, m.version));
+        }
+    }
     if pending.is_empty() {
         let any = service
             .store
@@ -266,7 +333,7 @@ pub async fn reconcile(
         return Err(ApiError::AmbiguousReconciliation(format!(
             "{} clearing messages of that card are pending ({}); adjustments would apply to all of them. Correct them one at a time",
             pending.len(),
-            pending.iter().map(|m| m.clearing_unique_id.as_str()).collect::<Vec<_>>().join(", ")
+            pending.iter().map(|(m, _)| m.clearing_unique_id.as_str()).collect::<Vec<_>>().join(", ")
         )));
     }
     if pending.len() > MAX_MESSAGES_PER_REQUEST {
@@ -276,7 +343,6 @@ pub async fn reconcile(
         )));
     }
 
-    let now = Utc::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let ticket = ReprocessingTicket {
         request_id: request_id.clone(),
@@ -285,11 +351,11 @@ pub async fn reconcile(
         reconciliation_reason: body.reconciliation_reason.clone(),
     };
     let mut updates = Vec::with_capacity(pending.len());
-    for m in &pending {
+    for (m, stored_version) in &pending {
         let next = m
             .begin_reprocessing(ticket.clone(), now)
             .map_err(|e| ApiError::NotPending(e.to_string()))?;
-        updates.push((next, m.version));
+        updates.push((next, *stored_version));
     }
     let record = ReconciliationRequest {
         request_id: request_id.clone(),
@@ -301,7 +367,7 @@ pub async fn reconcile(
         requested_at: now,
         clearing_unique_ids: pending
             .iter()
-            .map(|m| m.clearing_unique_id.clone())
+            .map(|(m, _)| m.clearing_unique_id.clone())
             .collect(),
     };
     match service
@@ -531,6 +597,21 @@ mod tests {
             parse_body(br#"{"card_network":"m","card_hash":"c","reconciliation_reason":"r"}"#)
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn the_reprocessing_lease_is_positive_seconds_or_the_default() {
+        assert_eq!(
+            reprocessing_lease_from(None).unwrap(),
+            chrono::Duration::seconds(DEFAULT_REPROCESSING_LEASE_SECONDS)
+        );
+        assert_eq!(
+            reprocessing_lease_from(Some(" 600 ")).unwrap(),
+            chrono::Duration::seconds(600)
+        );
+        for bad in ["0", "-5", "ten", ""] {
+            assert!(reprocessing_lease_from(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]

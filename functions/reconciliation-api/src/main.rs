@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_http::{run, service_fn, Error};
-use reconciliation_api::{handle, ApiService};
+use reconciliation_api::{handle, reprocessing_lease_from_env, ApiService};
 use shared::adapters::{sdk_config, DynamoDbClearingStore, SqsWorkQueue};
 use shared::config::{init_tracing, required};
 use shared::operator_auth::TokenVerifier;
@@ -22,6 +22,7 @@ async fn main() -> Result<(), Error> {
             required("REPROCESSING_QUEUE_URL")?,
         )),
         tokens: TokenVerifier::from_env()?,
+        reprocessing_lease: reprocessing_lease_from_env()?,
     };
     let service = &service;
     run(service_fn(move |request| handle(service, request))).await

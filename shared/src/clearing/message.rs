@@ -6,7 +6,8 @@
 //!            ingest                     operator asks                worker
 //! (none) -> RECEIVED -> MATCHED        PENDING -> REPROCESSING -> MATCHED
 //!                    -> PENDING                               -> PENDING (new reason)
-//!                                      REPROCESSING -> PENDING (request released: queue failure)
+//!                                      REPROCESSING -> PENDING (request released: queue failure,
+//!                                                               or its lease expired)
 //! ```
 //! `version` counts transitions; stores write a new state only if the stored
 //! version is still the one the change was computed from.
@@ -272,7 +273,8 @@ impl ClearingMessage {
         Ok(next)
     }
 
-    /// REPROCESSING -> PENDING with the same reason, when the request could not be queued.
+    /// REPROCESSING -> PENDING with the same reason, when the request could not be
+    /// queued or outlived its lease (its job never finished).
     pub fn release_reprocessing(
         &self,
         why: &str,

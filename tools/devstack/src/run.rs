@@ -104,6 +104,8 @@ pub async fn run(
                 LOCAL_JWT_ISSUER,
                 LOCAL_JWT_AUDIENCE,
             ),
+            reprocessing_lease: reconciliation_api::reprocessing_lease_from_env()
+                .map_err(|e| DevstackError::Template(e.to_string()))?,
         },
         worker: WorkerService {
             store: store.clone(),
