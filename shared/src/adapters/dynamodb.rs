@@ -1058,7 +1058,9 @@ impl ClearingStore for DynamoDbClearingStore {
                         .is_none_or(|(day, _)| d.as_str() >= day.as_str())
                 }) {
                     let start = match &from {
-                        Some((day, p)) if day == d => Some((p.sk.as_str(), p.index + 1)),
+                        Some((day, p)) if day == d => {
+                            Some((p.sk.as_str(), p.index.saturating_add(1)))
+                        }
                         _ => None,
                     };
                     let got = self
@@ -1201,6 +1203,13 @@ mod tests {
         let old_form = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode("2024-04-26|2024-04-26T10:00:00.000000Z#X");
         assert!(parse_clearing_cursor(&old_form).is_err());
+        // A forged index is a position past every manifest, not an overflow.
+        let far = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("2024-04-26|x|{}", usize::MAX));
+        assert_eq!(
+            parse_clearing_cursor(&far).unwrap().unwrap().1.index,
+            usize::MAX
+        );
         let k: Item = HashMap::from([("pk".to_string(), s("CLR#1"))]);
         assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
         assert!(decode_key("%%%").is_err());
