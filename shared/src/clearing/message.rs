@@ -388,7 +388,12 @@ impl ClearingMessage {
         if self.status != ClearingStatus::Matched {
             return None;
         }
-        let first_presentment = validate(&self.fields).is_ok_and(|v| v.is_first_presentment());
+        // A MATCHED message validated, so its function code is the field's text
+        // as is: no need to validate it all again on every store write.
+        let first_presentment = self
+            .fields
+            .get(&ClearingField::FunctionCode)
+            .is_some_and(|c| super::validate::is_first_presentment_code(c));
         first_presentment
             .then_some(self.matched.as_ref())
             .flatten()

@@ -50,8 +50,13 @@ impl ValidClearing {
 
     /// First presentments claim their authorization; a second one is a duplicate.
     pub fn is_first_presentment(&self) -> bool {
-        self.function_code == "200"
+        is_first_presentment_code(&self.function_code)
     }
+}
+
+/// DE24 200: a first presentment (a valid record's function code is exactly one of the codes).
+pub fn is_first_presentment_code(code: &str) -> bool {
+    code == "200"
 }
 
 /// Checks every field, collecting all problems rather than stopping at the first,
