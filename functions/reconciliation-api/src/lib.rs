@@ -261,26 +261,19 @@ pub async fn reconcile(
     // The card's PENDING messages straight from the index (sort key starts with the status),
     // however many other messages the card has; and its REPROCESSING ones whose
     // request outlived its lease, released (recorded) so this request can take them.
-    let page = service
-        .store
-        .messages_for_card(
+    let of_status = |status| {
+        service.store.messages_for_card(
             &network,
             &body.card_hash,
-            Some(ClearingStatus::Pending),
+            Some(status),
             MAX_MESSAGES_PER_REQUEST + 1,
             None,
         )
-        .await?;
-    let stuck = service
-        .store
-        .messages_for_card(
-            &network,
-            &body.card_hash,
-            Some(ClearingStatus::Reprocessing),
-            MAX_MESSAGES_PER_REQUEST + 1,
-            None,
-        )
-        .await?;
+    };
+    let (page, stuck) = futures::try_join!(
+        of_status(ClearingStatus::Pending),
+        of_status(ClearingStatus::Reprocessing)
+    )?;
     // (message as this request starts from it, the stored version it was read at)
     let mut pending: Vec<(ClearingMessage, u64)> = page
         .items
