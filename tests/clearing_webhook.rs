@@ -17,6 +17,19 @@ async fn post(stack: &TestStack, path: &str, body: &str) -> (u16, serde_json::Va
     (resp.status().as_u16(), response_json(&resp))
 }
 
+/// The first presentment holding authorization `uid`'s claim, as stored.
+async fn claimed_by(stack: &TestStack, uid: &str) -> Option<String> {
+    let key = shared::authorization::AuthorizationKey::TransUid(uid.to_owned());
+    stack
+        .store()
+        .authorizations(std::slice::from_ref(&key))
+        .await
+        .unwrap()
+        .remove(&key)
+        .expect("authorization stored")
+        .claimed_by
+}
+
 #[tokio::test]
 async fn seed_notification_is_stored_pending_on_its_broken_date_and_announced() {
     let stack = TestStack::new().await;
@@ -196,13 +209,7 @@ async fn authorization_then_equal_clearing_matches_and_claims_it() {
         ack["results"][0]["pendingReason"]["code"],
         "DUPLICATE_PRESENTMENT"
     );
-    let key = shared::authorization::AuthorizationKey::TransUid(uid.clone());
-    let auth = &stack
-        .store()
-        .authorizations(std::slice::from_ref(&key))
-        .await
-        .unwrap()[&key];
-    assert_eq!(auth.claimed_by.as_deref(), Some("m-1"));
+    assert_eq!(claimed_by(&stack, &uid).await.as_deref(), Some("m-1"));
 
     // The transUid search finds both: the claimer through its claim, the duplicate through the index.
     let found = stack
@@ -306,13 +313,7 @@ async fn a_redelivery_after_its_authorization_arrived_stays_pending_and_claims_n
     assert_eq!(s, 200);
     assert_eq!(ack["results"][0]["status"], "PENDING");
     assert_eq!(ack["results"][0]["duplicate"], true);
-    let key = shared::authorization::AuthorizationKey::TransUid(uid.clone());
-    let auth = &stack
-        .store()
-        .authorizations(std::slice::from_ref(&key))
-        .await
-        .unwrap()[&key];
-    assert_eq!(auth.claimed_by, None);
+    assert_eq!(claimed_by(&stack, &uid).await, None);
 
     // So the authorization is still there for a presentment to match.
     let other = format!(
@@ -350,25 +351,12 @@ async fn a_claim_left_by_an_interrupted_redelivery_is_given_back_by_the_next() {
         .update_messages(&[], Some(&claim), None)
         .await
         .unwrap();
-    let key = shared::authorization::AuthorizationKey::TransUid(uid.clone());
-    let claimed_by = |stack: &TestStack| {
-        let store = stack.store();
-        let key = key.clone();
-        async move {
-            store
-                .authorizations(std::slice::from_ref(&key))
-                .await
-                .unwrap()[&key]
-                .claimed_by
-                .clone()
-        }
-    };
-    assert_eq!(claimed_by(&stack).await.as_deref(), Some("early-2"));
+    assert_eq!(claimed_by(&stack, &uid).await.as_deref(), Some("early-2"));
 
     // The network's next delivery finds it held, stores nothing and gives it back.
     let (_, ack) = post(&stack, CLEARING, &early).await;
     assert_eq!(ack["results"][0]["status"], "PENDING");
-    assert_eq!(claimed_by(&stack).await, None);
+    assert_eq!(claimed_by(&stack, &uid).await, None);
 }
 
 #[tokio::test]
