@@ -9,7 +9,7 @@ use shared::clearing::MatchingRules;
 use shared::config::{init_tracing, required};
 use shared::webhook_auth::WebhookAuth;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_tracing();
     let sdk = sdk_config().await?;

@@ -8,7 +8,7 @@ use shared::adapters::{sdk_config, DynamoDbClearingStore, EventBridgeBus};
 use shared::clearing::MatchingRules;
 use shared::config::{init_tracing, required};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_tracing();
     let sdk = sdk_config().await?;
