@@ -66,7 +66,10 @@ case "${1:-}" in
     cargo bench -p shared --bench ingest_core
     cargo bench -p shared --bench pix_core
     cargo bench -p integration-tests --bench ingest_capacity
-    cargo build --release -p clearing-webhook -p reconciliation-api -p reprocessing-worker -p hello-lambda -p coldstart
+    # The hello-world on its own: built with the functions, cargo would unify
+    # their dependency features into it and the baseline would not be bare.
+    cargo build --release -p hello-lambda
+    cargo build --release -p clearing-webhook -p reconciliation-api -p reprocessing-worker -p coldstart
     target/release/coldstart
     ;;
   up)
