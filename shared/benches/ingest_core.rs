@@ -19,7 +19,7 @@ const RECORDS: usize = 1_000;
 
 fn record(i: usize) -> String {
     // One in ten has the seed's broken local date; amounts vary, a third are tips.
-    let date = if i % 10 == 0 {
+    let date = if i.is_multiple_of(10) {
         "2024-24-04"
     } else {
         "2024-04-24"

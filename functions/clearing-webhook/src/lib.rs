@@ -144,7 +144,7 @@ fn client_certificate_subject(request: &Request) -> Option<String> {
 
 async fn route(service: &WebhookService, request: &Request) -> Result<String, ApiError> {
     let path = request.raw_http_path();
-    let route = parse_route(request.method().as_str(), &path)?;
+    let route = parse_route(request.method().as_str(), path)?;
     let body: &[u8] = request.body().as_ref();
     // Authenticate before reading the body: nothing from an unknown sender is stored.
     let signature = request

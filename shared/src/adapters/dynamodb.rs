@@ -1183,39 +1183,6 @@ fn format_clearing_cursor(day: &str, p: &Position) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{day}|{}|{}", p.sk, p.index))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let p = Position {
-            sk: "2024-04-26T10:00:00.000000Z#ab12cd34".into(),
-            index: 7,
-        };
-        let c = format_clearing_cursor("2024-04-26", &p);
-        assert_eq!(
-            parse_clearing_cursor(&c).unwrap(),
-            Some(("2024-04-26".into(), p))
-        );
-        assert_eq!(parse_clearing_cursor("0").unwrap(), None);
-        assert!(parse_clearing_cursor("not-a-cursor!").is_err());
-        let old_form = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode("2024-04-26|2024-04-26T10:00:00.000000Z#X");
-        assert!(parse_clearing_cursor(&old_form).is_err());
-        // A forged index is a position past every manifest, not an overflow.
-        let far = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("2024-04-26|x|{}", usize::MAX));
-        assert_eq!(
-            parse_clearing_cursor(&far).unwrap().unwrap().1.index,
-            usize::MAX
-        );
-        let k: Item = HashMap::from([("pk".to_string(), s("CLR#1"))]);
-        assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
-        assert!(decode_key("%%%").is_err());
-    }
-}
-
 const PIX_SK: &str = "STATE";
 
 #[async_trait]
@@ -1355,5 +1322,38 @@ impl crate::ports::PixStore for DynamoDbClearingStore {
                 None => return Ok(ids),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        let p = Position {
+            sk: "2024-04-26T10:00:00.000000Z#ab12cd34".into(),
+            index: 7,
+        };
+        let c = format_clearing_cursor("2024-04-26", &p);
+        assert_eq!(
+            parse_clearing_cursor(&c).unwrap(),
+            Some(("2024-04-26".into(), p))
+        );
+        assert_eq!(parse_clearing_cursor("0").unwrap(), None);
+        assert!(parse_clearing_cursor("not-a-cursor!").is_err());
+        let old_form = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode("2024-04-26|2024-04-26T10:00:00.000000Z#X");
+        assert!(parse_clearing_cursor(&old_form).is_err());
+        // A forged index is a position past every manifest, not an overflow.
+        let far = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("2024-04-26|x|{}", usize::MAX));
+        assert_eq!(
+            parse_clearing_cursor(&far).unwrap().unwrap().1.index,
+            usize::MAX
+        );
+        let k: Item = HashMap::from([("pk".to_string(), s("CLR#1"))]);
+        assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
+        assert!(decode_key("%%%").is_err());
     }
 }

@@ -81,9 +81,9 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
         }
     }
     let has = |f: ClearingField| fields.contains_key(&f);
-    if !has(ClearingField::TransUid)
-        && !(has(ClearingField::FinancialNetworkCode) && has(ClearingField::ReferenceNumber))
-    {
+    let matchable = has(ClearingField::TransUid)
+        || (has(ClearingField::FinancialNetworkCode) && has(ClearingField::ReferenceNumber));
+    if !matchable {
         problems.push(FieldProblem {
             field: ClearingField::TransUid,
             problem: "is missing, and there is no financialNetworkCode with referenceNumber to match on instead"

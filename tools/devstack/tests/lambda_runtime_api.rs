@@ -125,16 +125,16 @@ fn invoke_all(
         }
     });
     let mut out = Vec::new();
-    for i in 0..events.len() {
+    for (i, event) in events.iter().enumerate() {
         let (path, body) = answers
             .recv_timeout(Duration::from_secs(120))
-            .unwrap_or_else(|_| panic!("{} answered nothing to {}", binary.display(), events[i]));
+            .unwrap_or_else(|_| panic!("{} answered nothing to {}", binary.display(), event));
         assert_eq!(
             path,
             format!("/2018-06-01/runtime/invocation/request-{i}/response"),
             "{} failed on {}: {}",
             binary.display(),
-            events[i],
+            event,
             String::from_utf8_lossy(&body)
         );
         out.push(serde_json::from_slice(&body).unwrap());
@@ -175,7 +175,7 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         .unwrap_or_else(|_| devstack::repo_root().join("target"))
         .join("debug");
 
-    let template = Template::load(&devstack::repo_root().join("template.yaml")).unwrap();
+    let template = Template::load(devstack::repo_root().join("template.yaml")).unwrap();
     let clients = LocalClients::new().await;
     let prefix = format!("rt{}-", std::process::id());
     let provisioned = provision(&template, &prefix, &clients).await.unwrap();
