@@ -121,7 +121,8 @@ fn main() {
                     peaks[i] = peaks[i].max(s.peak_kb);
                 }
                 Err(e) => {
-                    eprintln!("{name}: {e} (build it with cargo build --release -p {name})");
+                    eprintln!("{name}: {e}");
+                    let _ = std::fs::remove_dir_all(&dir);
                     std::process::exit(1);
                 }
             }
