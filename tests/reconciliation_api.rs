@@ -34,6 +34,18 @@ async fn call(
     (resp.status().as_u16(), response_json(&resp))
 }
 
+/// The operator's request that fixes the seed's swapped local date.
+async fn request_seed_fix(stack: &TestStack, token: &str) -> (u16, serde_json::Value) {
+    call(
+        stack,
+        "POST",
+        RECONCILE,
+        Some(token),
+        &fix_date_body(SEED_CARD),
+    )
+    .await
+}
+
 fn fix_date_body(card: &str) -> String {
     format!(
         r#"{{"card_network": "MASTERCARD", "card_hash": "{card}", "reconciliation_reason": "local date had month and day swapped",
@@ -46,14 +58,7 @@ async fn pending_seed_is_accepted_for_reprocessing_and_the_job_is_queued() {
     let stack = TestStack::new().await;
     ingest(&stack, SEED_NOTIFICATION).await;
     let token = operator_token("clearing:reconcile clearing:read");
-    let (status, body) = call(
-        &stack,
-        "POST",
-        RECONCILE,
-        Some(&token),
-        &fix_date_body(SEED_CARD),
-    )
-    .await;
+    let (status, body) = request_seed_fix(&stack, &token).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body, serde_json::json!({"message": ACCEPTED_MESSAGE}));
 
@@ -78,14 +83,7 @@ async fn pending_seed_is_accepted_for_reprocessing_and_the_job_is_queued() {
     assert_eq!(jobs[0]["adjustments"][0]["new_value"], "2024-04-24");
 
     // The same request again: the message is no longer pending.
-    let (status, body) = call(
-        &stack,
-        "POST",
-        RECONCILE,
-        Some(&token),
-        &fix_date_body(SEED_CARD),
-    )
-    .await;
+    let (status, body) = request_seed_fix(&stack, &token).await;
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("BTN0401")),
@@ -101,27 +99,13 @@ async fn a_request_whose_job_never_finished_is_taken_over_after_its_lease() {
     let stack = TestStack::new().await;
     ingest(&stack, SEED_NOTIFICATION).await;
     let token = operator_token("clearing:reconcile");
-    let (status, _) = call(
-        &stack,
-        "POST",
-        RECONCILE,
-        Some(&token),
-        &fix_date_body(SEED_CARD),
-    )
-    .await;
+    let (status, _) = request_seed_fix(&stack, &token).await;
     assert_eq!(status, 202);
     let first = stack.store().message(SEED_ID).await.unwrap().unwrap();
     let first_request = first.reprocessing.unwrap().request_id;
 
     // Within the lease: nothing is pending.
-    let (status, _) = call(
-        &stack,
-        "POST",
-        RECONCILE,
-        Some(&token),
-        &fix_date_body(SEED_CARD),
-    )
-    .await;
+    let (status, _) = request_seed_fix(&stack, &token).await;
     assert_eq!(status, 409);
 
     // Past it (zero here): taken over, and the release is on record.
@@ -424,14 +408,7 @@ async fn a_queue_failure_returns_the_message_to_pending() {
     );
     assert!(m.reprocessing.is_none());
     // And the operator can simply try again.
-    let (s, _) = call(
-        &stack,
-        "POST",
-        RECONCILE,
-        Some(&operator_token("clearing:reconcile")),
-        &fix_date_body(SEED_CARD),
-    )
-    .await;
+    let (s, _) = request_seed_fix(&stack, &operator_token("clearing:reconcile")).await;
     assert_eq!(s, 202);
 }
 
