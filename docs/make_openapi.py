@@ -4,7 +4,7 @@ unchanged, plus the operator read endpoints. Run: python3 docs/make_openapi.py""
 import copy, json, pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent
-seed = json.loads((ROOT.parent.parent / "shared/spec/clearing-reconciliation.openapi.json").read_text())
+seed = json.loads((ROOT.parent / "spec/clearing-reconciliation.openapi.json").read_text())
 doc = copy.deepcopy(seed)
 doc["info"]["description"] += (
     ". Extended by this product with read endpoints for operators. Every error body is ErrorResponse with a "

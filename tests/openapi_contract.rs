@@ -24,7 +24,7 @@ fn assert_valid(doc: &serde_json::Value, schema: &str, body: &serde_json::Value)
 #[test]
 fn the_seed_contract_is_unchanged() {
     let seed_path =
-        devstack::repo_root().join("../shared/spec/clearing-reconciliation.openapi.json");
+        devstack::repo_root().join("spec/clearing-reconciliation.openapi.json");
     let Ok(seed) = std::fs::read_to_string(&seed_path) else {
         // The kit sits beside the repository in CI and on developer machines; say so if not.
         panic!("kit not found at {}", seed_path.display());

@@ -10,7 +10,7 @@ use integration_tests::*;
 
 fn schema() -> jsonschema::Validator {
     let path =
-        devstack::repo_root().join("../shared/spec/pix-financial-reconciliation.schema.json");
+        devstack::repo_root().join("spec/pix-financial-reconciliation.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("kit beside the repository"))
             .unwrap();
@@ -307,7 +307,7 @@ async fn sample_pix_events_reconcile_the_seed_example() {
     assert_eq!(events.len(), 1);
     let seed: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(
-            devstack::repo_root().join("../shared/spec/pix-financial-reconciliation.example.json"),
+            devstack::repo_root().join("spec/pix-financial-reconciliation.example.json"),
         )
         .unwrap(),
     )

@@ -187,7 +187,7 @@ pub fn response_json(resp: &lambda_http::Response<lambda_http::Body>) -> serde_j
 
 /// The seed notification of the kit, verbatim.
 pub const SEED_NOTIFICATION: &str =
-    include_str!("../../events/fixtures/mastercard-clearing-notification.json");
+    include_str!("../../spec/mastercard-clearing-notification.example.json");
 
 /// An authorization notification for the seed clearing record.
 pub fn seed_authorization(amount: &str, mcc: &str) -> String {

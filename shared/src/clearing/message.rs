@@ -508,7 +508,7 @@ mod tests {
     use std::str::FromStr;
 
     fn seed() -> PreparedRecord {
-        let body = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
+        let body = include_str!("../../../spec/mastercard-clearing-notification.example.json");
         PreparedRecord::new(
             parse_clearing_notification(body.as_bytes())
                 .unwrap()

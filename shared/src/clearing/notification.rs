@@ -210,7 +210,7 @@ mod tests {
     use super::*;
 
     const SEED: &str =
-        include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
+        include_str!("../../../spec/mastercard-clearing-notification.example.json");
 
     #[test]
     fn seed_example_parses_with_exact_amount_text() {

@@ -191,7 +191,7 @@ pub(crate) mod tests_support {
     use crate::clearing::notification::parse_clearing_notification;
 
     pub(crate) fn seed_fields() -> FieldValues {
-        let body = include_str!("../../../events/fixtures/mastercard-clearing-notification.json");
+        let body = include_str!("../../../spec/mastercard-clearing-notification.example.json");
         parse_clearing_notification(body.as_bytes()).unwrap()[0]
             .fields
             .clone()

@@ -8,11 +8,11 @@ use super::*;
 
 const SCHEMA_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/pix-financial-reconciliation.schema.json"
+    "/../spec/pix-financial-reconciliation.schema.json"
 );
 const EXAMPLE_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/spec/pix-financial-reconciliation.example.json"
+    "/../spec/pix-financial-reconciliation.example.json"
 );
 
 const E2E: &str = "E4086716320220629204700103800548";

@@ -79,7 +79,7 @@ fn the_walk_through_takes_the_seed_from_ingest_to_reconciled_and_ctrl_c_stops_it
     assert!(!token.is_empty(), "the dev token is printed");
 
     let seed = std::fs::read_to_string(
-        devstack::repo_root().join("events/fixtures/mastercard-clearing-notification.json"),
+        devstack::repo_root().join("spec/mastercard-clearing-notification.example.json"),
     )
     .unwrap();
     let auth = r#"{"authorizations":[{"transUid":"20240426O9EC2A","cardReference":"47r45e73-7dwe-43f9-bk6b-5096F5reb5cd","transactionAmount":12.34,"transactionCurrency":"USD","merchantCategoryCode":"4111","authorizationDateTime":"2024-04-24T16:01:00Z","status":"APPROVED"}]}"#;
