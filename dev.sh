@@ -2,6 +2,7 @@
 # Developer entry point.
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack, run every test (extra arguments go to cargo test), stop what it started
+#   ./dev.sh lint     cargo fmt --check and cargo clippy on every target, warnings as errors
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
 #   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
 #                     on 127.0.0.1:9000 over the local stack (then `./dev.sh invoke FUNCTION EVENT_FILE`)
@@ -58,6 +59,13 @@ case "${1:-}" in
     awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
          END { printf "tests: %d passed, %d failed\n", p, f }' .local/test-output.log
     exit "$status"
+    ;;
+  lint)
+    shift
+    echo "==> cargo fmt --all --check"
+    cargo fmt --all --check
+    echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+    cargo clippy --workspace --all-targets -- -D warnings
     ;;
   bench)
     shift
@@ -133,7 +141,7 @@ case "${1:-}" in
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | bench | lambda | invoke FUNCTION EVENT_FILE | sam | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | lambda | invoke FUNCTION EVENT_FILE | sam | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac
