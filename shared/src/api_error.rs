@@ -35,7 +35,7 @@ pub enum ApiError {
     Internal(String),
 }
 
-/// Every error body. In the OpenAPI document: `ErrorResponse`, the seed's name.
+/// Every error body: a stable code and a message naming the problem.
 #[derive(Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ErrorResponse))]
 pub struct ErrorBody<'a> {
