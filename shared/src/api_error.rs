@@ -134,3 +134,14 @@ impl From<crate::services::ReconcileError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::IngestError> for ApiError {
+    fn from(e: crate::services::IngestError) -> Self {
+        use crate::services::IngestError::*;
+        match e {
+            Notification(n) => n.into(),
+            Store(store) => store.into(),
+            EventBus(_) => Self::Unavailable(e.to_string()),
+        }
+    }
+}
