@@ -35,9 +35,18 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Every error body: a stable code and a message naming the problem.
 #[derive(Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = ErrorResponse))]
 pub struct ErrorBody<'a> {
+    /// Error code
+    #[cfg_attr(feature = "openapi", schema(example = "BTN0000"))]
     pub code: &'a str,
+    /// Error message
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "Validation error: Test message")
+    )]
     pub message: &'a str,
 }
 
@@ -106,6 +115,33 @@ impl From<crate::ports::StoreError> for ApiError {
                 tracing::error!(error = %e, "corrupt stored item");
                 Self::Internal("internal error".into())
             }
+        }
+    }
+}
+
+impl From<crate::services::ReconcileError> for ApiError {
+    fn from(e: crate::services::ReconcileError) -> Self {
+        use crate::services::ReconcileError::*;
+        let message = e.to_string();
+        match e {
+            InvalidAdjustment(_) => Self::InvalidAdjustment(message),
+            NoMessages { .. } => Self::NotFound(message),
+            NothingPending { .. } | NotReprocessable(_) | LostRace(_) => Self::NotPending(message),
+            Ambiguous { .. } => Self::AmbiguousReconciliation(message),
+            TooManyPending { .. } => Self::InvalidBody(message),
+            QueueUnavailable(_) => Self::Unavailable(message),
+            Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<crate::services::IngestError> for ApiError {
+    fn from(e: crate::services::IngestError) -> Self {
+        use crate::services::IngestError::*;
+        match e {
+            Notification(n) => n.into(),
+            Store(store) => store.into(),
+            EventBus(_) => Self::Unavailable(e.to_string()),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! - `clearing`, `authorization`, `pix`: the domain, pure functions and types.
 //! - `ports`: the capabilities the functions need (clearing store, work queue, event bus).
 //! - `adapters`: those capabilities on DynamoDB, SQS and EventBridge.
+//! - `services`: the use cases over the ports (application services).
+//! - `http` (feature `http`): the HTTP functions' edge: routing, typed requests, responses.
 
 pub mod adapters;
 pub mod api_error;
@@ -10,8 +12,11 @@ pub mod authorization;
 pub mod clearing;
 pub mod config;
 pub mod events;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod jobs;
 pub mod operator_auth;
 pub mod pix;
 pub mod ports;
+pub mod services;
 pub mod webhook_auth;

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod dynamodb;
 pub mod eventbridge;
+pub mod memory;
 pub mod sqs;
 
 pub use aws::sdk_config;

@@ -1,0 +1,497 @@
+//! The ports in memory, for unit tests of the application services: the same
+//! conditional semantics as the DynamoDB adapter (insert if absent,
+//! version-conditional updates all or nothing, authorization claims), without
+//! a network. The queue and the bus can be switched to fail.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+
+use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::fields::transaction_date;
+use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
+use crate::events::OutboundEvent;
+use crate::jobs::ReprocessingJob;
+use crate::pix::PixReconciliation;
+use crate::ports::{
+    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, EventBus, EventBusError,
+    InsertOutcome, Page, PixStore, QueueError, ReconciliationRequest, StoreError, StoredPixState,
+    WorkQueue,
+};
+
+/// Locks, ignoring poisoning: a panicking test must not hide the state from the next assertion.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[derive(Default)]
+struct Tables {
+    messages: BTreeMap<String, ClearingMessage>,
+    /// By transUid.
+    authorizations: BTreeMap<String, Authorization>,
+    /// Reference alias (partition key) -> transUid.
+    aliases: HashMap<String, String>,
+    rejected: Vec<RejectedAuthorization>,
+    requests: BTreeMap<String, ReconciliationRequest>,
+    arrivals: Vec<Arrivals>,
+    pix: HashMap<String, StoredPixState>,
+    closed_pix_days: BTreeSet<NaiveDate>,
+}
+
+impl Tables {
+    /// The claim condition: the authorization exists and is unclaimed or already this message's.
+    fn take_claim(&mut self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
+        match self.authorizations.get_mut(&claim.trans_uid) {
+            Some(auth)
+                if auth
+                    .claimed_by
+                    .as_ref()
+                    .is_none_or(|id| *id == claim.clearing_unique_id) =>
+            {
+                auth.claimed_by = Some(claim.clearing_unique_id.clone());
+                Ok(())
+            }
+            _ => Err(StoreError::ClaimLost(claim.trans_uid.clone())),
+        }
+    }
+
+    /// Gives a claim back while its message is stored unmatched.
+    fn release_claim(&mut self, claim: &AuthorizationClaim) {
+        let unmatched = self
+            .messages
+            .get(&claim.clearing_unique_id)
+            .is_some_and(|m| m.status != ClearingStatus::Matched);
+        if let Some(auth) = self.authorizations.get_mut(&claim.trans_uid) {
+            if unmatched && auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id) {
+                auth.claimed_by = None;
+            }
+        }
+    }
+
+    fn check_updates(
+        &self,
+        updates: &[(ClearingMessage, u64)],
+        claim: Option<&AuthorizationClaim>,
+        request: Option<&ReconciliationRequest>,
+    ) -> Result<(), StoreError> {
+        for (m, expected) in updates {
+            let stored = self.messages.get(&m.clearing_unique_id);
+            if stored.is_none_or(|s| s.version != *expected) {
+                return Err(StoreError::VersionConflict(m.clearing_unique_id.clone()));
+            }
+        }
+        if let Some(c) = claim {
+            let free = self.authorizations.get(&c.trans_uid).is_some_and(|a| {
+                a.claimed_by
+                    .as_ref()
+                    .is_none_or(|id| *id == c.clearing_unique_id)
+            });
+            if !free {
+                return Err(StoreError::ClaimLost(c.trans_uid.clone()));
+            }
+        }
+        if request.is_some_and(|r| self.requests.contains_key(&r.request_id)) {
+            return Err(StoreError::Unavailable(
+                "reconciliation request recorded twice".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// [`ClearingStore`] and [`PixStore`] in memory.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every reconciliation request recorded, by request id.
+    pub fn requests(&self) -> Vec<ReconciliationRequest> {
+        lock(&self.tables).requests.values().cloned().collect()
+    }
+
+    /// Every notification noted, in order.
+    pub fn arrivals(&self) -> Vec<Arrivals> {
+        lock(&self.tables).arrivals.clone()
+    }
+
+    pub fn rejected_authorizations(&self) -> Vec<RejectedAuthorization> {
+        lock(&self.tables).rejected.clone()
+    }
+
+    /// Stores a message as it is (test set-up), replacing any stored under its id.
+    pub fn put_message(&self, message: ClearingMessage) {
+        lock(&self.tables)
+            .messages
+            .insert(message.clearing_unique_id.clone(), message);
+    }
+}
+
+/// A list's cursor: which list, and the sort key of the last item returned.
+fn cursor_for(list: &str, sort_key: &str) -> String {
+    format!("{list}|{sort_key}")
+}
+
+fn cursor_start(list: &str, cursor: Option<&str>) -> Result<Option<String>, StoreError> {
+    let Some(cursor) = cursor else {
+        return Ok(None);
+    };
+    match cursor.split_once('|') {
+        Some((l, key)) if l == list => Ok(Some(key.to_owned())),
+        Some(_) => Err(StoreError::InvalidCursor(
+            "cursor belongs to another list".into(),
+        )),
+        None => Err(StoreError::InvalidCursor(
+            "cursor is not one this API returned".into(),
+        )),
+    }
+}
+
+/// One page of `items` (sorted by key) after the cursor's key.
+fn page_of(
+    list: &str,
+    mut items: Vec<(String, ClearingMessage)>,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<Page<ClearingMessage>, StoreError> {
+    let start = cursor_start(list, cursor)?;
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let rest: Vec<_> = items
+        .into_iter()
+        .filter(|(k, _)| start.as_ref().is_none_or(|s| k > s))
+        .collect();
+    let more = rest.len() > limit;
+    let taken: Vec<_> = rest.into_iter().take(limit).collect();
+    let next_cursor = more
+        .then(|| taken.last().map(|(k, _)| cursor_for(list, k)))
+        .flatten();
+    Ok(Page {
+        items: taken.into_iter().map(|(_, m)| m).collect(),
+        next_cursor,
+    })
+}
+
+fn arrival_key(m: &ClearingMessage) -> String {
+    format!("{}#{}", m.received_at.to_rfc3339(), m.clearing_unique_id)
+}
+
+#[async_trait]
+impl ClearingStore for MemoryStore {
+    async fn authorizations(
+        &self,
+        keys: &[AuthorizationKey],
+    ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError> {
+        let t = lock(&self.tables);
+        Ok(keys
+            .iter()
+            .filter_map(|k| {
+                let uid = match k {
+                    AuthorizationKey::TransUid(uid) => Some(uid.clone()),
+                    AuthorizationKey::Reference { .. } => {
+                        t.aliases.get(&k.partition_key()).cloned()
+                    }
+                }?;
+                t.authorizations.get(&uid).map(|a| (k.clone(), a.clone()))
+            })
+            .collect())
+    }
+
+    async fn save_authorization(
+        &self,
+        authorization: &Authorization,
+    ) -> Result<AuthorizationSaved, StoreError> {
+        let mut t = lock(&self.tables);
+        for k in authorization.keys().into_iter().skip(1) {
+            t.aliases
+                .insert(k.partition_key(), authorization.trans_uid.clone());
+        }
+        if t.authorizations.contains_key(&authorization.trans_uid) {
+            return Ok(AuthorizationSaved::AlreadyStored);
+        }
+        let mut stored = authorization.clone();
+        stored.claimed_by = None;
+        t.authorizations
+            .insert(authorization.trans_uid.clone(), stored);
+        Ok(AuthorizationSaved::Inserted)
+    }
+
+    async fn save_rejected_authorization(
+        &self,
+        rejected: &RejectedAuthorization,
+    ) -> Result<(), StoreError> {
+        lock(&self.tables).rejected.push(rejected.clone());
+        Ok(())
+    }
+
+    async fn insert_message(
+        &self,
+        message: &ClearingMessage,
+        claim: Option<&AuthorizationClaim>,
+    ) -> Result<InsertOutcome, StoreError> {
+        let mut t = lock(&self.tables);
+        // The claim first, as on DynamoDB: a stored MATCHED message always holds its claim.
+        if let Some(c) = claim.filter(|c| !c.already_held) {
+            t.take_claim(c)?;
+        }
+        if let Some(existing) = t.messages.get(&message.clearing_unique_id).cloned() {
+            if let Some(c) = claim {
+                t.release_claim(c);
+            }
+            return Ok(InsertOutcome::AlreadyStored(Box::new(existing)));
+        }
+        t.messages
+            .insert(message.clearing_unique_id.clone(), message.clone());
+        Ok(InsertOutcome::Inserted)
+    }
+
+    async fn update_messages(
+        &self,
+        updates: &[(ClearingMessage, u64)],
+        claim: Option<&AuthorizationClaim>,
+        request: Option<&ReconciliationRequest>,
+    ) -> Result<(), StoreError> {
+        let mut t = lock(&self.tables);
+        // Every condition is checked before anything is written: all or nothing.
+        t.check_updates(updates, claim, request)?;
+        for (m, _) in updates {
+            t.messages.insert(m.clearing_unique_id.clone(), m.clone());
+        }
+        if let Some(c) = claim {
+            t.take_claim(c)?;
+        }
+        if let Some(r) = request {
+            t.requests.insert(r.request_id.clone(), r.clone());
+        }
+        Ok(())
+    }
+
+    async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
+        lock(&self.tables).arrivals.push(arrivals.clone());
+        Ok(())
+    }
+
+    async fn message(
+        &self,
+        clearing_unique_id: &str,
+    ) -> Result<Option<ClearingMessage>, StoreError> {
+        Ok(lock(&self.tables).messages.get(clearing_unique_id).cloned())
+    }
+
+    async fn messages_for_card(
+        &self,
+        card_network: &str,
+        card_hash: &str,
+        status: Option<ClearingStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        let items = lock(&self.tables)
+            .messages
+            .values()
+            .filter(|m| m.card_network == card_network && m.card_hash.as_deref() == Some(card_hash))
+            .filter(|m| status.is_none_or(|s| m.status == s))
+            // The ByCard sort key: status, then arrival.
+            .map(|m| {
+                (
+                    format!("{}#{}", m.status.as_str(), arrival_key(m)),
+                    m.clone(),
+                )
+            })
+            .collect();
+        page_of("card", items, limit, cursor)
+    }
+
+    async fn open_messages(
+        &self,
+        status: ClearingStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        let items = lock(&self.tables)
+            .messages
+            .values()
+            .filter(|m| m.status == status && status.is_open())
+            .map(|m| (arrival_key(m), m.clone()))
+            .collect();
+        page_of("open", items, limit, cursor)
+    }
+
+    async fn search(
+        &self,
+        search: &ClearingSearch,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        let in_dates = |from: NaiveDate, to: NaiveDate| {
+            move |m: &ClearingMessage| {
+                transaction_date(&m.fields).is_some_and(|d| from <= d && d <= to)
+            }
+        };
+        let keep: Box<dyn Fn(&ClearingMessage) -> bool> = match search {
+            ClearingSearch::TransUid(uid) => Box::new(move |m: &ClearingMessage| {
+                m.fields.get(&ClearingField::TransUid) == Some(uid)
+            }),
+            ClearingSearch::DateRange { start, end } => Box::new(in_dates(*start, *end)),
+            ClearingSearch::AfterDate(after) => Box::new(in_dates(
+                after.succ_opt().unwrap_or(*after),
+                Utc::now().date_naive(),
+            )),
+            ClearingSearch::Cursor(_) => Box::new(|_: &ClearingMessage| true),
+        };
+        let mut found: Vec<(String, ClearingMessage)> = lock(&self.tables)
+            .messages
+            .values()
+            .filter(|m| keep(m))
+            .map(|m| (arrival_key(m), m.clone()))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        let ClearingSearch::Cursor(cursor) = search else {
+            let items = found.into_iter().skip(offset).take(limit).map(|(_, m)| m);
+            return Ok(Page {
+                items: items.collect(),
+                next_cursor: None,
+            });
+        };
+        // "0" starts at the oldest record; the next cursor is the last one returned.
+        let start = if cursor == "0" {
+            None
+        } else {
+            cursor_start("arrivals", Some(cursor))?
+        };
+        let taken: Vec<_> = found
+            .into_iter()
+            .filter(|(k, _)| start.as_ref().is_none_or(|s| k > s))
+            .take(offset + limit)
+            .collect();
+        let next_cursor = match taken.last() {
+            Some((k, _)) => cursor_for("arrivals", k),
+            None => cursor.clone(),
+        };
+        Ok(Page {
+            items: taken.into_iter().skip(offset).map(|(_, m)| m).collect(),
+            next_cursor: Some(next_cursor),
+        })
+    }
+}
+
+#[async_trait]
+impl PixStore for MemoryStore {
+    async fn pix_state(&self, end_to_end_id: &str) -> Result<Option<StoredPixState>, StoreError> {
+        Ok(lock(&self.tables).pix.get(end_to_end_id).cloned())
+    }
+
+    async fn save_pix_state(
+        &self,
+        state: &PixReconciliation,
+        expected_version: u64,
+        published: bool,
+    ) -> Result<(), StoreError> {
+        let mut t = lock(&self.tables);
+        let stored = t.pix.get(&state.end_to_end_id).map_or(0, |s| s.version);
+        if stored != expected_version {
+            return Err(StoreError::VersionConflict(state.end_to_end_id.clone()));
+        }
+        t.pix.insert(
+            state.end_to_end_id.clone(),
+            StoredPixState {
+                state: state.clone(),
+                version: expected_version + 1,
+                published,
+            },
+        );
+        Ok(())
+    }
+
+    async fn close_pix_day(&self, business_date: NaiveDate) -> Result<(), StoreError> {
+        lock(&self.tables).closed_pix_days.insert(business_date);
+        Ok(())
+    }
+
+    async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError> {
+        Ok(lock(&self.tables).closed_pix_days.contains(&business_date))
+    }
+
+    async fn open_pix_ids(&self, business_date: NaiveDate) -> Result<Vec<String>, StoreError> {
+        Ok(lock(&self.tables)
+            .pix
+            .values()
+            .filter(|s| {
+                !s.state.is_decided() && s.state.relevant_business_date() == Some(business_date)
+            })
+            .map(|s| s.state.end_to_end_id.clone())
+            .collect())
+    }
+}
+
+/// [`WorkQueue`] in memory: keeps every job; [`MemoryQueue::fail`] makes it refuse them.
+#[derive(Default)]
+pub struct MemoryQueue {
+    jobs: Mutex<Vec<ReprocessingJob>>,
+    failing: AtomicBool,
+}
+
+impl MemoryQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// While `failing`, every enqueue is refused as an unavailable queue would.
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn jobs(&self) -> Vec<ReprocessingJob> {
+        lock(&self.jobs).clone()
+    }
+}
+
+#[async_trait]
+impl WorkQueue for MemoryQueue {
+    async fn enqueue(&self, job: &ReprocessingJob) -> Result<(), QueueError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(QueueError("memory queue switched to fail".into()));
+        }
+        lock(&self.jobs).push(job.clone());
+        Ok(())
+    }
+}
+
+/// [`EventBus`] in memory: keeps every event; [`MemoryBus::fail`] makes it refuse them.
+#[derive(Default)]
+pub struct MemoryBus {
+    events: Mutex<Vec<OutboundEvent>>,
+    failing: AtomicBool,
+}
+
+impl MemoryBus {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn fail(&self, failing: bool) {
+        self.failing.store(failing, Ordering::SeqCst);
+    }
+
+    pub fn events(&self) -> Vec<OutboundEvent> {
+        lock(&self.events).clone()
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), EventBusError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(EventBusError("memory bus switched to fail".into()));
+        }
+        lock(&self.events).extend_from_slice(events);
+        Ok(())
+    }
+}

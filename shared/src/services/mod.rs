@@ -1,0 +1,11 @@
+//! Application services: the use cases, over the ports. The functions' handlers
+//! only translate HTTP or SQS into calls to these and their errors into responses.
+
+pub mod ingest;
+pub mod reconciliation;
+
+pub use ingest::{AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult};
+pub use reconciliation::{
+    Accepted, ReconcileError, ReconciliationCommand, ReconciliationService,
+    MAX_MESSAGES_PER_REQUEST,
+};
