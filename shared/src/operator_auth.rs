@@ -9,6 +9,8 @@
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use crate::config::{ConfigError, Env};
+
 pub const SCOPE_RECONCILE: &str = "clearing:reconcile";
 pub const SCOPE_READ: &str = "clearing:read";
 
@@ -79,15 +81,20 @@ impl TokenVerifier {
         Self { key, validation }
     }
 
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_RS256_PUBLIC_KEY_PEM` or `JWT_HS256_SECRET`.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let issuer = crate::config::required("JWT_ISSUER")?;
-        let audience = crate::config::required("JWT_AUDIENCE")?;
-        if let Ok(pem) = crate::config::required("JWT_RS256_PUBLIC_KEY_PEM") {
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and the key: `JWT_RS256_PUBLIC_KEY_PEM`
+    /// (deployed) if set, else `JWT_HS256_SECRET` (local).
+    pub fn from_config(env: &Env) -> Result<Self, ConfigError> {
+        let issuer = env.required("JWT_ISSUER")?;
+        let audience = env.required("JWT_AUDIENCE")?;
+        if let Some(pem) = env.optional("JWT_RS256_PUBLIC_KEY_PEM") {
             return Self::rs256(pem.as_bytes(), &issuer, &audience)
-                .map_err(|e| crate::config::ConfigError(format!("JWT_RS256_PUBLIC_KEY_PEM: {e}")));
+                .map_err(|e| ConfigError(format!("JWT_RS256_PUBLIC_KEY_PEM: {e}")));
         }
-        let secret = crate::config::required("JWT_HS256_SECRET")?;
+        let secret = env.optional("JWT_HS256_SECRET").ok_or_else(|| {
+            ConfigError(
+                "set JWT_RS256_PUBLIC_KEY_PEM (deployed) or JWT_HS256_SECRET (local run)".into(),
+            )
+        })?;
         Ok(Self::hs256(secret.as_bytes(), &issuer, &audience))
     }
 
@@ -168,5 +175,36 @@ mod tests {
             v.verify(Some(&format!("Bearer {none}"))),
             Err(TokenError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn an_empty_public_key_is_absent_and_the_shared_secret_is_used() {
+        let env = Env::from_pairs([
+            ("JWT_ISSUER", "iss"),
+            ("JWT_AUDIENCE", "aud"),
+            ("JWT_RS256_PUBLIC_KEY_PEM", " "),
+            ("JWT_HS256_SECRET", "k"),
+        ]);
+        let v = TokenVerifier::from_config(&env).unwrap();
+        let token = mint_hs256(b"k", &claims("clearing:read", 600));
+        assert!(v.verify(Some(&format!("Bearer {token}"))).is_ok());
+    }
+
+    #[test]
+    fn token_settings_are_checked_at_start() {
+        let base = [("JWT_ISSUER", "iss"), ("JWT_AUDIENCE", "aud")];
+        let err = |extra: &[(&'static str, &'static str)]| {
+            let env = Env::from_pairs(base.iter().chain(extra).copied());
+            TokenVerifier::from_config(&env).err().unwrap().to_string()
+        };
+        // No key at all (both empty): the error names both ways to give one.
+        let none = err(&[("JWT_RS256_PUBLIC_KEY_PEM", ""), ("JWT_HS256_SECRET", "")]);
+        assert!(none.contains("JWT_RS256_PUBLIC_KEY_PEM") && none.contains("JWT_HS256_SECRET"));
+        // A public key that is set must parse.
+        let bad = err(&[("JWT_RS256_PUBLIC_KEY_PEM", "not a key"), ("JWT_HS256_SECRET", "k")]);
+        assert!(bad.starts_with("configuration: JWT_RS256_PUBLIC_KEY_PEM"), "{bad}");
+        let env = Env::from_pairs([("JWT_AUDIENCE", "aud"), ("JWT_HS256_SECRET", "k")]);
+        let no_issuer = TokenVerifier::from_config(&env).err().unwrap().to_string();
+        assert!(no_issuer.contains("JWT_ISSUER"), "{no_issuer}");
     }
 }

@@ -6,6 +6,8 @@
 //! - `POST /v1/webhooks/{network}/clearing`        body `{"clearing": [...]}`
 //! - `POST /v1/webhooks/{network}/authorizations`  body `{"authorizations": [...]}`
 
+mod wiring;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

@@ -6,6 +6,8 @@
 //! - `GET  /v1/clearing-messages?status=&card_network=&card_hash=&limit=&cursor=`
 //! - `GET  /v1/clearing-search?transUid=|transactionStartDate=&transactionEndDate=|afterTransactionDate=|cursor=&offset=&limit=`
 
+mod wiring;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

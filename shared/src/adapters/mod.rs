@@ -6,7 +6,7 @@ pub mod dynamodb;
 pub mod eventbridge;
 pub mod sqs;
 
-pub use aws::sdk_config;
+pub use aws::{sdk_config, AwsClients};
 pub use dynamodb::DynamoDbClearingStore;
 pub use eventbridge::EventBridgeBus;
 pub use sqs::SqsWorkQueue;
