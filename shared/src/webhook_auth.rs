@@ -182,7 +182,10 @@ mod tests {
         ]);
         let auth = WebhookAuth::from_config(&env);
         let body = b"{}";
-        assert_eq!(auth.verify(None, Some(&sign("s3cret", 1, body)), body, 1), Ok(()));
+        assert_eq!(
+            auth.verify(None, Some(&sign("s3cret", 1, body)), body, 1),
+            Ok(())
+        );
         assert_eq!(auth.verify(Some("CN=b"), None, body, 1), Ok(()));
         assert_eq!(
             auth.verify(Some("CN=c"), None, body, 1),

@@ -58,7 +58,10 @@ mod tests {
     #[test]
     fn the_reprocessing_lease_is_positive_seconds_or_the_default() {
         let default = chrono::Duration::seconds(DEFAULT_REPROCESSING_LEASE_SECONDS);
-        assert_eq!(reprocessing_lease(&Env::from_pairs([("A", "1")])).unwrap(), default);
+        assert_eq!(
+            reprocessing_lease(&Env::from_pairs([("A", "1")])).unwrap(),
+            default
+        );
         // Empty or blank is unset, like every optional setting.
         assert_eq!(lease("").unwrap(), default);
         assert_eq!(lease("  ").unwrap(), default);
@@ -73,7 +76,10 @@ mod tests {
         let clients = AwsClients::from_environment().await.unwrap();
         let settings = [
             ("TABLE_NAME", "t-ClearingTable"),
-            ("REPROCESSING_QUEUE_URL", "http://127.0.0.1:5000/123456789012/t-ReprocessingQueue"),
+            (
+                "REPROCESSING_QUEUE_URL",
+                "http://127.0.0.1:5000/123456789012/t-ReprocessingQueue",
+            ),
             ("JWT_ISSUER", "iss"),
             ("JWT_AUDIENCE", "aud"),
             ("JWT_HS256_SECRET", "k"),

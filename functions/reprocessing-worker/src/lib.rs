@@ -20,8 +20,8 @@ use shared::events::clearing_event;
 use shared::jobs::ReprocessingJob;
 use shared::ports::{ClearingStore, EventBus, PixStore, StoreError};
 
-mod wiring;
 pub mod pix;
+mod wiring;
 
 pub const WORKER_ACTOR: &str = "worker:reprocessing";
 

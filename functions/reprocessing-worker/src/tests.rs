@@ -38,10 +38,16 @@ impl ClearingStore for Empty {
     ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError> {
         Ok(HashMap::new())
     }
-    async fn save_authorization(&self, _: &Authorization) -> Result<AuthorizationSaved, StoreError> {
+    async fn save_authorization(
+        &self,
+        _: &Authorization,
+    ) -> Result<AuthorizationSaved, StoreError> {
         unreachable!("the worker never stores authorizations")
     }
-    async fn save_rejected_authorization(&self, _: &RejectedAuthorization) -> Result<(), StoreError> {
+    async fn save_rejected_authorization(
+        &self,
+        _: &RejectedAuthorization,
+    ) -> Result<(), StoreError> {
         unreachable!("the worker never stores authorizations")
     }
     async fn insert_message(
@@ -98,7 +104,12 @@ impl PixStore for Empty {
     async fn pix_state(&self, _: &str) -> Result<Option<StoredPixState>, StoreError> {
         Ok(None)
     }
-    async fn save_pix_state(&self, _: &PixReconciliation, _: u64, _: bool) -> Result<(), StoreError> {
+    async fn save_pix_state(
+        &self,
+        _: &PixReconciliation,
+        _: u64,
+        _: bool,
+    ) -> Result<(), StoreError> {
         Ok(())
     }
     async fn close_pix_day(&self, _: NaiveDate) -> Result<(), StoreError> {
@@ -154,7 +165,10 @@ fn failed(records: &[SqsMessage]) -> Vec<String> {
 #[test]
 fn each_queue_carries_its_own_kind_of_message() {
     assert_eq!(
-        failed(&[record("job", Some(JOBS), JOB), record("pix", Some(PIX), PIX_EVENT)]),
+        failed(&[
+            record("job", Some(JOBS), JOB),
+            record("pix", Some(PIX), PIX_EVENT)
+        ]),
         Vec::<String>::new()
     );
 }

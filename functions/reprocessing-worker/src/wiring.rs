@@ -54,7 +54,11 @@ mod tests {
                 pix_inputs: "arn:pix".into()
             }
         );
-        for missing in ["REPROCESSING_QUEUE_ARN", "PIX_INPUT_QUEUE_ARN", "TABLE_NAME"] {
+        for missing in [
+            "REPROCESSING_QUEUE_ARN",
+            "PIX_INPUT_QUEUE_ARN",
+            "TABLE_NAME",
+        ] {
             let env = Env::from_pairs(settings.iter().filter(|(k, _)| *k != missing).copied());
             let e = WorkerService::from_config(&env, &clients).err().unwrap();
             assert!(e.to_string().contains(missing), "{e}");
