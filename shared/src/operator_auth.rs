@@ -6,22 +6,20 @@
 //! `iss`, `aud`; `alg: none` and any algorithm other than the configured one
 //! are refused. Permissions are OAuth scopes in the `scope` claim.
 
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
 
 use crate::config::{ConfigError, Env};
 
 pub const SCOPE_RECONCILE: &str = "clearing:reconcile";
 pub const SCOPE_READ: &str = "clearing:read";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub iss: String,
-    pub aud: String,
-    pub exp: i64,
+/// The claims the API reads (the library checks `exp`, `iss` and `aud` itself).
+#[derive(Debug, Clone, Deserialize)]
+struct Claims {
+    sub: String,
     #[serde(default)]
-    pub scope: String,
+    scope: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,29 +119,27 @@ impl TokenVerifier {
     }
 }
 
-/// Mints an HS256 token (local run and tests; production tokens come from the identity provider).
-pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine;
+    use jsonwebtoken::{encode, EncodingKey, Header};
 
-    fn claims(scope: &str, exp_in: i64) -> Claims {
-        Claims {
-            sub: "ana".into(),
-            iss: "iss".into(),
-            aud: "aud".into(),
-            exp: chrono::Utc::now().timestamp() + exp_in,
-            scope: scope.into(),
-        }
+    fn claims(scope: &str, exp_in: i64) -> serde_json::Value {
+        serde_json::json!({
+            "sub": "ana", "iss": "iss", "aud": "aud",
+            "exp": chrono::Utc::now().timestamp() + exp_in, "scope": scope,
+        })
+    }
+
+    /// What the identity provider does (production tokens are never minted here).
+    fn mint_hs256(secret: &[u8], claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -201,8 +197,14 @@ mod tests {
         let none = err(&[("JWT_RS256_PUBLIC_KEY_PEM", ""), ("JWT_HS256_SECRET", "")]);
         assert!(none.contains("JWT_RS256_PUBLIC_KEY_PEM") && none.contains("JWT_HS256_SECRET"));
         // A public key that is set must parse.
-        let bad = err(&[("JWT_RS256_PUBLIC_KEY_PEM", "not a key"), ("JWT_HS256_SECRET", "k")]);
-        assert!(bad.starts_with("configuration: JWT_RS256_PUBLIC_KEY_PEM"), "{bad}");
+        let bad = err(&[
+            ("JWT_RS256_PUBLIC_KEY_PEM", "not a key"),
+            ("JWT_HS256_SECRET", "k"),
+        ]);
+        assert!(
+            bad.starts_with("configuration: JWT_RS256_PUBLIC_KEY_PEM"),
+            "{bad}"
+        );
         let env = Env::from_pairs([("JWT_AUDIENCE", "aud"), ("JWT_HS256_SECRET", "k")]);
         let no_issuer = TokenVerifier::from_config(&env).err().unwrap().to_string();
         assert!(no_issuer.contains("JWT_ISSUER"), "{no_issuer}");

@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use devstack::{lambda_env, provision, LocalClients, Template};
+use devstack::{lambda_env, local_settings, provision, LocalClients, Provisioned, Template};
 
 /// One HTTP/1.1 request on a keep-alive connection: (method, path, body).
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
@@ -54,23 +54,37 @@ fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body
     let _ = stream.write_all(body);
 }
 
-/// Runs `binary` as Lambda would, hands it `events` one invocation at a time
-/// over the Runtime API, and returns what it answered to each.
+/// An event of `events/`, as its file holds it.
+fn sample(file: &str) -> (String, Vec<u8>) {
+    let body =
+        std::fs::read(devstack::repo_root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    (file.to_owned(), body)
+}
+
+/// A sample SQS event of `events/reprocessing-worker`, its records pointed at
+/// `provisioned`'s queues: the samples name the queues `./dev.sh lambda`
+/// provisions (prefix `local-`), and the worker reads a record by its queue.
+fn worker_sample(file: &str, provisioned: &Provisioned) -> (String, Vec<u8>) {
+    let (name, body) = sample(file);
+    let mut event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    devstack::retarget_sample_event(&mut event, provisioned)
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    (name, serde_json::to_vec(&event).unwrap())
+}
+
+/// Runs `binary` as Lambda would, hands it `events` (name, body) one
+/// invocation at a time over the Runtime API, and returns what it answered to each.
 fn invoke_all(
     binary: &PathBuf,
     env: &[(String, String)],
-    events: &[&str],
+    events: &[(String, Vec<u8>)],
 ) -> Vec<serde_json::Value> {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     let mut queue: VecDeque<(String, Vec<u8>)> = events
         .iter()
         .enumerate()
-        .map(|(i, file)| {
-            let body = std::fs::read(devstack::repo_root().join(file))
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-            (format!("request-{i}"), body)
-        })
+        .map(|(i, (_, body))| (format!("request-{i}"), body.clone()))
         .collect();
     let (answers_tx, answers) = mpsc::channel::<(String, Vec<u8>)>();
     let mut child = Command::new(binary)
@@ -125,7 +139,7 @@ fn invoke_all(
         }
     });
     let mut out = Vec::new();
-    for (i, event) in events.iter().enumerate() {
+    for (i, (event, _)) in events.iter().enumerate() {
         let (path, body) = answers
             .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| panic!("{} answered nothing to {}", binary.display(), event));
@@ -179,14 +193,15 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
     let clients = LocalClients::new().await;
     let prefix = format!("rt{}-", std::process::id());
     let provisioned = provision(&template, &prefix, &clients).await.unwrap();
-    let env = lambda_env(&provisioned, &clients.endpoints).unwrap();
+    // The functions' environment as `./dev.sh lambda` writes it (local/local.env's secrets).
+    let env = lambda_env(&provisioned, &local_settings().unwrap(), &clients.endpoints).unwrap();
 
     let webhook = invoke_all(
         &target.join("clearing-webhook"),
         &env,
         &[
-            "events/clearing-webhook/authorization-seed.json",
-            "events/clearing-webhook/clearing-seed.json",
+            sample("events/clearing-webhook/authorization-seed.json"),
+            sample("events/clearing-webhook/clearing-seed.json"),
         ],
     );
     let (s, ack) = http_answer(&webhook[0]);
@@ -204,12 +219,12 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         &target.join("reconciliation-api"),
         &env,
         &[
-            "events/reconciliation-api/list-pending.json",
-            "events/reconciliation-api/reconcile-seed.json",
-            "events/reconciliation-api/get-message.json",
-            "events/reconciliation-api/list-card.json",
-            "events/reconciliation-api/search-trans-uid.json",
-            "events/reconciliation-api/search-cursor.json",
+            sample("events/reconciliation-api/list-pending.json"),
+            sample("events/reconciliation-api/reconcile-seed.json"),
+            sample("events/reconciliation-api/get-message.json"),
+            sample("events/reconciliation-api/list-card.json"),
+            sample("events/reconciliation-api/search-trans-uid.json"),
+            sample("events/reconciliation-api/search-cursor.json"),
         ],
     );
     let (s, pending) = http_answer(&api[0]);
@@ -255,29 +270,34 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         .first()
         .expect("the API queued a job")
         .clone();
-    let sample: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            devstack::repo_root().join("events/reprocessing-worker/sqs-reprocessing-job.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let mut queued = sample.clone();
+    let job_sample = "events/reprocessing-worker/sqs-reprocessing-job.json";
+    let (_, sample_job) = worker_sample(job_sample, &provisioned);
+    let mut queued: serde_json::Value = serde_json::from_slice(&sample_job).unwrap();
     queued["Records"][0]["body"] = job.body().unwrap().into();
     queued["Records"][0]["messageId"] = job.message_id().unwrap().into();
-    let queued_file = std::env::temp_dir().join(format!("{prefix}queued-job.json"));
-    std::fs::write(&queued_file, serde_json::to_vec(&queued).unwrap()).unwrap();
-    let queued_path = queued_file.to_string_lossy().into_owned();
+    let queued = (
+        "the job the API queued".to_owned(),
+        serde_json::to_vec(&queued).unwrap(),
+    );
 
     let worker = invoke_all(
         &target.join("reprocessing-worker"),
         &env,
         &[
-            "events/reprocessing-worker/sqs-reprocessing-job.json",
-            &queued_path,
-            "events/reprocessing-worker/sqs-pix-transaction.json",
-            "events/reprocessing-worker/sqs-pix-provider-entry.json",
-            "events/reprocessing-worker/sqs-pix-report-closed.json",
+            worker_sample(job_sample, &provisioned),
+            queued,
+            worker_sample(
+                "events/reprocessing-worker/sqs-pix-transaction.json",
+                &provisioned,
+            ),
+            worker_sample(
+                "events/reprocessing-worker/sqs-pix-provider-entry.json",
+                &provisioned,
+            ),
+            worker_sample(
+                "events/reprocessing-worker/sqs-pix-report-closed.json",
+                &provisioned,
+            ),
         ],
     );
     for answer in &worker {
@@ -287,13 +307,12 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
             "{answer}"
         );
     }
-    let _ = std::fs::remove_file(&queued_file);
 
     // The reconciled message, read back through the API's real main.
     let api = invoke_all(
         &target.join("reconciliation-api"),
         &env,
-        &["events/reconciliation-api/get-message.json"],
+        &[sample("events/reconciliation-api/get-message.json")],
     );
     let (s, message) = http_answer(&api[0]);
     assert_eq!(
