@@ -2,14 +2,32 @@
 """Writes the sample events of the reconciliation API and the worker.
 
 The API samples carry a Bearer token signed with the *local development*
-secret (LOCAL_DEV_JWT_SECRET below, also used by ./dev.sh up); it is valid
-until 2100 and worthless anywhere else. Run: python3 events/make_samples.py
+settings of local/local.env (JWT_HS256_SECRET, JWT_ISSUER, JWT_AUDIENCE, also
+used by ./dev.sh up and ./dev.sh lambda); it is valid until 2100 and worthless
+anywhere else. The worker samples name the queues the local stack gives the
+prefix `local-` (the worker reads a record by its eventSourceARN).
+Run: python3 events/make_samples.py
 """
 import base64, hashlib, hmac, json, pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent
-LOCAL_DEV_JWT_SECRET = b"local-dev-only-jwt-secret"
-ISSUER, AUDIENCE = "https://auth.local/", "clearing-reconciliation-api"
+
+
+def local_settings():
+    """KEY=value lines of local/local.env (comments and blank lines skipped)."""
+    settings = {}
+    for line in (ROOT.parent / "local" / "local.env").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            settings[key.strip()] = value.strip()
+    return settings
+
+
+LOCAL = local_settings()
+LOCAL_DEV_JWT_SECRET = LOCAL["JWT_HS256_SECRET"].encode()
+ISSUER, AUDIENCE = LOCAL["JWT_ISSUER"], LOCAL["JWT_AUDIENCE"]
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:local-{}"
 
 
 def b64(data: bytes) -> str:
@@ -74,7 +92,7 @@ write("reprocessing-worker/sqs-reprocessing-job.json", {"Records": [{
     "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "1795000000000",
                    "SenderId": "AIDAEXAMPLE", "ApproximateFirstReceiveTimestamp": "1795000000000"},
     "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:local-ReprocessingQueue", "awsRegion": "us-east-1"}]})
+    "eventSourceARN": QUEUE_ARN.format("ReprocessingQueue"), "awsRegion": "us-east-1"}]})
 
 
 def pix_sqs(detail_type, detail):
@@ -85,7 +103,7 @@ def pix_sqs(detail_type, detail):
         "messageId": "0b7a1c8e-0000-4000-8000-0000000000" + str(len(detail_type)), "receiptHandle": "sample",
         "body": json.dumps(envelope), "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
         "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:local-PixInputQueue", "awsRegion": "us-east-1"}]}
+        "eventSourceARN": QUEUE_ARN.format("PixInputQueue"), "awsRegion": "us-east-1"}]}
 
 
 E2E = "E4086716320220629204700103800548"

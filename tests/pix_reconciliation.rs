@@ -9,8 +9,7 @@ use std::time::Duration;
 use integration_tests::*;
 
 fn schema() -> jsonschema::Validator {
-    let path =
-        devstack::repo_root().join("spec/pix-financial-reconciliation.schema.json");
+    let path = devstack::repo_root().join("spec/pix-financial-reconciliation.schema.json");
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).expect("kit beside the repository"))
             .unwrap();
@@ -285,14 +284,12 @@ async fn an_invalid_pix_input_fails_alone() {
 #[tokio::test]
 async fn sample_pix_events_reconcile_the_seed_example() {
     let stack = TestStack::new().await;
-    let root = devstack::repo_root().join("events/reprocessing-worker");
     for file in [
         "sqs-pix-provider-entry.json",
         "sqs-pix-transaction.json",
         "sqs-pix-report-closed.json",
     ] {
-        let event: aws_lambda_events::event::sqs::SqsEvent =
-            serde_json::from_str(&std::fs::read_to_string(root.join(file)).unwrap()).unwrap();
+        let event = stack.sample_sqs_event(file);
         let response = reprocessing_worker::handle(
             &stack.worker(),
             lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),

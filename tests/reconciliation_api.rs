@@ -162,9 +162,9 @@ async fn tokens_are_required_valid_and_permitted() {
     .await
     .unwrap();
     assert_eq!(resp.status(), 401);
-    let expired = shared::operator_auth::mint_hs256(
+    let expired = mint_hs256(
         JWT_SECRET.as_bytes(),
-        &shared::operator_auth::Claims {
+        &Claims {
             sub: "ana".into(),
             iss: JWT_ISSUER.into(),
             aud: JWT_AUDIENCE.into(),
@@ -178,9 +178,9 @@ async fn tokens_are_required_valid_and_permitted() {
             .0,
         401
     );
-    let forged = shared::operator_auth::mint_hs256(
+    let forged = mint_hs256(
         b"not-the-secret",
-        &shared::operator_auth::Claims {
+        &Claims {
             sub: "ana".into(),
             iss: JWT_ISSUER.into(),
             aud: JWT_AUDIENCE.into(),

@@ -347,15 +347,12 @@ async fn an_event_bus_fault_retries_and_loses_nothing() {
     );
 }
 
-/// events/reprocessing-worker/sqs-reprocessing-job.json is an SQS event the handler reads.
+/// events/reprocessing-worker/sqs-reprocessing-job.json is an SQS event the handler reads
+/// (from this stack's job queue: the sample names the local run's).
 #[tokio::test]
 async fn sample_sqs_event_is_read_by_the_handler() {
     let stack = TestStack::new().await;
-    let event = std::fs::read_to_string(
-        devstack::repo_root().join("events/reprocessing-worker/sqs-reprocessing-job.json"),
-    )
-    .unwrap();
-    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_str(&event).unwrap();
+    let event = stack.sample_sqs_event("sqs-reprocessing-job.json");
     let job: shared::jobs::ReprocessingJob =
         serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
     assert_eq!(

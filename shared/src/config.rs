@@ -1,15 +1,78 @@
 //! Configuration read once at cold start, and logging set-up.
+//!
+//! Every function reads its settings through [`Env`]: the process environment
+//! when deployed, a map of the provisioned resources and local settings in the
+//! local runner and the tests. One reader means one rule everywhere: a setting
+//! that is empty or only whitespace is absent (a template that resolves a
+//! secret to "" must not turn into a key that fails to parse).
+
+use std::collections::BTreeMap;
+
+use crate::clearing::matching::DEFAULT_MATCHING_RULES;
+use crate::clearing::MatchingRules;
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 
-/// A required environment variable.
-pub fn required(name: &str) -> Result<String, ConfigError> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
+/// Settings by name.
+#[derive(Debug, Clone)]
+pub struct Env {
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Process,
+    Map(BTreeMap<String, String>),
+}
+
+impl Env {
+    /// The process environment (the Lambda function's configuration).
+    pub fn process() -> Self {
+        Self {
+            source: Source::Process,
+        }
+    }
+
+    /// Name/value pairs (the local runner, the tests); a later pair wins.
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            source: Source::Map(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The value of `name`, unless it is unset, empty or whitespace.
+    pub fn optional(&self, name: &str) -> Option<String> {
+        let value = match &self.source {
+            Source::Process => std::env::var(name).ok(),
+            Source::Map(map) => map.get(name).cloned(),
+        };
+        value.filter(|v| !v.trim().is_empty())
+    }
+
+    /// The value of `name`; unset, empty or whitespace is an error naming it.
+    pub fn required(&self, name: &str) -> Result<String, ConfigError> {
+        self.optional(name)
+            .ok_or_else(|| ConfigError(format!("environment variable {name} is not set")))
+    }
+}
+
+/// The matching rules of `MATCHING_RULES` if set, else the shipped defaults.
+pub fn matching_rules(env: &Env) -> Result<MatchingRules, ConfigError> {
+    let json = env.optional("MATCHING_RULES");
+    MatchingRules::from_json(json.as_deref().unwrap_or(DEFAULT_MATCHING_RULES))
+        .map_err(|e| ConfigError(format!("MATCHING_RULES: {e}")))
 }
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
@@ -24,4 +87,43 @@ pub fn init_tracing() {
         .without_time()
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_or_blank_settings_are_absent() {
+        let env = Env::from_pairs([("A", "x"), ("EMPTY", ""), ("BLANK", " \n\t")]);
+        assert_eq!(env.optional("A").as_deref(), Some("x"));
+        assert_eq!(env.optional("EMPTY"), None);
+        assert_eq!(env.optional("BLANK"), None);
+        assert_eq!(env.optional("UNSET"), None);
+        assert_eq!(env.required("A").unwrap(), "x");
+        for name in ["EMPTY", "BLANK", "UNSET"] {
+            let e = env.required(name).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_later_pair_wins() {
+        let env = Env::from_pairs([("A", "1"), ("A", "2")]);
+        assert_eq!(env.required("A").unwrap(), "2");
+    }
+
+    #[test]
+    fn matching_rules_default_unless_set() {
+        let shipped = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let none = Env::from_pairs([("MATCHING_RULES", " ")]);
+        assert_eq!(matching_rules(&none).unwrap(), shipped);
+        let custom = Env::from_pairs([("MATCHING_RULES", r#"{"tolerances": []}"#)]);
+        assert!(matching_rules(&custom).unwrap().tolerances.is_empty());
+        let bad = Env::from_pairs([("MATCHING_RULES", "{")]);
+        assert!(matching_rules(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("MATCHING_RULES"));
+    }
 }

@@ -6,20 +6,20 @@
 //! `iss`, `aud`; `alg: none` and any algorithm other than the configured one
 //! are refused. Permissions are OAuth scopes in the `scope` claim.
 
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::config::{ConfigError, Env};
 
 pub const SCOPE_RECONCILE: &str = "clearing:reconcile";
 pub const SCOPE_READ: &str = "clearing:read";
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    pub iss: String,
-    pub aud: String,
-    pub exp: i64,
+/// The claims the API reads (the library checks `exp`, `iss` and `aud` itself).
+#[derive(Debug, Clone, Deserialize)]
+struct Claims {
+    sub: String,
     #[serde(default)]
-    pub scope: String,
+    scope: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,15 +79,20 @@ impl TokenVerifier {
         Self { key, validation }
     }
 
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_RS256_PUBLIC_KEY_PEM` or `JWT_HS256_SECRET`.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let issuer = crate::config::required("JWT_ISSUER")?;
-        let audience = crate::config::required("JWT_AUDIENCE")?;
-        if let Ok(pem) = crate::config::required("JWT_RS256_PUBLIC_KEY_PEM") {
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and the key: `JWT_RS256_PUBLIC_KEY_PEM`
+    /// (deployed) if set, else `JWT_HS256_SECRET` (local).
+    pub fn from_config(env: &Env) -> Result<Self, ConfigError> {
+        let issuer = env.required("JWT_ISSUER")?;
+        let audience = env.required("JWT_AUDIENCE")?;
+        if let Some(pem) = env.optional("JWT_RS256_PUBLIC_KEY_PEM") {
             return Self::rs256(pem.as_bytes(), &issuer, &audience)
-                .map_err(|e| crate::config::ConfigError(format!("JWT_RS256_PUBLIC_KEY_PEM: {e}")));
+                .map_err(|e| ConfigError(format!("JWT_RS256_PUBLIC_KEY_PEM: {e}")));
         }
-        let secret = crate::config::required("JWT_HS256_SECRET")?;
+        let secret = env.optional("JWT_HS256_SECRET").ok_or_else(|| {
+            ConfigError(
+                "set JWT_RS256_PUBLIC_KEY_PEM (deployed) or JWT_HS256_SECRET (local run)".into(),
+            )
+        })?;
         Ok(Self::hs256(secret.as_bytes(), &issuer, &audience))
     }
 
@@ -114,29 +119,27 @@ impl TokenVerifier {
     }
 }
 
-/// Mints an HS256 token (local run and tests; production tokens come from the identity provider).
-pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
-    encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(secret),
-    )
-    .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use base64::Engine;
+    use jsonwebtoken::{encode, EncodingKey, Header};
 
-    fn claims(scope: &str, exp_in: i64) -> Claims {
-        Claims {
-            sub: "ana".into(),
-            iss: "iss".into(),
-            aud: "aud".into(),
-            exp: chrono::Utc::now().timestamp() + exp_in,
-            scope: scope.into(),
-        }
+    fn claims(scope: &str, exp_in: i64) -> serde_json::Value {
+        serde_json::json!({
+            "sub": "ana", "iss": "iss", "aud": "aud",
+            "exp": chrono::Utc::now().timestamp() + exp_in, "scope": scope,
+        })
+    }
+
+    /// What the identity provider does (production tokens are never minted here).
+    fn mint_hs256(secret: &[u8], claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(secret),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -168,5 +171,42 @@ mod tests {
             v.verify(Some(&format!("Bearer {none}"))),
             Err(TokenError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn an_empty_public_key_is_absent_and_the_shared_secret_is_used() {
+        let env = Env::from_pairs([
+            ("JWT_ISSUER", "iss"),
+            ("JWT_AUDIENCE", "aud"),
+            ("JWT_RS256_PUBLIC_KEY_PEM", " "),
+            ("JWT_HS256_SECRET", "k"),
+        ]);
+        let v = TokenVerifier::from_config(&env).unwrap();
+        let token = mint_hs256(b"k", &claims("clearing:read", 600));
+        assert!(v.verify(Some(&format!("Bearer {token}"))).is_ok());
+    }
+
+    #[test]
+    fn token_settings_are_checked_at_start() {
+        let base = [("JWT_ISSUER", "iss"), ("JWT_AUDIENCE", "aud")];
+        let err = |extra: &[(&'static str, &'static str)]| {
+            let env = Env::from_pairs(base.iter().chain(extra).copied());
+            TokenVerifier::from_config(&env).err().unwrap().to_string()
+        };
+        // No key at all (both empty): the error names both ways to give one.
+        let none = err(&[("JWT_RS256_PUBLIC_KEY_PEM", ""), ("JWT_HS256_SECRET", "")]);
+        assert!(none.contains("JWT_RS256_PUBLIC_KEY_PEM") && none.contains("JWT_HS256_SECRET"));
+        // A public key that is set must parse.
+        let bad = err(&[
+            ("JWT_RS256_PUBLIC_KEY_PEM", "not a key"),
+            ("JWT_HS256_SECRET", "k"),
+        ]);
+        assert!(
+            bad.starts_with("configuration: JWT_RS256_PUBLIC_KEY_PEM"),
+            "{bad}"
+        );
+        let env = Env::from_pairs([("JWT_AUDIENCE", "aud"), ("JWT_HS256_SECRET", "k")]);
+        let no_issuer = TokenVerifier::from_config(&env).err().unwrap().to_string();
+        assert!(no_issuer.contains("JWT_ISSUER"), "{no_issuer}");
     }
 }

@@ -11,6 +11,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::config::Env;
+
 pub const SIGNATURE_HEADER: &str = "x-webhook-signature";
 pub const MAX_SIGNATURE_AGE_SECONDS: i64 = 300;
 
@@ -52,18 +54,19 @@ pub enum WebhookAuthError {
 impl WebhookAuth {
     pub fn new(signing_secret: Option<String>, allowed_client_subjects: Vec<String>) -> Self {
         Self {
+            // A blank secret is no secret: signatures are then refused, never checked against "".
             signing_secret: signing_secret
-                .filter(|s| !s.is_empty())
+                .filter(|s| !s.trim().is_empty())
                 .map(String::into_bytes),
             allowed_client_subjects,
         }
     }
 
-    /// From `WEBHOOK_SIGNING_SECRET` and `MTLS_ALLOWED_SUBJECTS` (`;`-separated DNs).
-    pub fn from_env() -> Self {
+    /// From `WEBHOOK_SIGNING_SECRET` and `MTLS_ALLOWED_SUBJECTS` (`;`-separated DNs), both optional.
+    pub fn from_config(env: &Env) -> Self {
         Self::new(
-            std::env::var("WEBHOOK_SIGNING_SECRET").ok(),
-            std::env::var("MTLS_ALLOWED_SUBJECTS")
+            env.optional("WEBHOOK_SIGNING_SECRET"),
+            env.optional("MTLS_ALLOWED_SUBJECTS")
                 .unwrap_or_default()
                 .split(';')
                 .map(str::trim)
@@ -169,5 +172,35 @@ mod tests {
             auth.verify(Some("CN=evil"), None, body, 1_000),
             Err(WebhookAuthError::UnknownClient)
         );
+    }
+
+    #[test]
+    fn settings_come_from_the_configuration_and_blank_ones_are_absent() {
+        let env = Env::from_pairs([
+            ("WEBHOOK_SIGNING_SECRET", "s3cret"),
+            ("MTLS_ALLOWED_SUBJECTS", " CN=a ; ;CN=b"),
+        ]);
+        let auth = WebhookAuth::from_config(&env);
+        let body = b"{}";
+        assert_eq!(
+            auth.verify(None, Some(&sign("s3cret", 1, body)), body, 1),
+            Ok(())
+        );
+        assert_eq!(auth.verify(Some("CN=b"), None, body, 1), Ok(()));
+        assert_eq!(
+            auth.verify(Some("CN=c"), None, body, 1),
+            Err(WebhookAuthError::UnknownClient)
+        );
+
+        for secret in ["", "  "] {
+            let env = Env::from_pairs([("WEBHOOK_SIGNING_SECRET", secret)]);
+            let auth = WebhookAuth::from_config(&env);
+            assert!(!format!("{auth:?}").contains("<set>"), "{secret:?}");
+            assert_eq!(
+                auth.verify(None, Some(&sign(secret, 1, body)), body, 1),
+                Err(WebhookAuthError::Mismatch),
+                "a signature made with a blank secret is refused"
+            );
+        }
     }
 }

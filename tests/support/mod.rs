@@ -1,17 +1,41 @@
 //! Shared set-up of the integration tests: each test provisions its own copy
 //! of the template's resources (a unique name prefix) on the local stack, so
 //! tests run in parallel without seeing each other's records or messages.
+//! The functions are built by their own `from_config`, from the provisioned
+//! resources and the test settings below, as the local runner builds them.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use clearing_webhook::WebhookService;
 use devstack::{add_subscriber, provision, LocalClients, Provisioned, QueueInfo, Template};
-use shared::adapters::{DynamoDbClearingStore, EventBridgeBus};
-use shared::clearing::MatchingRules;
-use shared::webhook_auth::{sign, WebhookAuth};
+use reconciliation_api::ApiService;
+use reprocessing_worker::WorkerService;
+use shared::adapters::DynamoDbClearingStore;
+use shared::config::Env;
+use shared::webhook_auth::sign;
+
+pub use devstack::{mint_hs256, Claims};
 
 pub const WEBHOOK_SECRET: &str = "integration-test-webhook-secret";
+pub const MTLS_SUBJECT: &str = "CN=clearing.mastercard.test";
+pub const JWT_SECRET: &str = "integration-test-jwt-secret";
+pub const JWT_ISSUER: &str = "https://auth.local/";
+pub const JWT_AUDIENCE: &str = "clearing-reconciliation-api";
+
+/// The tests' own secrets and token settings (the role `local/local.env` plays for the local run).
+pub fn test_settings() -> Vec<(String, String)> {
+    [
+        ("WEBHOOK_SIGNING_SECRET", WEBHOOK_SECRET),
+        ("MTLS_ALLOWED_SUBJECTS", MTLS_SUBJECT),
+        ("JWT_HS256_SECRET", JWT_SECRET),
+        ("JWT_ISSUER", JWT_ISSUER),
+        ("JWT_AUDIENCE", JWT_AUDIENCE),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
 
 pub struct TestStack {
     pub clients: LocalClients,
@@ -59,20 +83,25 @@ impl TestStack {
         DynamoDbClearingStore::new(self.clients.dynamodb.clone(), self.table())
     }
 
+    /// What the functions read: this stack's resources and the test settings.
+    pub fn env(&self) -> Env {
+        Env::from_pairs(devstack::function_env(&self.provisioned, &test_settings()).unwrap())
+    }
+
     pub fn webhook(&self) -> WebhookService {
-        WebhookService {
-            store: Arc::new(self.store()),
-            bus: Arc::new(EventBridgeBus::new(
-                self.clients.eventbridge.clone(),
-                self.bus_name(),
-            )),
-            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
-                .unwrap(),
-            auth: WebhookAuth::new(
-                Some(WEBHOOK_SECRET.into()),
-                vec!["CN=clearing.mastercard.test".into()],
-            ),
-        }
+        WebhookService::from_config(&self.env(), &self.clients.aws()).unwrap()
+    }
+
+    pub fn api(&self) -> ApiService {
+        ApiService::from_config(&self.env(), &self.clients.aws()).unwrap()
+    }
+
+    pub fn worker(&self) -> WorkerService {
+        WorkerService::from_config(&self.env(), &self.clients.aws()).unwrap()
+    }
+
+    pub fn reprocessing_queue(&self) -> QueueInfo {
+        self.provisioned.queue("ReprocessingQueue").unwrap().clone()
     }
 
     /// Waits until `queue` has delivered at least `count` messages (or `wait` passes)
@@ -83,35 +112,46 @@ impl TestStack {
         count: usize,
         wait: Duration,
     ) -> Vec<serde_json::Value> {
-        let deadline = Instant::now() + wait;
-        let mut out = Vec::new();
-        while Instant::now() < deadline {
-            let resp = self
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(&queue.url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .unwrap();
-            for m in resp.messages() {
-                out.push(serde_json::from_str(m.body().unwrap_or("null")).unwrap());
-                self.clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-            if out.len() >= count && resp.messages().is_empty() {
-                break;
-            }
-        }
-        out
+        devstack::drain(&self.clients, queue, count, wait)
+            .await
+            .unwrap()
+    }
+
+    /// Receives up to 10 messages from `queue` as the Lambda event source would
+    /// (not deleted: the caller deletes what the batch response does not list).
+    pub async fn receive_batch(
+        &self,
+        queue: &QueueInfo,
+        visibility_seconds: i32,
+    ) -> Vec<SqsMessage> {
+        devstack::receive_batch(&self.clients, queue, Some(visibility_seconds))
+            .await
+            .unwrap()
+    }
+
+    /// Runs one batch through the worker handler, deleting the messages it did
+    /// not report as failed (what the Lambda event source mapping does).
+    pub async fn run_worker_batch(
+        &self,
+        worker: &WorkerService,
+        queue: &QueueInfo,
+        batch: Vec<SqsMessage>,
+    ) -> SqsBatchResponse {
+        devstack::run_worker_batch(worker, &self.clients, queue, batch)
+            .await
+            .unwrap()
+    }
+
+    /// A sample SQS event of `events/reprocessing-worker`, its records
+    /// pointed at this stack's queues (the samples name the `local-` ones).
+    pub fn sample_sqs_event(&self, file: &str) -> SqsEvent {
+        let path = devstack::repo_root()
+            .join("events/reprocessing-worker")
+            .join(file);
+        let mut event: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        devstack::retarget_sample_event(&mut event, &self.provisioned).unwrap();
+        serde_json::from_value(event).unwrap()
     }
 }
 
@@ -229,39 +269,11 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-pub const JWT_SECRET: &str = "integration-test-jwt-secret";
-pub const JWT_ISSUER: &str = "https://auth.local/";
-pub const JWT_AUDIENCE: &str = "clearing-reconciliation-api";
-
-impl TestStack {
-    pub fn reprocessing_queue(&self) -> QueueInfo {
-        self.provisioned.queue("ReprocessingQueue").unwrap().clone()
-    }
-
-    pub fn api(&self) -> reconciliation_api::ApiService {
-        reconciliation_api::ApiService {
-            store: Arc::new(self.store()),
-            queue: Arc::new(shared::adapters::SqsWorkQueue::new(
-                self.clients.sqs.clone(),
-                self.reprocessing_queue().url,
-            )),
-            tokens: shared::operator_auth::TokenVerifier::hs256(
-                JWT_SECRET.as_bytes(),
-                JWT_ISSUER,
-                JWT_AUDIENCE,
-            ),
-            reprocessing_lease: chrono::Duration::seconds(
-                reconciliation_api::DEFAULT_REPROCESSING_LEASE_SECONDS,
-            ),
-        }
-    }
-}
-
 /// A token as the identity provider would issue it.
 pub fn operator_token(scope: &str) -> String {
-    shared::operator_auth::mint_hs256(
+    mint_hs256(
         JWT_SECRET.as_bytes(),
-        &shared::operator_auth::Claims {
+        &Claims {
             sub: "ana".into(),
             iss: JWT_ISSUER.into(),
             aud: JWT_AUDIENCE.into(),
@@ -283,86 +295,4 @@ pub fn api_request(
         headers.push(("authorization", b.as_str()));
     }
     http_request(method, path, &headers, body)
-}
-
-impl TestStack {
-    pub fn worker(&self) -> reprocessing_worker::WorkerService {
-        reprocessing_worker::WorkerService {
-            store: Arc::new(self.store()),
-            pix: Arc::new(self.store()),
-            bus: Arc::new(EventBridgeBus::new(
-                self.clients.eventbridge.clone(),
-                self.bus_name(),
-            )),
-            rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
-                .unwrap(),
-        }
-    }
-
-    /// Receives up to 10 messages from `queue` as the Lambda event source would
-    /// (not deleted: the caller deletes what the batch response does not list).
-    pub async fn receive_batch(
-        &self,
-        queue: &QueueInfo,
-        visibility_seconds: i32,
-    ) -> Vec<aws_lambda_events::event::sqs::SqsMessage> {
-        let resp = self
-            .clients
-            .sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .visibility_timeout(visibility_seconds)
-            .send()
-            .await
-            .unwrap();
-        resp.messages()
-            .iter()
-            .map(|m| {
-                let mut msg = aws_lambda_events::event::sqs::SqsMessage::default();
-                msg.message_id = m.message_id().map(str::to_owned);
-                msg.receipt_handle = m.receipt_handle().map(str::to_owned);
-                msg.body = m.body().map(str::to_owned);
-                msg.event_source_arn = Some(queue.arn.clone());
-                msg
-            })
-            .collect()
-    }
-
-    /// Runs one batch through the worker handler, deleting the messages it did
-    /// not report as failed (what the Lambda event source mapping does).
-    pub async fn run_worker_batch(
-        &self,
-        worker: &reprocessing_worker::WorkerService,
-        queue: &QueueInfo,
-        batch: Vec<aws_lambda_events::event::sqs::SqsMessage>,
-    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
-        let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
-        event.records = batch.clone();
-        let response = reprocessing_worker::handle(
-            worker,
-            lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
-        )
-        .await
-        .unwrap();
-        let failed: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        for m in batch {
-            if !failed.contains(&m.message_id.as_deref().unwrap_or_default()) {
-                self.clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(m.receipt_handle.unwrap())
-                    .send()
-                    .await
-                    .unwrap();
-            }
-        }
-        response
-    }
 }

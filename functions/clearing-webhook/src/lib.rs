@@ -9,6 +9,8 @@
 //! This crate only translates HTTP: the sender is authenticated here, and the
 //! use case is `shared::services::IngestService`.
 
+mod wiring;
+
 use std::sync::{Arc, LazyLock};
 
 use chrono::Utc;

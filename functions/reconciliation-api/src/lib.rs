@@ -10,6 +10,8 @@
 //! (`request`), the reconciliation use case is `shared::services`, the read
 //! endpoints are thin calls to the store, and `openapi` documents it all.
 
+mod wiring;
+
 use std::sync::{Arc, LazyLock};
 
 use lambda_http::{Body, Request, Response};
@@ -54,31 +56,6 @@ impl ApiService {
 
 /// Well past the queue's retries (visibility 180 s x 5 receives = 15 min).
 pub const DEFAULT_REPROCESSING_LEASE_SECONDS: i64 = 1800;
-
-/// `REPROCESSING_LEASE_SECONDS`, else the default.
-pub fn reprocessing_lease_from_env() -> Result<chrono::Duration, shared::config::ConfigError> {
-    reprocessing_lease_from(std::env::var("REPROCESSING_LEASE_SECONDS").ok().as_deref())
-}
-
-fn reprocessing_lease_from(
-    seconds: Option<&str>,
-) -> Result<chrono::Duration, shared::config::ConfigError> {
-    let Some(text) = seconds else {
-        return Ok(chrono::Duration::seconds(
-            DEFAULT_REPROCESSING_LEASE_SECONDS,
-        ));
-    };
-    text.trim()
-        .parse::<i64>()
-        .ok()
-        .filter(|s| *s > 0)
-        .map(chrono::Duration::seconds)
-        .ok_or_else(|| {
-            shared::config::ConfigError(format!(
-                "REPROCESSING_LEASE_SECONDS must be a positive whole number of seconds, not `{text}`"
-            ))
-        })
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
@@ -138,24 +115,4 @@ fn authorize(service: &ApiService, request: &Request, scope: &str) -> Result<Ope
         )));
     }
     Ok(operator)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_reprocessing_lease_is_positive_seconds_or_the_default() {
-        assert_eq!(
-            reprocessing_lease_from(None).unwrap(),
-            chrono::Duration::seconds(DEFAULT_REPROCESSING_LEASE_SECONDS)
-        );
-        assert_eq!(
-            reprocessing_lease_from(Some(" 600 ")).unwrap(),
-            chrono::Duration::seconds(600)
-        );
-        for bad in ["0", "-5", "ten", ""] {
-            assert!(reprocessing_lease_from(Some(bad)).is_err(), "{bad}");
-        }
-    }
 }

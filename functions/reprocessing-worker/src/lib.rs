@@ -2,6 +2,8 @@
 //! SQS work queue. For each job it applies the adjustments to the stored
 //! record, validates and matches it exactly as ingest does (same domain code),
 //! and records the outcome with a transition conditional on the version it read.
+//! It also consumes the Pix input queue (`pix.rs`); what a record is follows
+//! from the queue it came from (`eventSourceARN`), never from guessing at its body.
 //!
 //! SQS semantics: partial batch responses (`ReportBatchItemFailures`), so a
 //! failing job never re-runs its batch-mates; a job that keeps failing reaches
@@ -19,6 +21,7 @@ use shared::jobs::ReprocessingJob;
 use shared::ports::{ClearingStore, EventBus, PixStore, StoreError};
 
 pub mod pix;
+mod wiring;
 
 pub const WORKER_ACTOR: &str = "worker:reprocessing";
 
@@ -27,6 +30,22 @@ pub struct WorkerService {
     pub pix: Arc<dyn PixStore>,
     pub bus: Arc<dyn EventBus>,
     pub rules: MatchingRules,
+    pub queues: SourceQueues,
+}
+
+/// The ARNs of the queues the worker consumes (its event source mappings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceQueues {
+    /// Reprocessing jobs (`ReprocessingQueue`).
+    pub jobs: String,
+    /// Pix inputs, EventBridge events (`PixInputQueue`).
+    pub pix_inputs: String,
+}
+
+/// One SQS record, read according to its queue.
+enum Work {
+    Job(ReprocessingJob),
+    Pix(pix::EventEnvelope),
 }
 
 /// What became of one job.
@@ -42,8 +61,11 @@ pub enum JobOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    #[error("job body is not a reprocessing job: {0}")]
+    /// The body does not read as what its queue carries, or cannot be applied.
+    #[error("message is unreadable: {0}")]
     Unreadable(String),
+    #[error("message from a queue the worker does not consume: {0}")]
+    UnknownQueue(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -62,23 +84,19 @@ pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> S
     let mut response = SqsBatchResponse::default();
     for record in records {
         let id = record.message_id.clone().unwrap_or_default();
-        let body = record.body.as_deref().unwrap_or("");
-        // Pix inputs arrive as EventBridge events (they have a detail-type); jobs are our own JSON.
-        let result = if let Ok(envelope) = serde_json::from_str::<pix::EventEnvelope>(body) {
-            pix::process_pix_event(service, &envelope)
+        let result = match read_record(&service.queues, record) {
+            Ok(Work::Job(job)) => process_job(service, &job).await.map(|o| format!("{o:?}")),
+            Ok(Work::Pix(envelope)) => pix::process_pix_event(service, &envelope)
                 .await
-                .map(|o| format!("{o:?}"))
-        } else {
-            match serde_json::from_str::<ReprocessingJob>(body) {
-                Ok(job) => process_job(service, &job).await.map(|o| format!("{o:?}")),
-                Err(e) => Err(JobError::Unreadable(e.to_string())),
-            }
+                .map(|o| format!("{o:?}")),
+            Err(e) => Err(e),
         };
         match result {
             Ok(outcome) => tracing::info!(message_id = %id, outcome, "message done"),
             Err(e) => {
                 // Left on the queue: retried after the visibility timeout, then dead-lettered.
-                tracing::error!(message_id = %id, error = %e, "job failed");
+                let queue = record.event_source_arn.as_deref().unwrap_or("<none>");
+                tracing::error!(message_id = %id, queue, error = %e, "job failed");
                 let mut failure = BatchItemFailure::default();
                 failure.item_identifier = id;
                 response.batch_item_failures.push(failure);
@@ -86,6 +104,21 @@ pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> S
         }
     }
     response
+}
+
+/// What a record is, by the queue it came from: a job on the job queue, an
+/// EventBridge event on the Pix input queue; anything else is an error for that record.
+fn read_record(queues: &SourceQueues, record: &SqsMessage) -> Result<Work, JobError> {
+    let body = record.body.as_deref().unwrap_or("");
+    match record.event_source_arn.as_deref() {
+        Some(arn) if arn == queues.jobs => serde_json::from_str(body)
+            .map(Work::Job)
+            .map_err(|e| JobError::Unreadable(format!("not a reprocessing job: {e}"))),
+        Some(arn) if arn == queues.pix_inputs => serde_json::from_str(body)
+            .map(Work::Pix)
+            .map_err(|e| JobError::Unreadable(format!("not an EventBridge event: {e}"))),
+        other => Err(JobError::UnknownQueue(other.unwrap_or("<none>").to_owned())),
+    }
 }
 
 /// Applies one job, exactly once in effect.
@@ -177,3 +210,6 @@ async fn already_applied_or_stale(
     );
     Ok(JobOutcome::Stale)
 }
+
+#[cfg(test)]
+mod tests;

@@ -15,11 +15,17 @@
 //! clients per function that was two TLS set-ups thrown away at every cold
 //! start; [`ConnectorBuiltOnFirstRequest`] skips them.
 //!
+//! [`AwsClients`] is the bundle a function's wiring takes: one SDK
+//! configuration, each client built the first time the wiring asks for it
+//! (a function never pays for a client it does not use).
+//!
 //! Credentials and region come from the environment only: Lambda always sets
 //! `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN` and
 //! `AWS_REGION`, so the default chains (profile files, web identity with its
 //! STS client, container and instance metadata) are never needed and are not
 //! built at cold start.
+
+use std::sync::OnceLock;
 
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
@@ -52,6 +58,66 @@ pub async fn sdk_config() -> Result<SdkConfig, ConfigError> {
         .region(EnvironmentVariableRegionProvider::new())
         .load()
         .await)
+}
+
+/// The SDK clients of a function, from one SDK configuration. Clones share the
+/// underlying clients (an SDK client is a handle).
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    sdk: SdkConfig,
+    dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
+    sqs: OnceLock<aws_sdk_sqs::Client>,
+    eventbridge: OnceLock<aws_sdk_eventbridge::Client>,
+}
+
+impl AwsClients {
+    /// Clients built from `sdk` when first asked for.
+    pub fn new(sdk: SdkConfig) -> Self {
+        Self {
+            sdk,
+            dynamodb: OnceLock::new(),
+            sqs: OnceLock::new(),
+            eventbridge: OnceLock::new(),
+        }
+    }
+
+    /// The deployed functions' clients: [`sdk_config`] from the environment.
+    pub async fn from_environment() -> Result<Self, ConfigError> {
+        Ok(Self::new(sdk_config().await?))
+    }
+
+    /// Clients already built (the local runner's, each with its endpoint set).
+    pub fn with_clients(
+        sdk: SdkConfig,
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        eventbridge: aws_sdk_eventbridge::Client,
+    ) -> Self {
+        Self {
+            sdk,
+            dynamodb: OnceLock::from(dynamodb),
+            sqs: OnceLock::from(sqs),
+            eventbridge: OnceLock::from(eventbridge),
+        }
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        self.dynamodb
+            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.sdk))
+            .clone()
+    }
+
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        self.sqs
+            .get_or_init(|| aws_sdk_sqs::Client::new(&self.sdk))
+            .clone()
+    }
+
+    pub fn eventbridge(&self) -> aws_sdk_eventbridge::Client {
+        self.eventbridge
+            .get_or_init(|| aws_sdk_eventbridge::Client::new(&self.sdk))
+            .clone()
+    }
 }
 
 /// The HTTPS client every SDK client of a function shares: Amazon Trust

@@ -7,7 +7,7 @@ pub mod eventbridge;
 pub mod memory;
 pub mod sqs;
 
-pub use aws::sdk_config;
+pub use aws::{sdk_config, AwsClients};
 pub use dynamodb::DynamoDbClearingStore;
 pub use eventbridge::EventBridgeBus;
 pub use sqs::SqsWorkQueue;

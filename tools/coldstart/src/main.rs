@@ -46,6 +46,14 @@ fn one_start(binary: &Path) -> Result<Sample, String> {
         .env("TABLE_NAME", "coldstart-table")
         .env("EVENT_BUS_NAME", "coldstart-bus")
         .env("REPROCESSING_QUEUE_URL", "http://127.0.0.1:9/queue")
+        .env(
+            "REPROCESSING_QUEUE_ARN",
+            "arn:aws:sqs:us-east-1:123456789012:coldstart-jobs",
+        )
+        .env(
+            "PIX_INPUT_QUEUE_ARN",
+            "arn:aws:sqs:us-east-1:123456789012:coldstart-pix",
+        )
         .env("JWT_ISSUER", "https://auth.local/")
         .env("JWT_AUDIENCE", "clearing-reconciliation-api")
         .env("JWT_HS256_SECRET", "coldstart")

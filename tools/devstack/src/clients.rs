@@ -2,6 +2,7 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
+use shared::adapters::AwsClients;
 
 pub const DEFAULT_REGION: &str = "us-east-1";
 pub const DEFAULT_DYNAMODB_ENDPOINT: &str = "http://127.0.0.1:8000";
@@ -130,6 +131,16 @@ impl LocalClients {
             endpoints,
         }
     }
+
+    /// The same clients as the bundle the functions' wiring takes.
+    pub fn aws(&self) -> AwsClients {
+        AwsClients::with_clients(
+            self.sdk.clone(),
+            self.dynamodb.clone(),
+            self.sqs.clone(),
+            self.eventbridge.clone(),
+        )
+    }
 }
 
 impl LocalClients {
@@ -186,60 +197,38 @@ impl LocalClients {
 }
 
 /// The environment a function's real `main` needs to run on the local stack
-/// (`cargo lambda watch --env-file`, the runtime-API test): what `template.yaml`
-/// gives each function (table, queues, bus), the local-only secrets the
-/// sample events in `events/` are signed with, and the SDK's region,
-/// credentials and endpoints for the local services.
+/// (`cargo lambda watch --env-file`, the runtime-API test): its settings (see
+/// [`crate::function_env`]: the provisioned resources and `settings`, e.g.
+/// `local/local.env`, whose secrets the sample events in `events/` are signed
+/// with), and the SDK's region, credentials and endpoints for the local services.
 pub fn lambda_env(
     provisioned: &crate::Provisioned,
+    settings: &[(String, String)],
     endpoints: &LocalEndpoints,
 ) -> Result<Vec<(String, String)>, crate::DevstackError> {
-    use crate::run::{
-        LOCAL_JWT_AUDIENCE, LOCAL_JWT_ISSUER, LOCAL_JWT_SECRET, LOCAL_WEBHOOK_SECRET,
-    };
-    let mut env: Vec<(&str, String)> = vec![
-        ("TABLE_NAME", provisioned.table("ClearingTable")?.to_owned()),
-        (
-            "REPROCESSING_QUEUE_URL",
-            provisioned.queue("ReprocessingQueue")?.url.clone(),
-        ),
-        (
-            "PIX_INPUT_QUEUE_URL",
-            provisioned.queue("PixInputQueue")?.url.clone(),
-        ),
-        (
-            "EVENT_BUS_NAME",
-            provisioned.bus("ReconciliationBus")?.to_owned(),
-        ),
-        ("WEBHOOK_SIGNING_SECRET", LOCAL_WEBHOOK_SECRET.to_owned()),
-        // The subject of the client certificate in events/clearing-webhook/*.json.
-        (
-            "MTLS_ALLOWED_SUBJECTS",
-            "CN=clearing.mastercard.com".to_owned(),
-        ),
-        ("JWT_ISSUER", LOCAL_JWT_ISSUER.to_owned()),
-        ("JWT_AUDIENCE", LOCAL_JWT_AUDIENCE.to_owned()),
-        ("JWT_HS256_SECRET", LOCAL_JWT_SECRET.to_owned()),
+    let mut env = crate::function_env(provisioned, settings)?;
+    // Same region and credentials as the tests and the runner: DynamoDB Local
+    // keeps one database per access key and region.
+    let sdk = [
         ("AWS_ENDPOINT_URL_DYNAMODB", endpoints.dynamodb.clone()),
         ("AWS_ENDPOINT_URL_SQS", endpoints.sqs.clone()),
         (
             "AWS_ENDPOINT_URL_EVENTBRIDGE",
             endpoints.eventbridge.clone(),
         ),
+        (
+            "AWS_REGION",
+            env_nonempty("AWS_REGION").unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+        ),
+        (
+            "AWS_ACCESS_KEY_ID",
+            env_nonempty("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "local".to_owned()),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY",
+            env_nonempty("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "local".to_owned()),
+        ),
     ];
-    // Same region and credentials as the tests and the runner: DynamoDB Local
-    // keeps one database per access key and region.
-    env.push((
-        "AWS_REGION",
-        env_nonempty("AWS_REGION").unwrap_or_else(|| DEFAULT_REGION.to_owned()),
-    ));
-    env.push((
-        "AWS_ACCESS_KEY_ID",
-        env_nonempty("AWS_ACCESS_KEY_ID").unwrap_or_else(|| "local".to_owned()),
-    ));
-    env.push((
-        "AWS_SECRET_ACCESS_KEY",
-        env_nonempty("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|| "local".to_owned()),
-    ));
-    Ok(env.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    env.extend(sdk.into_iter().map(|(k, v)| (k.to_owned(), v)));
+    Ok(env)
 }

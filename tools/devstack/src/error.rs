@@ -11,6 +11,26 @@ pub enum DevstackError {
         source: std::io::Error,
     },
 
+    /// A line of a settings file (`local/local.env`) that is not `KEY=value`.
+    #[error("{}:{line}: {detail}", path.display())]
+    Settings {
+        path: PathBuf,
+        line: usize,
+        detail: String,
+    },
+
+    /// The functions could not be built from the settings (one is missing or invalid).
+    #[error(transparent)]
+    Config(#[from] shared::config::ConfigError),
+
+    /// The worker's handler failed a whole batch.
+    #[error("worker: {0}")]
+    Worker(String),
+
+    /// A sample event does not fit the local stack.
+    #[error("sample event: {0}")]
+    Sample(String),
+
     #[error("{} is not valid YAML: {source}", path.display())]
     Yaml {
         path: PathBuf,

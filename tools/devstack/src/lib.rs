@@ -13,9 +13,12 @@
 
 mod clients;
 mod error;
+mod event_source;
 mod provision;
 pub mod run;
+mod settings;
 mod template;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 
@@ -24,8 +27,13 @@ pub use clients::{
     LocalEndpoints, DEFAULT_DYNAMODB_ENDPOINT, DEFAULT_MOTO_ENDPOINT, DEFAULT_REGION,
 };
 pub use error::DevstackError;
+pub use event_source::{
+    delete_batch, drain, receive_batch, retarget_sample_event, run_worker_batch, SAMPLE_PREFIX,
+};
 pub use provision::{add_subscriber, provision, Provisioned, QueueInfo, RuleInfo};
+pub use settings::{function_env, local_settings, parse_env_file, resource_env, LOCAL_ENV_FILE};
 pub use template::Template;
+pub use tokens::{dev_token, mint_hs256, Claims};
 
 /// The workspace root (where template.yaml is), from this crate's location.
 pub fn repo_root() -> PathBuf {

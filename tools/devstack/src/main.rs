@@ -5,11 +5,14 @@
 //!   functions' environment (KEY=VALUE lines, for `cargo lambda watch --env-file`) to PATH.
 //! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
 //! - `devstack token`: a dev operator token.
+//!
+//! The local secrets and token settings are those of `local/local.env`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use devstack::{lambda_env, provision, DevstackError, LocalClients, Template};
+use devstack::{lambda_env, local_settings, provision, DevstackError, LocalClients, Template};
+use shared::config::Env;
 
 const USAGE: &str =
     "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | sign FILE | token
@@ -19,7 +22,8 @@ const USAGE: &str =
   --template PATH   the SAM template (default: template.yaml at the workspace root)
   --env-file PATH   write the functions' environment there (for `cargo lambda watch --env-file`)
   sign FILE         X-Webhook-Signature value for the body in FILE (local secret)
-  token             a dev operator token";
+  token             a dev operator token
+The local secrets and token settings come from local/local.env.";
 
 #[derive(Debug, PartialEq)]
 enum Command {
@@ -89,7 +93,7 @@ async fn run_provision(prefix: &str, template: &PathBuf, env_file: Option<&PathB
         let template = Template::load(template)?;
         let clients = LocalClients::new().await;
         let provisioned = provision(&template, prefix, &clients).await?;
-        let env = lambda_env(&provisioned, &clients.endpoints)?;
+        let env = lambda_env(&provisioned, &local_settings()?, &clients.endpoints)?;
         Ok::<_, DevstackError>((provisioned, env))
     }
     .await;
@@ -162,26 +166,33 @@ async fn main() -> ExitCode {
                 }
             }
         }
-        Command::Sign { file } => match std::fs::read(&file) {
-            Ok(body) => {
-                println!(
-                    "{}",
-                    shared::webhook_auth::sign(
-                        devstack::run::LOCAL_WEBHOOK_SECRET,
-                        chrono::Utc::now().timestamp(),
-                        &body
-                    )
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("devstack: {}: {e}", file.display());
-                ExitCode::FAILURE
-            }
-        },
+        Command::Sign { file } => print_or_fail(sign(&file)),
         Command::Token => {
-            println!("{}", devstack::run::dev_token());
+            print_or_fail(local_settings().and_then(|s| devstack::dev_token(&Env::from_pairs(s))))
+        }
+    }
+}
+
+/// The X-Webhook-Signature value for the body in `file`, signed now with the local secret.
+fn sign(file: &PathBuf) -> Result<String, DevstackError> {
+    let body = std::fs::read(file).map_err(|source| DevstackError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    let secret = Env::from_pairs(local_settings()?).required("WEBHOOK_SIGNING_SECRET")?;
+    let now = chrono::Utc::now().timestamp();
+    Ok(shared::webhook_auth::sign(&secret, now, &body))
+}
+
+fn print_or_fail(result: Result<String, DevstackError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            println!("{text}");
             ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("devstack: {e}");
+            ExitCode::FAILURE
         }
     }
 }

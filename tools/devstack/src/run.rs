@@ -1,5 +1,7 @@
 //! The whole system on one machine: the three functions wired as
-//! template.yaml wires them, in one process, on the local stack.
+//! template.yaml wires them, in one process, on the local stack. Each is
+//! built by its own `from_config`, as its `main` builds it, from the
+//! provisioned resources and the local-only settings of `local/local.env`.
 //!
 //! - HTTP API on `127.0.0.1:<port>`: each request becomes the API Gateway HTTP
 //!   API payload (version 2.0) the deployed function receives, parsed by
@@ -13,43 +15,25 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use clearing_webhook::WebhookService;
 use reconciliation_api::ApiService;
 use reprocessing_worker::WorkerService;
-use shared::adapters::{DynamoDbClearingStore, EventBridgeBus, SqsWorkQueue};
-use shared::clearing::MatchingRules;
-use shared::operator_auth::{mint_hs256, Claims, TokenVerifier};
-use shared::webhook_auth::WebhookAuth;
+use shared::config::Env;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::{add_subscriber, provision, DevstackError, LocalClients, QueueInfo, Template};
-
-pub const LOCAL_JWT_SECRET: &str = "local-dev-only-jwt-secret";
-pub const LOCAL_JWT_ISSUER: &str = "https://auth.local/";
-pub const LOCAL_JWT_AUDIENCE: &str = "clearing-reconciliation-api";
-pub const LOCAL_WEBHOOK_SECRET: &str = "local-dev-only-webhook-secret";
+use crate::{
+    add_subscriber, delete_batch, dev_token, function_env, local_settings, provision,
+    receive_batch, run_worker_batch, DevstackError, LocalClients, QueueInfo, Template,
+    LOCAL_ENV_FILE,
+};
 
 pub struct RunConfig {
     pub prefix: String,
     pub port: u16,
 }
 
-/// A dev token for the operator API (both scopes, 12 hours).
-pub fn dev_token() -> String {
-    mint_hs256(
-        LOCAL_JWT_SECRET.as_bytes(),
-        &Claims {
-            sub: "dev-operator".into(),
-            iss: LOCAL_JWT_ISSUER.into(),
-            aud: LOCAL_JWT_AUDIENCE.into(),
-            exp: chrono::Utc::now().timestamp() + 12 * 3600,
-            scope: "clearing:read clearing:reconcile".into(),
-        },
-    )
-}
-
+/// The three functions, each built by its own `from_config` as its `main` builds it.
 struct Services {
     webhook: WebhookService,
     api: ApiService,
@@ -80,39 +64,13 @@ pub async fn run(
     )
     .await?;
 
-    let store = Arc::new(DynamoDbClearingStore::new(
-        clients.dynamodb.clone(),
-        table.clone(),
-    ));
-    let events = Arc::new(EventBridgeBus::new(
-        clients.eventbridge.clone(),
-        bus.clone(),
-    ));
-    let rules = MatchingRules::from_env().map_err(|e| DevstackError::Template(e.to_string()))?;
+    let settings = local_settings()?;
+    let env = Env::from_pairs(function_env(&p, &settings)?);
+    let aws = clients.aws();
     let services = Arc::new(Services {
-        webhook: WebhookService {
-            store: store.clone(),
-            bus: events.clone(),
-            rules: rules.clone(),
-            auth: WebhookAuth::new(Some(LOCAL_WEBHOOK_SECRET.into()), Vec::new()),
-        },
-        api: ApiService {
-            store: store.clone(),
-            queue: Arc::new(SqsWorkQueue::new(clients.sqs.clone(), jobs.url.clone())),
-            tokens: TokenVerifier::hs256(
-                LOCAL_JWT_SECRET.as_bytes(),
-                LOCAL_JWT_ISSUER,
-                LOCAL_JWT_AUDIENCE,
-            ),
-            reprocessing_lease: reconciliation_api::reprocessing_lease_from_env()
-                .map_err(|e| DevstackError::Template(e.to_string()))?,
-        },
-        worker: WorkerService {
-            store: store.clone(),
-            pix: store,
-            bus: events,
-            rules,
-        },
+        webhook: WebhookService::from_config(&env, &aws)?,
+        api: ApiService::from_config(&env, &aws)?,
+        worker: WorkerService::from_config(&env, &aws)?,
     });
 
     let listener = TcpListener::bind(("127.0.0.1", config.port))
@@ -127,13 +85,13 @@ pub async fn run(
         .unwrap_or(config.port);
     println!();
     println!("HTTP API          http://127.0.0.1:{port}");
-    println!("  POST /v1/webhooks/mastercard/clearing | /authorizations   (X-Webhook-Signature; secret {LOCAL_WEBHOOK_SECRET})");
+    println!("  POST /v1/webhooks/mastercard/clearing | /authorizations   (X-Webhook-Signature: `devstack sign FILE`; secret in {LOCAL_ENV_FILE})");
     println!("  POST /v1/clearing-reconciliation, GET /v1/clearing-messages[/{{id}}], GET /v1/clearing-search   (Bearer token)");
     println!("DynamoDB table    {table}");
     println!("work queue        {}", jobs.url);
     println!("Pix input queue   {}", pix_inputs.url);
     println!("event bus         {bus}  (events are printed below as they are published)");
-    println!("dev token         {}", dev_token());
+    println!("dev token         {}", dev_token(&env)?);
     println!("ready: listening on 127.0.0.1:{port}");
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -294,116 +252,43 @@ fn uuid_like() -> String {
 /// The SQS event source: batches of up to 10, partial batch failures stay on the queue.
 async fn feed_worker(clients: LocalClients, queue: QueueInfo, services: Arc<Services>) {
     loop {
-        let received = clients
-            .sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await;
-        let messages = match received {
-            Ok(r) => r.messages().to_vec(),
+        let batch = match receive_batch(&clients, &queue, None).await {
+            Ok(batch) if batch.is_empty() => continue,
+            Ok(batch) => batch,
             Err(e) => {
-                eprintln!("{}: {e:?}", queue.name);
+                eprintln!("{e}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
-        if messages.is_empty() {
-            continue;
-        }
-        let mut event = SqsEvent::default();
-        event.records = messages
-            .iter()
-            .map(|m| {
-                let mut r = SqsMessage::default();
-                r.message_id = m.message_id().map(str::to_owned);
-                r.receipt_handle = m.receipt_handle().map(str::to_owned);
-                r.body = m.body().map(str::to_owned);
-                r.event_source_arn = Some(queue.arn.clone());
-                r.event_source = Some("aws:sqs".into());
-                r
-            })
-            .collect();
-        // The SQS event exactly as Lambda delivers it: serialized, then read by the runtime's types.
-        let payload: SqsEvent =
-            match serde_json::to_string(&event).and_then(|t| serde_json::from_str(&t)) {
-                Ok(p) => p,
-                Err(_) => event,
-            };
-        let context = lambda_runtime::Context::default();
-        let response = match reprocessing_worker::handle(
-            &services.worker,
-            lambda_runtime::LambdaEvent::new(payload, context),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("worker: {e}");
-                continue;
-            }
-        };
-        let failed: Vec<String> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.clone())
-            .collect();
-        println!(
-            "worker: {} from {} ({} failed)",
-            messages.len(),
-            queue.name,
-            failed.len()
-        );
-        for m in &messages {
-            if !failed.iter().any(|f| Some(f.as_str()) == m.message_id()) {
-                if let Some(handle) = m.receipt_handle() {
-                    let _ = clients
-                        .sqs
-                        .delete_message()
-                        .queue_url(&queue.url)
-                        .receipt_handle(handle)
-                        .send()
-                        .await;
-                }
-            }
+        let size = batch.len();
+        match run_worker_batch(&services.worker, &clients, &queue, batch).await {
+            Ok(response) => println!(
+                "worker: {size} from {} ({} failed)",
+                queue.name,
+                response.batch_item_failures.len()
+            ),
+            Err(e) => eprintln!("{e}"),
         }
     }
 }
 
 async fn show_events(clients: LocalClients, tap: QueueInfo) {
     loop {
-        let Ok(r) = clients
-            .sqs
-            .receive_message()
-            .queue_url(&tap.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-        else {
+        let Ok(batch) = receive_batch(&clients, &tap, None).await else {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
-        for m in r.messages() {
+        for record in &batch {
             let event: serde_json::Value =
-                serde_json::from_str(m.body().unwrap_or("null")).unwrap_or_default();
+                serde_json::from_str(record.body.as_deref().unwrap_or("null")).unwrap_or_default();
             println!(
                 "event: {} {} {}",
                 event["source"].as_str().unwrap_or(""),
                 event["detail-type"].as_str().unwrap_or(""),
                 event["detail"]
             );
-            if let Some(handle) = m.receipt_handle() {
-                let _ = clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&tap.url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await;
-            }
         }
+        let _ = delete_batch(&clients, &tap, &batch).await;
     }
 }

@@ -7,12 +7,12 @@
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use devstack::{lambda_env, provision, LocalClients, Template};
+use devstack::{lambda_env, local_settings, provision, LocalClients, Provisioned, Template};
 
 /// One HTTP/1.1 request on a keep-alive connection: (method, path, body).
 fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(String, String, Vec<u8>)> {
@@ -54,23 +54,83 @@ fn respond(stream: &mut TcpStream, status: u16, headers: &[(&str, String)], body
     let _ = stream.write_all(body);
 }
 
-/// Runs `binary` as Lambda would, hands it `events` one invocation at a time
-/// over the Runtime API, and returns what it answered to each.
+/// An event of `events/`, as its file holds it.
+fn sample(file: &str) -> (String, Vec<u8>) {
+    let body =
+        std::fs::read(devstack::repo_root().join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    (file.to_owned(), body)
+}
+
+/// A sample SQS event of `events/reprocessing-worker`, its records pointed at
+/// `provisioned`'s queues: the samples name the queues `./dev.sh lambda`
+/// provisions (prefix `local-`), and the worker reads a record by its queue.
+fn worker_sample(file: &str, provisioned: &Provisioned) -> (String, Vec<u8>) {
+    let (name, body) = sample(file);
+    let mut event: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    devstack::retarget_sample_event(&mut event, provisioned)
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    (name, serde_json::to_vec(&event).unwrap())
+}
+
+/// The Lambda Runtime API for one function: hands out `queue`'s events one
+/// `next` at a time and passes each answer (path, body) to `answers`.
+fn serve_runtime_api(
+    listener: TcpListener,
+    mut queue: VecDeque<(String, Vec<u8>)>,
+    answers: mpsc::Sender<(String, Vec<u8>)>,
+) {
+    // The runtime client keeps one connection; serve it request by request.
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { return };
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        while let Some((method, path, body)) = read_request(&mut reader) {
+            if method == "GET" && path.ends_with("/invocation/next") {
+                let Some((id, event)) = queue.pop_front() else {
+                    // No more events: the function waits here, as on Lambda.
+                    std::thread::sleep(Duration::from_secs(3600));
+                    return;
+                };
+                let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
+                respond(
+                    &mut stream,
+                    200,
+                    &[
+                        ("lambda-runtime-aws-request-id", id),
+                        ("lambda-runtime-deadline-ms", deadline.to_string()),
+                        (
+                            "lambda-runtime-invoked-function-arn",
+                            "arn:aws:lambda:us-east-1:000000000000:function:runtime-api-test"
+                                .to_owned(),
+                        ),
+                        (
+                            "lambda-runtime-trace-id",
+                            "Root=1-00000000-000000000000000000000000".to_owned(),
+                        ),
+                    ],
+                    &event,
+                );
+            } else {
+                // .../invocation/{id}/response, or /error, or /init/error.
+                respond(&mut stream, 202, &[], b"{}");
+                let _ = answers.send((path, body));
+            }
+        }
+    }
+}
+
+/// Runs `binary` as Lambda would, hands it `events` (name, body) one
+/// invocation at a time over the Runtime API, and returns what it answered to each.
 fn invoke_all(
-    binary: &PathBuf,
+    binary: &Path,
     env: &[(String, String)],
-    events: &[&str],
+    events: &[(String, Vec<u8>)],
 ) -> Vec<serde_json::Value> {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
-    let mut queue: VecDeque<(String, Vec<u8>)> = events
+    let queue: VecDeque<(String, Vec<u8>)> = events
         .iter()
         .enumerate()
-        .map(|(i, file)| {
-            let body = std::fs::read(devstack::repo_root().join(file))
-                .unwrap_or_else(|e| panic!("{file}: {e}"));
-            (format!("request-{i}"), body)
-        })
+        .map(|(i, (_, body))| (format!("request-{i}"), body.clone()))
         .collect();
     let (answers_tx, answers) = mpsc::channel::<(String, Vec<u8>)>();
     let mut child = Command::new(binary)
@@ -85,47 +145,9 @@ fn invoke_all(
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
-    std::thread::spawn(move || {
-        // The runtime client keeps one connection; serve it request by request.
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            while let Some((method, path, body)) = read_request(&mut reader) {
-                if method == "GET" && path.ends_with("/invocation/next") {
-                    let Some((id, event)) = queue.pop_front() else {
-                        // No more events: the function waits here, as on Lambda.
-                        std::thread::sleep(Duration::from_secs(3600));
-                        return;
-                    };
-                    let deadline = chrono::Utc::now().timestamp_millis() + 30_000;
-                    respond(
-                        &mut stream,
-                        200,
-                        &[
-                            ("lambda-runtime-aws-request-id", id),
-                            ("lambda-runtime-deadline-ms", deadline.to_string()),
-                            (
-                                "lambda-runtime-invoked-function-arn",
-                                "arn:aws:lambda:us-east-1:000000000000:function:runtime-api-test"
-                                    .to_owned(),
-                            ),
-                            (
-                                "lambda-runtime-trace-id",
-                                "Root=1-00000000-000000000000000000000000".to_owned(),
-                            ),
-                        ],
-                        &event,
-                    );
-                } else {
-                    // .../invocation/{id}/response, or /error, or /init/error.
-                    respond(&mut stream, 202, &[], b"{}");
-                    let _ = answers_tx.send((path, body));
-                }
-            }
-        }
-    });
+    std::thread::spawn(move || serve_runtime_api(listener, queue, answers_tx));
     let mut out = Vec::new();
-    for (i, event) in events.iter().enumerate() {
+    for (i, (event, _)) in events.iter().enumerate() {
         let (path, body) = answers
             .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| panic!("{} answered nothing to {}", binary.display(), event));
@@ -153,9 +175,8 @@ fn http_answer(answer: &serde_json::Value) -> (u64, serde_json::Value) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_function_serves_its_sample_events_through_its_real_main_and_the_runtime_api() {
-    // The binaries as `cargo lambda watch` would run them (dev profile).
+/// The binaries as `cargo lambda watch` would run them (dev profile); their directory.
+fn build_functions() -> PathBuf {
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
@@ -170,23 +191,20 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         .status()
         .unwrap();
     assert!(status.success(), "the functions build");
-    let target = std::env::var("CARGO_TARGET_DIR")
+    std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| devstack::repo_root().join("target"))
-        .join("debug");
+        .join("debug")
+}
 
-    let template = Template::load(devstack::repo_root().join("template.yaml")).unwrap();
-    let clients = LocalClients::new().await;
-    let prefix = format!("rt{}-", std::process::id());
-    let provisioned = provision(&template, &prefix, &clients).await.unwrap();
-    let env = lambda_env(&provisioned, &clients.endpoints).unwrap();
-
+/// The seed's authorization, then the seed itself: stored PENDING (month 24).
+fn webhook_stores_the_seed_pending(target: &Path, env: &[(String, String)]) {
     let webhook = invoke_all(
         &target.join("clearing-webhook"),
-        &env,
+        env,
         &[
-            "events/clearing-webhook/authorization-seed.json",
-            "events/clearing-webhook/clearing-seed.json",
+            sample("events/clearing-webhook/authorization-seed.json"),
+            sample("events/clearing-webhook/clearing-seed.json"),
         ],
     );
     let (s, ack) = http_answer(&webhook[0]);
@@ -199,17 +217,20 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         ack["results"][0]["pendingReason"]["fields"][0]["field"],
         "transactionLocalDate"
     );
+}
 
+/// Every API sample: the seed listed, found by each search, and its fix accepted.
+fn api_lists_the_seed_and_accepts_its_fix(target: &Path, env: &[(String, String)]) {
     let api = invoke_all(
         &target.join("reconciliation-api"),
-        &env,
+        env,
         &[
-            "events/reconciliation-api/list-pending.json",
-            "events/reconciliation-api/reconcile-seed.json",
-            "events/reconciliation-api/get-message.json",
-            "events/reconciliation-api/list-card.json",
-            "events/reconciliation-api/search-trans-uid.json",
-            "events/reconciliation-api/search-cursor.json",
+            sample("events/reconciliation-api/list-pending.json"),
+            sample("events/reconciliation-api/reconcile-seed.json"),
+            sample("events/reconciliation-api/get-message.json"),
+            sample("events/reconciliation-api/list-card.json"),
+            sample("events/reconciliation-api/search-trans-uid.json"),
+            sample("events/reconciliation-api/search-cursor.json"),
         ],
     );
     let (s, pending) = http_answer(&api[0]);
@@ -240,9 +261,13 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
             "{body}"
         );
     }
+}
 
-    // The API queued a job; the worker gets it as SQS would deliver it, beside the samples.
-    let job = clients
+const JOB_SAMPLE: &str = "events/reprocessing-worker/sqs-reprocessing-job.json";
+
+/// The job the API queued, as SQS delivers it to the worker (the job sample's envelope).
+async fn queued_job(clients: &LocalClients, provisioned: &Provisioned) -> (String, Vec<u8>) {
+    let received = clients
         .sqs
         .receive_message()
         .queue_url(&provisioned.queue("ReprocessingQueue").unwrap().url)
@@ -250,34 +275,48 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         .send()
         .await
         .unwrap();
-    let job = job
-        .messages()
-        .first()
-        .expect("the API queued a job")
-        .clone();
-    let sample: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(
-            devstack::repo_root().join("events/reprocessing-worker/sqs-reprocessing-job.json"),
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let mut queued = sample.clone();
+    let job = received.messages().first().expect("the API queued a job");
+    let (_, sample_job) = worker_sample(JOB_SAMPLE, provisioned);
+    let mut queued: serde_json::Value = serde_json::from_slice(&sample_job).unwrap();
     queued["Records"][0]["body"] = job.body().unwrap().into();
     queued["Records"][0]["messageId"] = job.message_id().unwrap().into();
-    let queued_file = std::env::temp_dir().join(format!("{prefix}queued-job.json"));
-    std::fs::write(&queued_file, serde_json::to_vec(&queued).unwrap()).unwrap();
-    let queued_path = queued_file.to_string_lossy().into_owned();
+    let name = "the job the API queued".to_owned();
+    (name, serde_json::to_vec(&queued).unwrap())
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn every_function_serves_its_sample_events_through_its_real_main_and_the_runtime_api() {
+    let target = build_functions();
+    let template = Template::load(devstack::repo_root().join("template.yaml")).unwrap();
+    let clients = LocalClients::new().await;
+    let prefix = format!("rt{}-", std::process::id());
+    let provisioned = provision(&template, &prefix, &clients).await.unwrap();
+    // The functions' environment as `./dev.sh lambda` writes it (local/local.env's secrets).
+    let env = lambda_env(&provisioned, &local_settings().unwrap(), &clients.endpoints).unwrap();
+
+    webhook_stores_the_seed_pending(&target, &env);
+    api_lists_the_seed_and_accepts_its_fix(&target, &env);
+
+    // The worker gets the job the API queued beside the samples, each from its own queue.
+    let queued = queued_job(&clients, &provisioned).await;
     let worker = invoke_all(
         &target.join("reprocessing-worker"),
         &env,
         &[
-            "events/reprocessing-worker/sqs-reprocessing-job.json",
-            &queued_path,
-            "events/reprocessing-worker/sqs-pix-transaction.json",
-            "events/reprocessing-worker/sqs-pix-provider-entry.json",
-            "events/reprocessing-worker/sqs-pix-report-closed.json",
+            worker_sample(JOB_SAMPLE, &provisioned),
+            queued,
+            worker_sample(
+                "events/reprocessing-worker/sqs-pix-transaction.json",
+                &provisioned,
+            ),
+            worker_sample(
+                "events/reprocessing-worker/sqs-pix-provider-entry.json",
+                &provisioned,
+            ),
+            worker_sample(
+                "events/reprocessing-worker/sqs-pix-report-closed.json",
+                &provisioned,
+            ),
         ],
     );
     for answer in &worker {
@@ -287,13 +326,12 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
             "{answer}"
         );
     }
-    let _ = std::fs::remove_file(&queued_file);
 
     // The reconciled message, read back through the API's real main.
     let api = invoke_all(
         &target.join("reconciliation-api"),
         &env,
-        &["events/reconciliation-api/get-message.json"],
+        &[sample("events/reconciliation-api/get-message.json")],
     );
     let (s, message) = http_answer(&api[0]);
     assert_eq!(

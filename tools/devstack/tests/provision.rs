@@ -4,11 +4,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, Hasher};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::types::QueueAttributeName;
-use devstack::{add_subscriber, provision, DevstackError, LocalClients, QueueInfo, Template};
+use devstack::{
+    add_subscriber, drain, provision, DevstackError, LocalClients, QueueInfo, Template,
+};
 
 const STACK_DOWN: &str =
     "local stack reachable (start it with `./dev.sh stack start`, or run `./dev.sh test`)";
@@ -73,44 +75,6 @@ async fn queue_attributes(clients: &LocalClients, queue: &QueueInfo) -> BTreeMap
         .into_iter()
         .map(|(k, v)| (k.as_str().to_owned(), v))
         .collect()
-}
-
-/// Receives (and deletes) messages until `quiet` passes without a new one, or `max_wait` passes.
-async fn drain(
-    clients: &LocalClients,
-    queue: &QueueInfo,
-    max_wait: Duration,
-    quiet: Duration,
-) -> Vec<serde_json::Value> {
-    let deadline = Instant::now() + max_wait;
-    let mut last_seen = Instant::now();
-    let mut out = Vec::new();
-    while Instant::now() < deadline && (out.is_empty() || last_seen.elapsed() < quiet) {
-        let received = clients
-            .sqs
-            .receive_message()
-            .queue_url(&queue.url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        for m in received.messages() {
-            last_seen = Instant::now();
-            out.push(serde_json::from_str(m.body().unwrap_or("null")).expect("event JSON"));
-            if let Some(handle) = m.receipt_handle() {
-                clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&queue.url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -268,13 +232,9 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
     assert_eq!(put.failed_entry_count(), 0, "{:?}", put.entries());
 
     let alert = first.queue("PixDivergenceAlertQueue").expect("alert queue");
-    let alerts = drain(
-        &clients,
-        alert,
-        Duration::from_secs(10),
-        Duration::from_secs(2),
-    )
-    .await;
+    let alerts = drain(&clients, alert, 1, Duration::from_secs(10))
+        .await
+        .expect("drain");
     let results: Vec<&str> = alerts
         .iter()
         .map(|e| e["detail"]["result_description"].as_str().unwrap_or("?"))
@@ -288,13 +248,9 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
     assert_eq!(alerts[0]["detail-type"], "financial_reconciliation");
 
     // Both events were on the bus (the OK one was filtered by the rule, not lost).
-    let seen = drain(
-        &clients,
-        &observer,
-        Duration::from_secs(10),
-        Duration::from_secs(2),
-    )
-    .await;
+    let seen = drain(&clients, &observer, 2, Duration::from_secs(10))
+        .await
+        .expect("drain");
     let mut seen: Vec<&str> = seen
         .iter()
         .map(|e| e["detail"]["result_description"].as_str().unwrap_or("?"))
@@ -304,14 +260,10 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
 
     // And nothing matched the Pix input rule.
     let inputs = first.queue("PixInputQueue").expect("queue");
-    assert!(drain(
-        &clients,
-        inputs,
-        Duration::from_secs(2),
-        Duration::from_secs(1)
-    )
-    .await
-    .is_empty());
+    assert!(drain(&clients, inputs, 0, Duration::from_secs(2))
+        .await
+        .expect("drain")
+        .is_empty());
 }
 
 #[tokio::test]

@@ -1,0 +1,216 @@
+//! The worker reads each record as what its queue carries.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsMessage;
+use chrono::NaiveDate;
+
+use shared::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, MatchingRules};
+use shared::events::OutboundEvent;
+use shared::pix::PixReconciliation;
+use shared::ports::*;
+
+use super::*;
+
+const JOBS: &str = "arn:aws:sqs:us-east-1:123456789012:t-ReprocessingQueue";
+const PIX: &str = "arn:aws:sqs:us-east-1:123456789012:t-PixInputQueue";
+
+const JOB: &str = r#"{"request_id": "r", "clearing_unique_id": "nowhere", "card_network": "MASTERCARD",
+    "card_hash": "c", "adjustments": [], "reconciliation_reason": "why", "requested_by": "operator:ana",
+    "requested_at": "2026-11-22T10:00:00Z", "expected_version": 3}"#;
+
+const PIX_EVENT: &str = r#"{"version": "0", "id": "1", "detail-type": "pix_transaction", "source": "pix.inputs",
+    "account": "123456789012", "time": "2021-10-29T11:00:00Z", "region": "us-east-1", "resources": [],
+    "detail": {"transaction_id": "t", "end_to_end_id": "E4086716320220629204700103800548", "amount": "1.00",
+               "business_date": "2021-10-29"}}"#;
+
+/// A store with nothing in it that accepts every write; a bus that accepts every event.
+struct Empty;
+
+#[async_trait]
+impl ClearingStore for Empty {
+    async fn authorizations(
+        &self,
+        _: &[AuthorizationKey],
+    ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError> {
+        Ok(HashMap::new())
+    }
+    async fn save_authorization(
+        &self,
+        _: &Authorization,
+    ) -> Result<AuthorizationSaved, StoreError> {
+        unreachable!("the worker never stores authorizations")
+    }
+    async fn save_rejected_authorization(
+        &self,
+        _: &RejectedAuthorization,
+    ) -> Result<(), StoreError> {
+        unreachable!("the worker never stores authorizations")
+    }
+    async fn insert_message(
+        &self,
+        _: &ClearingMessage,
+        _: Option<&AuthorizationClaim>,
+    ) -> Result<InsertOutcome, StoreError> {
+        unreachable!("the worker never inserts messages")
+    }
+    async fn update_messages(
+        &self,
+        _: &[(ClearingMessage, u64)],
+        _: Option<&AuthorizationClaim>,
+        _: Option<&ReconciliationRequest>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn note_arrivals(&self, _: &Arrivals) -> Result<(), StoreError> {
+        unreachable!("the worker never notes arrivals")
+    }
+    async fn message(&self, _: &str) -> Result<Option<ClearingMessage>, StoreError> {
+        Ok(None)
+    }
+    async fn messages_for_card(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<ClearingStatus>,
+        _: usize,
+        _: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        unreachable!("the worker never lists")
+    }
+    async fn open_messages(
+        &self,
+        _: ClearingStatus,
+        _: usize,
+        _: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        unreachable!("the worker never lists")
+    }
+    async fn search(
+        &self,
+        _: &ClearingSearch,
+        _: usize,
+        _: usize,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        unreachable!("the worker never searches")
+    }
+}
+
+#[async_trait]
+impl PixStore for Empty {
+    async fn pix_state(&self, _: &str) -> Result<Option<StoredPixState>, StoreError> {
+        Ok(None)
+    }
+    async fn save_pix_state(
+        &self,
+        _: &PixReconciliation,
+        _: u64,
+        _: bool,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn close_pix_day(&self, _: NaiveDate) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn pix_day_closed(&self, _: NaiveDate) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    async fn open_pix_ids(&self, _: NaiveDate) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl EventBus for Empty {
+    async fn publish(&self, _: &[OutboundEvent]) -> Result<(), EventBusError> {
+        Ok(())
+    }
+}
+
+fn worker() -> WorkerService {
+    let empty = Arc::new(Empty);
+    WorkerService {
+        store: empty.clone(),
+        pix: empty.clone(),
+        bus: empty,
+        rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
+            .unwrap(),
+        queues: SourceQueues {
+            jobs: JOBS.into(),
+            pix_inputs: PIX.into(),
+        },
+    }
+}
+
+fn record(id: &str, queue: Option<&str>, body: &str) -> SqsMessage {
+    let mut r = SqsMessage::default();
+    r.message_id = Some(id.into());
+    r.event_source_arn = queue.map(str::to_owned);
+    r.body = Some(body.into());
+    r
+}
+
+fn failed(records: &[SqsMessage]) -> Vec<String> {
+    let response = futures::executor::block_on(process_batch(&worker(), records));
+    response
+        .batch_item_failures
+        .into_iter()
+        .map(|f| f.item_identifier)
+        .collect()
+}
+
+#[test]
+fn each_queue_carries_its_own_kind_of_message() {
+    assert_eq!(
+        failed(&[
+            record("job", Some(JOBS), JOB),
+            record("pix", Some(PIX), PIX_EVENT)
+        ]),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_job_on_the_pix_queue_and_a_pix_event_on_the_job_queue_fail() {
+    assert_eq!(failed(&[record("job", Some(PIX), JOB)]), ["job"]);
+    assert_eq!(failed(&[record("pix", Some(JOBS), PIX_EVENT)]), ["pix"]);
+    let queues = worker().queues;
+    assert!(matches!(
+        read_record(&queues, &record("job", Some(PIX), JOB)),
+        Err(JobError::Unreadable(e)) if e.starts_with("not an EventBridge event")
+    ));
+    assert!(matches!(
+        read_record(&queues, &record("pix", Some(JOBS), PIX_EVENT)),
+        Err(JobError::Unreadable(e)) if e.starts_with("not a reprocessing job")
+    ));
+}
+
+#[test]
+fn a_record_from_another_queue_fails_alone() {
+    let other = "arn:aws:sqs:us-east-1:123456789012:SomeoneElsesQueue";
+    let batch = [
+        record("job", Some(JOBS), JOB),
+        record("stranger", Some(other), JOB),
+        record("nameless", None, PIX_EVENT),
+        record("pix", Some(PIX), PIX_EVENT),
+    ];
+    assert_eq!(failed(&batch), ["stranger", "nameless"]);
+    assert!(matches!(
+        read_record(&worker().queues, &batch[1]),
+        Err(JobError::UnknownQueue(arn)) if arn == other
+    ));
+}
+
+#[test]
+fn an_unreadable_body_on_the_right_queue_is_still_an_error() {
+    assert_eq!(
+        failed(&[
+            record("job", Some(JOBS), r#"{"not": "a job"}"#),
+            record("pix", Some(PIX), "garbage"),
+        ]),
+        ["job", "pix"]
+    );
+}
