@@ -12,6 +12,7 @@ pub mod config;
 pub mod events;
 pub mod jobs;
 pub mod operator_auth;
+pub mod parse;
 pub mod pix;
 pub mod ports;
 pub mod webhook_auth;
