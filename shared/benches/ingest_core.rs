@@ -10,10 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use shared::authorization::{Authorization, AuthorizationStatus};
-use shared::clearing::matching::DEFAULT_MATCHING_RULES;
-use shared::clearing::{
-    match_outcome_for_bench, parse_clearing_notification, MatchingRules, PreparedRecord,
-};
+use shared::clearing::matching::{match_clearing, DEFAULT_MATCHING_RULES};
+use shared::clearing::{parse_clearing_notification, MatchOutcome, MatchingRules, PreparedRecord};
 
 const RECORDS: usize = 1_000;
 
@@ -92,8 +90,11 @@ fn main() {
                 Some(shared::authorization::AuthorizationKey::TransUid(uid)) => auths.get(&uid),
                 _ => None,
             };
-            if match_outcome_for_bench(&p, auth, &rules) {
-                matched += 1;
+            // What ingest does once the authorization is loaded (no store here).
+            if let Ok(valid) = &p.validation {
+                if let MatchOutcome::Matched(_) = match_clearing(valid, auth, &rules) {
+                    matched += 1;
+                }
             }
         }
         black_box(matched);

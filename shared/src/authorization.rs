@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::clearing::currency;
-use crate::clearing::fields::{parse_amount, parse_date};
+use crate::clearing::fields::parse_amount;
 use crate::clearing::notification::{check_count, check_sizes, parse_envelope, NotificationError};
+use crate::parse::parse_date;
 
 /// How a clearing record finds its authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -175,6 +176,7 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
     };
     non_empty("transUid", &wire.trans_uid)?;
     non_empty("cardReference", &wire.card_reference)?;
+    // Read as the clearing record's amount is, so the two compare like for like.
     let amount_text = wire.transaction_amount.get().trim_matches('"');
     let amount = parse_amount(amount_text).map_err(|e| format!("transactionAmount: {e}"))?;
     let units = currency::minor_units(&wire.transaction_currency).ok_or_else(|| {
@@ -183,7 +185,7 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
             wire.transaction_currency
         )
     })?;
-    if amount.normalize().scale() > units {
+    if !currency::fits_minor_units(amount, units) {
         return Err(format!(
             "transactionAmount: {amount} has more than {units} decimal places for {}",
             wire.transaction_currency

@@ -16,6 +16,7 @@ pub mod events;
 pub mod http;
 pub mod jobs;
 pub mod operator_auth;
+pub mod parse;
 pub mod pix;
 pub mod ports;
 pub mod services;

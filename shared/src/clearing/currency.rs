@@ -1,6 +1,8 @@
 //! ISO 4217 currencies and their minor units, so that an amount with more
 //! decimals than its currency has (12.345 USD) is caught instead of rounded.
 
+use rust_decimal::Decimal;
+
 /// Active ISO 4217 alphabetic codes with their number of minor units.
 const CURRENCIES: &[(&str, u32)] = &[
     ("AED", 2),
@@ -168,6 +170,12 @@ pub fn minor_units(code: &str) -> Option<u32> {
         .map(|i| CURRENCIES[i].1)
 }
 
+/// Whether `amount` needs no more decimals than `units`: trailing zeros are
+/// not precision (12.340 fits USD), 12.345 does not and must not be rounded.
+pub fn fits_minor_units(amount: Decimal, units: u32) -> bool {
+    amount.normalize().scale() <= units
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +192,16 @@ mod tests {
         assert_eq!(minor_units("BHD"), Some(3));
         assert_eq!(minor_units("usd"), None);
         assert_eq!(minor_units("840"), None);
+    }
+
+    #[test]
+    fn trailing_zeros_are_not_extra_decimals() {
+        let amount =
+            |text| crate::parse::parse_decimal(text, crate::parse::Notation::Plain).unwrap();
+        assert!(fits_minor_units(amount("12.340"), 2));
+        assert!(!fits_minor_units(amount("12.345"), 2));
+        assert!(fits_minor_units(amount("12.345"), 3));
+        assert!(fits_minor_units(amount("100.00"), 0));
+        assert!(!fits_minor_units(amount("100.5"), 0));
     }
 }

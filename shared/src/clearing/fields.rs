@@ -8,13 +8,13 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::currency;
+use crate::parse::{parse_decimal, shorten, Notation};
 
 /// Every field of the clearing record that the product understands.
 /// Names are the wire names of the Mastercard notification.
@@ -286,53 +286,30 @@ impl FieldKind {
     }
 }
 
-/// Parses a money amount from its decimal text (a JSON number's digits or a
-/// string). Exponents are accepted because JSON allows them; the value is
-/// exact either way.
+/// Reads a clearing amount: its decimal text through the one parser, never negative.
+/// Whether it has more decimals than its currency is checked in validation,
+/// where the currency is known.
 pub fn parse_amount(text: &str) -> Result<Decimal, String> {
-    let parsed = if text.contains(['e', 'E']) {
-        Decimal::from_scientific(text)
-    } else {
-        Decimal::from_str(text)
-    };
-    match parsed {
-        Ok(amount) if amount.is_sign_negative() && !amount.is_zero() => {
-            Err(format!("'{text}' is negative"))
-        }
-        Ok(amount) => Ok(amount),
-        Err(_) => Err(format!("'{text}' is not a decimal amount")),
+    // A field's text does not say whether the network sent a JSON number or a
+    // string, so JSON's exponent form (`1.5e2`) is read too; either way exactly.
+    let amount = parse_decimal(text, Notation::JsonNumber).map_err(|e| e.to_string())?;
+    if amount.is_sign_negative() {
+        return Err(format!("'{}' is negative", shorten(text)));
     }
+    Ok(amount)
 }
 
 /// Parses `YYYY-MM-DD`, naming what is wrong (the seed's `2024-24-04` has month 24).
+/// Kept under this path for its callers; the parser is [`crate::parse::parse_date`].
+pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
+    crate::parse::parse_date(text).map_err(|e| e.to_string())
+}
+
 /// The record's transaction date, if it has a valid one: what the date searches go by.
 pub fn transaction_date(fields: &FieldValues) -> Option<NaiveDate> {
     fields
         .get(&ClearingField::TransactionLocalDate)
-        .and_then(|d| parse_date(d).ok())
-}
-
-pub fn parse_date(text: &str) -> Result<NaiveDate, String> {
-    let bytes = text.as_bytes();
-    let shaped = bytes.len() == 10
-        && bytes[4] == b'-'
-        && bytes[7] == b'-'
-        && bytes
-            .iter()
-            .enumerate()
-            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
-    if !shaped {
-        return Err(format!("'{text}' is not a date in the form YYYY-MM-DD"));
-    }
-    let month: u32 = text[5..7].parse().unwrap_or(0);
-    if !(1..=12).contains(&month) {
-        return Err(format!(
-            "'{text}' is not a valid date (YYYY-MM-DD): month {month} does not exist"
-        ));
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        format!("'{text}' is not a valid date (YYYY-MM-DD): day out of range for the month")
-    })
+        .and_then(|d| crate::parse::parse_date(d).ok())
 }
 
 #[cfg(test)]
@@ -370,9 +347,24 @@ mod tests {
             parse_amount("0.1").unwrap() + parse_amount("0.2").unwrap(),
             parse_amount("0.3").unwrap()
         );
-        assert!(parse_amount("-1").is_err());
+        assert!(parse_amount("-1").unwrap_err().contains("is negative"));
+        assert!(
+            parse_amount("-0.00").unwrap().is_zero(),
+            "zero is not negative"
+        );
         assert!(parse_amount("12,34").is_err());
         assert!(parse_amount("abc").is_err());
+        // What the network's digits cannot mean is refused, never guessed or rounded.
+        for text in [
+            "012.30",
+            "12.",
+            ".5",
+            "+1",
+            "1_000",
+            "1.00000000000000000000000000001",
+        ] {
+            assert!(FieldKind::Amount.check(text).is_err(), "{text}");
+        }
     }
 
     #[test]

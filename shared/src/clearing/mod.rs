@@ -16,20 +16,3 @@ pub use message::{
 };
 pub use notification::{parse_clearing_notification, NotificationError, ReceivedRecord};
 pub use validate::{validate, ValidClearing};
-
-/// Validates and matches a prepared record, returning whether it matched
-/// (benchmarks only: the functions go through [`ClearingMessage::ingest`]).
-#[doc(hidden)]
-pub fn match_outcome_for_bench(
-    prepared: &PreparedRecord,
-    authorization: Option<&crate::authorization::Authorization>,
-    rules: &MatchingRules,
-) -> bool {
-    match &prepared.validation {
-        Ok(valid) => matches!(
-            matching::match_clearing(valid, authorization, rules),
-            MatchOutcome::Matched(_)
-        ),
-        Err(_) => false,
-    }
-}

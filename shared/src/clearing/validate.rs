@@ -176,7 +176,7 @@ fn check_scale(
         return;
     };
     if let Some(units) = currency::minor_units(code) {
-        if amount.normalize().scale() > units {
+        if !currency::fits_minor_units(*amount, units) {
             problems.push(FieldProblem {
                 field: amount_field,
                 problem: format!("{amount} has more than {units} decimal places for {code}"),

@@ -16,14 +16,15 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+pub(crate) use crate::parse::shorten;
+use crate::parse::{parse_date, parse_decimal, DecimalError, Notation};
+
 /// Length of a BCB end-to-end id.
 pub const END_TO_END_ID_LEN: usize = 32;
 /// Longest accepted `transaction_id` / `provider_authorization_id`, in characters.
 pub const MAX_ID_CHARS: usize = 128;
 /// BRL has centavos: amounts carry at most two decimal places.
 pub const MAX_AMOUNT_DECIMAL_PLACES: u32 = 2;
-/// Longest significant digit string an amount may have (what a `Decimal` holds exactly).
-const MAX_AMOUNT_DIGITS: usize = 28;
 
 /// Why a Pix input was rejected. Every variant but `Malformed` names the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -414,9 +415,10 @@ pub(crate) fn amount_field(
     raw: Option<&RawValue>,
 ) -> Result<Decimal, PixInputError> {
     let value = required(field, raw)?;
-    let text: Cow<'_, str> = match value.get().as_bytes().first() {
-        Some(b'"') => Cow::Owned(string_value(field, value)?),
-        Some(b'-' | b'0'..=b'9') => Cow::Borrowed(value.get()),
+    // A JSON number's token may use JSON's exponent; an amount in a string is plain digits.
+    let (text, notation): (Cow<'_, str>, _) = match value.get().as_bytes().first() {
+        Some(b'"') => (Cow::Owned(string_value(field, value)?), Notation::Plain),
+        Some(b'-' | b'0'..=b'9') => (Cow::Borrowed(value.get()), Notation::JsonNumber),
         _ => {
             return Err(PixInputError::invalid(
                 field,
@@ -427,7 +429,15 @@ pub(crate) fn amount_field(
             ))
         }
     };
-    parse_amount(&text).map_err(|reason| PixInputError::invalid(field, reason))
+    let amount = parse_decimal(&text, notation).map_err(|e| {
+        let reason = match e {
+            // Far beyond centavos: the BRL rule is the one to tell.
+            DecimalError::TooManyPlaces { .. } => too_many_places(&shorten(&text)),
+            other => other.to_string(),
+        };
+        PixInputError::invalid(field, reason)
+    })?;
+    brl_amount(amount, &text).map_err(|reason| PixInputError::invalid(field, reason))
 }
 
 fn optional_integer_field(
@@ -466,7 +476,7 @@ pub(crate) fn optional_datetime_field(
 
 fn date_field(field: &'static str, raw: Option<&RawValue>) -> Result<NaiveDate, PixInputError> {
     let text = string_value(field, required(field, raw)?)?;
-    parse_business_date(&text).map_err(|reason| PixInputError::invalid(field, reason))
+    parse_date(&text).map_err(|e| PixInputError::invalid(field, e.to_string()))
 }
 
 // --- value validators ---
@@ -511,138 +521,61 @@ pub fn validate_end_to_end_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Parses `YYYY-MM-DD` strictly (zero-padded, a real calendar day).
-pub fn parse_business_date(text: &str) -> Result<NaiveDate, String> {
+/// Applies the BRL rule to an amount the one parser read: greater than zero,
+/// at most [`MAX_AMOUNT_DECIMAL_PLACES`] places *as a value*. Trailing zeros
+/// are not significant (`12.300` becomes `12.30`); `12.345` is refused, never
+/// rounded. A scale up to 2 is kept as given (`"12.30"` stays `12.30`, `125.5`
+/// stays `125.5`).
+fn brl_amount(amount: Decimal, text: &str) -> Result<Decimal, String> {
     let shown = shorten(text);
-    let b = text.as_bytes();
-    let shaped = b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
-    if !shaped {
-        return Err(format!("'{shown}' is not a date in the form YYYY-MM-DD"));
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|_| format!("'{shown}' is not a calendar date (YYYY-MM-DD)"))
-}
-
-/// Parses a BRL amount exactly from its decimal text (a JSON number's digits,
-/// or the content of a JSON string in the same grammar:
-/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`).
-///
-/// The value must be greater than zero and have at most
-/// [`MAX_AMOUNT_DECIMAL_PLACES`] decimal places *as a value*: trailing zeros
-/// are not significant (`12.300` is `12.30`), `12.345` is rejected, never
-/// rounded. The result keeps the given scale up to 2 (`"12.30"` stays
-/// `12.30`, `125.5` stays `125.5`). The arithmetic is done on the digit
-/// string, so no precision is ever lost, however long the text.
-pub fn parse_amount(text: &str) -> Result<Decimal, String> {
-    let shown = shorten(text);
-    let not_a_number = || format!("'{shown}' is not a decimal number");
-    let b = text.as_bytes();
-    let mut i = 0;
-    let negative = b.first() == Some(&b'-');
-    if negative {
-        i += 1;
-    }
-    let int_start = i;
-    while i < b.len() && b[i].is_ascii_digit() {
-        i += 1;
-    }
-    let int_digits = &text[int_start..i];
-    if int_digits.is_empty() || (int_digits.len() > 1 && int_digits.starts_with('0')) {
-        return Err(not_a_number());
-    }
-    let mut frac_digits = "";
-    if b.get(i) == Some(&b'.') {
-        let start = i + 1;
-        i = start;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        frac_digits = &text[start..i];
-        if frac_digits.is_empty() {
-            return Err(not_a_number());
-        }
-    }
-    let mut exponent: i64 = 0;
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        let exp_negative = match b.get(i) {
-            Some(b'-') => {
-                i += 1;
-                true
-            }
-            Some(b'+') => {
-                i += 1;
-                false
-            }
-            _ => false,
-        };
-        let start = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        let digits = text[start..i].trim_start_matches('0');
-        if start == i {
-            return Err(not_a_number());
-        }
-        if digits.len() > 6 {
-            return Err(format!("'{shown}' is out of range"));
-        }
-        exponent = digits.parse::<i64>().unwrap_or(0);
-        if exp_negative {
-            exponent = -exponent;
-        }
-    }
-    if i != b.len() {
-        return Err(not_a_number());
-    }
-
-    // value = digits × 10^-scale, worked on the digit string.
-    let mut digits: Vec<u8> = int_digits.bytes().chain(frac_digits.bytes()).collect();
-    let mut scale: i64 = frac_digits.len() as i64 - exponent;
-    let first_nonzero = digits.iter().position(|&d| d != b'0');
-    let Some(first_nonzero) = first_nonzero else {
-        return Err(format!("must be greater than zero, got '{shown}'"));
-    };
-    if negative {
+    if amount <= Decimal::ZERO {
         return Err(format!("must be greater than zero, got '{shown}'"));
     }
-    digits.drain(..first_nonzero);
-    while scale > i64::from(MAX_AMOUNT_DECIMAL_PLACES) && digits.last() == Some(&b'0') {
-        digits.pop();
-        scale -= 1;
+    if amount.scale() <= MAX_AMOUNT_DECIMAL_PLACES {
+        return Ok(amount);
     }
-    if scale > i64::from(MAX_AMOUNT_DECIMAL_PLACES) {
-        return Err(format!(
-            "'{shown}' has more than {MAX_AMOUNT_DECIMAL_PLACES} decimal places (BRL has centavos)"
-        ));
+    if amount.normalize().scale() > MAX_AMOUNT_DECIMAL_PLACES {
+        return Err(too_many_places(&shown));
     }
-    if scale < 0 {
-        if digits.len() as i64 - scale > MAX_AMOUNT_DIGITS as i64 {
-            return Err(format!("'{shown}' is out of range"));
-        }
-        digits.extend(std::iter::repeat_n(b'0', (-scale) as usize));
-        scale = 0;
-    }
-    if digits.len() > MAX_AMOUNT_DIGITS {
-        return Err(format!("'{shown}' is out of range"));
-    }
-    let mantissa = digits
-        .iter()
-        .fold(0i128, |acc, d| acc * 10 + i128::from(d - b'0'));
-    Decimal::try_from_i128_with_scale(mantissa, scale as u32)
-        .map_err(|_| format!("'{shown}' is out of range"))
+    let mut cents = amount;
+    cents.rescale(MAX_AMOUNT_DECIMAL_PLACES); // drops only zeros: checked above
+    Ok(cents)
 }
 
-/// Echoes at most 64 characters of a value in an error message.
-pub(crate) fn shorten(text: &str) -> Cow<'_, str> {
-    const MAX: usize = 64;
-    match text.char_indices().nth(MAX) {
-        None => Cow::Borrowed(text),
-        Some((cut, _)) => Cow::Owned(format!("{}…", &text[..cut])),
+fn too_many_places(shown: &str) -> String {
+    format!("'{shown}' has more than {MAX_AMOUNT_DECIMAL_PLACES} decimal places (BRL has centavos)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn amount(json: &str) -> Result<Decimal, String> {
+        let raw: &RawValue = serde_json::from_str(json).unwrap();
+        amount_field("amount", Some(raw)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn amounts_follow_the_brl_rule_over_the_shared_parser() {
+        assert_eq!(amount("12.300").unwrap().to_string(), "12.30");
+        assert_eq!(amount("\"12.3\"").unwrap().to_string(), "12.3");
+        assert_eq!(amount("1.255e2").unwrap().to_string(), "125.5");
+        assert_eq!(amount("0.01").unwrap().to_string(), "0.01");
+        for (json, reason) in [
+            // In a string an amount is plain digits; only a JSON number may use an exponent.
+            ("\"1e3\"", "an exponent is not accepted"),
+            ("0.001", "more than 2 decimal places"),
+            // Zeros past what a decimal holds are refused, not trimmed.
+            (
+                "1.000000000000000000000000000000000",
+                "more than 2 decimal places",
+            ),
+            ("79228162514264337593543950335", "out of range"),
+            ("-0", "greater than zero"),
+            ("\"+1\"", "a leading '+' is not accepted"),
+        ] {
+            let err = amount(json).unwrap_err();
+            assert!(err.contains(reason), "{json}: {err}");
+        }
     }
 }

@@ -53,9 +53,9 @@ pub use event::{
     ResultDescription, EVENT_DETAIL_TYPE, EVENT_ID_NAMESPACE, EVENT_SOURCE, EVENT_VERSION,
 };
 pub use input::{
-    parse_amount, parse_business_date, parse_pix_transaction, parse_provider_entry,
-    parse_provider_report_closed, validate_end_to_end_id, AuthorizationDateTime, PixInput,
-    PixInputError, PixTransaction, PixTransactionKind, ProviderEntry, ProviderReportClosed,
+    parse_pix_transaction, parse_provider_entry, parse_provider_report_closed,
+    validate_end_to_end_id, AuthorizationDateTime, PixInput, PixInputError, PixTransaction,
+    PixTransactionKind, ProviderEntry, ProviderReportClosed,
 };
 pub use reconcile::{
     apply, apply_day_closed, apply_provider_entry, apply_transaction, decide, EndToEndIdMismatch,
