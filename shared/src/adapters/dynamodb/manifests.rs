@@ -7,25 +7,17 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::NaiveDate;
 
+use super::cursors::{format_clearing_cursor, parse_clearing_cursor, Position};
 use super::items::{key, s, stamp};
 use super::{unavailable, DynamoDbClearingStore, Item};
-use crate::clearing::fields::{parse_date, transaction_date};
+use crate::clearing::fields::transaction_date;
 use crate::clearing::ClearingMessage;
 use crate::ports::{Arrivals, Page, StoreError};
 
 const ARRIVED_PREFIX: &str = "ARRIVED#";
 const TXNDATE_PREFIX: &str = "TXNDATE#";
-
-/// Where a search stopped: a manifest (its sort key) and an index in its ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Position {
-    sk: String,
-    index: usize,
-}
 
 /// Whether a walk keeps a message listed in the manifest with this sort key.
 type Keep<'a> = &'a (dyn Fn(&str, &ClearingMessage) -> bool + Send + Sync);
@@ -225,40 +217,35 @@ impl DynamoDbClearingStore {
             }
             None => "pk = :pk",
         };
-        let mut exclusive_start = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression(condition)
-                .set_expression_attribute_values(Some(values.clone()))
-                .set_exclusive_start_key(exclusive_start.take())
-                .limit(50)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            for item in resp.items() {
-                let Some(AttributeValue::S(sk)) = item.get("sk") else {
-                    continue;
-                };
-                let first = match start {
-                    Some((from, index)) if from == sk => index,
-                    _ => 0,
-                };
-                let candidates = unseen_ids(item, first, seen);
-                if self
-                    .take_listed(sk, &candidates, wanted, keep, seen, &mut out)
-                    .await?
-                {
-                    return Ok(out);
-                }
-            }
-            match resp.last_evaluated_key() {
-                Some(k) => exclusive_start = Some(k.clone()),
-                None => return Ok(out),
+        // Pages of 50 manifests; the paginator asks for the next page only once
+        // this one is used up, so a walk that has its `wanted` reads no further.
+        let mut manifests = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .into_paginator()
+            .page_size(50)
+            .items()
+            .send();
+        while let Some(item) = manifests.try_next().await.map_err(unavailable)? {
+            let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                continue;
+            };
+            let first = match start {
+                Some((from, index)) if from == sk => index,
+                _ => 0,
+            };
+            let candidates = unseen_ids(&item, first, seen);
+            if self
+                .take_listed(sk, &candidates, wanted, keep, seen, &mut out)
+                .await?
+            {
+                break;
             }
         }
+        Ok(out)
     }
 
     /// Adds to `out` the messages of one manifest's `candidates` that are
@@ -307,61 +294,5 @@ fn unseen_ids(manifest: &Item, first: usize, seen: &HashSet<String>) -> Vec<(usi
             .filter(|(_, id)| !seen.contains(id))
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-/// `"0"` starts at the oldest record; other cursors are opaque positions this
-/// API returned: a day, a manifest of that day and an index in it.
-fn parse_clearing_cursor(cursor: &str) -> Result<Option<(String, Position)>, StoreError> {
-    if cursor == "0" {
-        return Ok(None);
-    }
-    let bad = || StoreError::InvalidCursor("cursor is not one this API returned".into());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = text.splitn(3, '|');
-    let (Some(day), Some(sk), Some(index)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    parse_date(day).map_err(|_| bad())?;
-    let index = index.parse().map_err(|_| bad())?;
-    Ok(Some((
-        day.to_owned(),
-        Position {
-            sk: sk.to_owned(),
-            index,
-        },
-    )))
-}
-
-fn format_clearing_cursor(day: &str, p: &Position) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{day}|{}|{}", p.sk, p.index))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let p = Position {
-            sk: "2024-04-26T10:00:00.000000Z#ab12cd34".into(),
-            index: 7,
-        };
-        let c = format_clearing_cursor("2024-04-26", &p);
-        assert_eq!(
-            parse_clearing_cursor(&c).unwrap(),
-            Some(("2024-04-26".into(), p))
-        );
-        assert_eq!(parse_clearing_cursor("0").unwrap(), None);
-        assert!(parse_clearing_cursor("not-a-cursor!").is_err());
-        let old_form = URL_SAFE_NO_PAD.encode("2024-04-26|2024-04-26T10:00:00.000000Z#X");
-        assert!(parse_clearing_cursor(&old_form).is_err());
-        // A forged index is a position past every manifest, not an overflow.
-        let far = URL_SAFE_NO_PAD.encode(format!("2024-04-26|x|{}", usize::MAX));
-        assert_eq!(
-            parse_clearing_cursor(&far).unwrap().unwrap().1.index,
-            usize::MAX
-        );
     }
 }

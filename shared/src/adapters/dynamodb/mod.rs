@@ -24,11 +24,12 @@
 //!
 //! One file a concern: `items` (item mapping), `reads` (reads by key),
 //! `authorizations`, `messages` (writes and claims), `searches` (index lists),
-//! `manifests` (arrival and date manifests, their searches), `pix`, and
-//! `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
+//! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`,
+//! and `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
 
 mod authorizations;
 mod capacity;
+mod cursors;
 mod items;
 mod manifests;
 mod messages;

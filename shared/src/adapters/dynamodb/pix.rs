@@ -132,25 +132,19 @@ impl PixStore for DynamoDbClearingStore {
     }
 
     async fn open_pix_ids(&self, date: NaiveDate) -> Result<Vec<String>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let resp = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(INDEX_BY_OPEN_STATUS)
-                .key_condition_expression("open_status = :s")
-                .expression_attribute_values(":s", s(format!("PIX_OPEN#{date}")))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(unavailable)?;
-            ids.extend(ids_with_prefix(resp.items(), "PIX#"));
-            match resp.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(ids),
-            }
-        }
+        let entries: Vec<Item> = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(INDEX_BY_OPEN_STATUS)
+            .key_condition_expression("open_status = :s")
+            .expression_attribute_values(":s", s(format!("PIX_OPEN#{date}")))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(unavailable)?;
+        Ok(ids_with_prefix(&entries, "PIX#").collect())
     }
 }

@@ -5,10 +5,9 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use chrono::Utc;
 
+use super::cursors::{decode_key, encode_key};
 use super::items::{authorization_key, ids_with_prefix, s};
 use super::{
     unavailable, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_OPEN_STATUS,
@@ -202,32 +201,5 @@ impl DynamoDbClearingStore {
             }
             start = last;
         }
-    }
-}
-
-fn encode_key(k: &Item) -> String {
-    let map: std::collections::BTreeMap<&str, &str> = k
-        .iter()
-        .filter_map(|(name, v)| v.as_s().ok().map(|s| (name.as_str(), s.as_str())))
-        .collect();
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap_or_default())
-}
-
-fn decode_key(cursor: &str) -> Result<Item, StoreError> {
-    let bad = || StoreError::InvalidCursor("cursor is not one this API returned".into());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    Ok(map.into_iter().map(|(k, v)| (k, s(v))).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_cursors_round_trip_and_reject_garbage() {
-        let k: Item = HashMap::from([("pk".to_string(), s("CLR#1"))]);
-        assert_eq!(decode_key(&encode_key(&k)).unwrap(), k);
-        assert!(decode_key("%%%").is_err());
     }
 }
