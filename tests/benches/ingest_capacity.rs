@@ -1,7 +1,8 @@
 //! DynamoDB capacity consumed per ingested clearing record, as DynamoDB Local
-//! reports it (ReturnConsumedCapacity=TOTAL), for a batch of 100 records whose
+//! reports it (ReturnConsumedCapacity=INDEXES), for a batch of 100 records whose
 //! authorizations are stored. Targets: <= 1.5 write units, <= 0.5 read units per record.
-//! Needs the local stack: `./dev.sh bench`.
+//! The store's meter exists only with shared's `capacity-meter` feature, which
+//! this crate enables as a dev-dependency. Needs the local stack: `./dev.sh bench`.
 
 use std::sync::Arc;
 

@@ -1,0 +1,213 @@
+//! The clearing store on DynamoDB: one table (see ARCHITECTURE.md).
+//!
+//! Items:
+//! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
+//!   and the attributes of the indexes below; its fields are not stored but
+//!   read again from the raw payload with the history's adjustments.
+//! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization; `claimed_by` once cleared.
+//! - `AUTHREF#<network>#<reference>#<settlementDate>` / `ALIAS`: points to the transUid.
+//! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
+//! - `RECON#<requestId>` / `REQUEST`: an operator's reconciliation request.
+//! - `META` / `INGEST_DAYS`: the set of days on which records arrived (for the cursor search).
+//! - `ARRIVED#<day>` / `<received>#<nonce>`: the ids of one notification's records, in order
+//!   (the cursor search walks these instead of a per-record index).
+//! - `TXNDATE#<date>` / `<received>#<nonce>`: the ids of one notification's records with that
+//!   transaction date, and one per adjusted date (the date searches walk these).
+//! - `PIX#<endToEndId>` / `STATE` and `PIXDAY#<date>` / `CLOSED`: the Pix store.
+//!
+//! Three global secondary indexes, all keys only (the items are then read by key):
+//! - `ByCard`: `card_key` (`<network>#<card hash>`) / `card_sort` (`<status>#<received>#<id>`).
+//! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; PENDING and REPROCESSING
+//!   messages, and undecided Pix states (`PIX_OPEN#<date>`).
+//! - `ByTransUid`, sparse: `trans_uid` / `ingest_sort`; every message with a
+//!   transUid except the one holding that authorization's claim.
+//!
+//! One file a concern: `items` (item mapping), `reads` (reads by key),
+//! `authorizations`, `messages` (writes and claims), `searches` (index lists),
+//! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`,
+//! and `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
+
+mod authorizations;
+mod capacity;
+mod cursors;
+mod items;
+mod manifests;
+mod messages;
+mod pix;
+mod reads;
+mod searches;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
+use aws_sdk_dynamodb::Client;
+
+use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::ports::{
+    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
+    ReconciliationRequest, StoreError,
+};
+
+#[cfg(feature = "capacity-meter")]
+pub use capacity::CapacityMeter;
+pub use items::message_pk;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub const INDEX_BY_CARD: &str = "ByCard";
+pub const INDEX_BY_OPEN_STATUS: &str = "ByOpenStatus";
+pub const INDEX_BY_TRANS_UID: &str = "ByTransUid";
+
+/// Searches over days walk at most this many days.
+pub const MAX_SEARCH_DAYS: i64 = 366;
+
+#[derive(Clone)]
+pub struct DynamoDbClearingStore {
+    client: Client,
+    table: String,
+    metering: capacity::Metering,
+}
+
+impl DynamoDbClearingStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            metering: capacity::Metering::default(),
+        }
+    }
+
+    /// Puts an item unconditionally.
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        let resp = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_return_consumed_capacity(self.metering.request())
+            .send()
+            .await
+            .map_err(unavailable)?;
+        self.metering.write(resp.consumed_capacity());
+        Ok(())
+    }
+}
+
+fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
+    StoreError::Unavailable(format!("{e:?}").chars().take(600).collect())
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata>(e: &E) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Why each item of a cancelled transaction failed, in the order written.
+fn cancellation_reasons<R>(
+    e: &SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<CancellationReason>> {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(t)) => {
+            Some(t.cancellation_reasons().to_vec())
+        }
+        _ => None,
+    }
+}
+
+fn failed_condition(reasons: &[CancellationReason], index: usize) -> bool {
+    reasons.get(index).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+}
+
+/// The port, each method on the inherent method of the same name in its concern's file.
+#[async_trait]
+impl ClearingStore for DynamoDbClearingStore {
+    async fn authorizations(
+        &self,
+        keys: &[AuthorizationKey],
+    ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError> {
+        DynamoDbClearingStore::authorizations(self, keys).await
+    }
+
+    async fn save_authorization(
+        &self,
+        auth: &Authorization,
+    ) -> Result<AuthorizationSaved, StoreError> {
+        DynamoDbClearingStore::save_authorization(self, auth).await
+    }
+
+    async fn save_rejected_authorization(
+        &self,
+        rejected: &RejectedAuthorization,
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::save_rejected_authorization(self, rejected).await
+    }
+
+    async fn insert_message(
+        &self,
+        message: &ClearingMessage,
+        claim: Option<&AuthorizationClaim>,
+    ) -> Result<InsertOutcome, StoreError> {
+        DynamoDbClearingStore::insert_message(self, message, claim).await
+    }
+
+    async fn update_messages(
+        &self,
+        updates: &[(ClearingMessage, u64)],
+        claim: Option<&AuthorizationClaim>,
+        request: Option<&ReconciliationRequest>,
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::update_messages(self, updates, claim, request).await
+    }
+
+    async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
+        DynamoDbClearingStore::note_arrivals(self, arrivals).await
+    }
+
+    async fn message(&self, id: &str) -> Result<Option<ClearingMessage>, StoreError> {
+        DynamoDbClearingStore::message(self, id).await
+    }
+
+    async fn messages_for_card(
+        &self,
+        card_network: &str,
+        card_hash: &str,
+        status: Option<ClearingStatus>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        DynamoDbClearingStore::messages_for_card(
+            self,
+            card_network,
+            card_hash,
+            status,
+            limit,
+            cursor,
+        )
+        .await
+    }
+
+    async fn open_messages(
+        &self,
+        status: ClearingStatus,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        DynamoDbClearingStore::open_messages(self, status, limit, cursor).await
+    }
+
+    async fn search(
+        &self,
+        search: &ClearingSearch,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Page<ClearingMessage>, StoreError> {
+        DynamoDbClearingStore::search(self, search, offset, limit).await
+    }
+}
