@@ -209,8 +209,7 @@ impl<'de> de::Deserialize<'de> for ReceivedRecord {
 mod tests {
     use super::*;
 
-    const SEED: &str =
-        include_str!("../../../spec/mastercard-clearing-notification.example.json");
+    const SEED: &str = include_str!("../../../spec/mastercard-clearing-notification.example.json");
 
     #[test]
     fn seed_example_parses_with_exact_amount_text() {
