@@ -2,7 +2,7 @@
 # Developer entry point.
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack, run every test (extra arguments go to cargo test), stop what it started
-#   ./dev.sh lint     cargo fmt --check and cargo clippy on every target, warnings as errors
+#   ./dev.sh lint     cargo fmt --check, cargo clippy on every target (warnings as errors), code-size limits
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
 #   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
 #                     on 127.0.0.1:9000 over the local stack (then `./dev.sh invoke FUNCTION EVENT_FILE`)
@@ -66,6 +66,8 @@ case "${1:-}" in
     cargo fmt --all --check
     echo "==> cargo clippy --workspace --all-targets -- -D warnings"
     cargo clippy --workspace --all-targets -- -D warnings
+    echo "==> code size (files <= 600 lines, functions <= 80 lines of code)"
+    local/code-size.sh
     ;;
   bench)
     shift

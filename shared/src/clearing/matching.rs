@@ -149,56 +149,80 @@ pub fn match_clearing(
     authorization: Option<&Authorization>,
     rules: &MatchingRules,
 ) -> MatchOutcome {
-    use PendingReasonCode::*;
-    let pending = |code, detail| MatchOutcome::Pending(PendingReason::new(code, detail));
-
     let Some(auth) = authorization else {
-        return pending(
-            AuthorizationNotFound,
+        return MatchOutcome::Pending(PendingReason::new(
+            PendingReasonCode::AuthorizationNotFound,
             format!(
                 "no authorization found for {}",
                 clearing.authorization_key()
             ),
-        );
+        ));
     };
+    match ineligibility(clearing, auth) {
+        Some(reason) => MatchOutcome::Pending(reason),
+        None => compare_amounts(clearing, auth, rules),
+    }
+}
+
+/// Why this authorization cannot be the record's, whatever the amounts: another
+/// card, not approved, another currency, or already cleared by another first presentment.
+fn ineligibility(clearing: &ValidClearing, auth: &Authorization) -> Option<PendingReason> {
+    use PendingReasonCode::*;
     if auth.card_hash != clearing.card_hash {
-        return pending(
+        return Some(PendingReason::new(
             CardMismatch,
             format!("authorization {} belongs to another card", auth.trans_uid),
-        );
+        ));
     }
     if auth.status != AuthorizationStatus::Approved {
-        return pending(
+        return Some(PendingReason::new(
             AuthorizationNotApproved,
             format!("authorization {} is {:?}", auth.trans_uid, auth.status).to_uppercase(),
-        );
+        ));
     }
     if auth.currency != clearing.transaction_currency {
-        return pending(
+        return Some(PendingReason::new(
             CurrencyMismatch,
             format!(
                 "cleared in {} but authorized in {}",
                 clearing.transaction_currency, auth.currency
             ),
-        );
+        ));
     }
-    if clearing.is_first_presentment() {
-        if let Some(other) = auth
-            .claimed_by
-            .as_deref()
-            .filter(|id| *id != clearing.clearing_unique_id)
-        {
-            return pending(
-                DuplicatePresentment,
-                format!(
-                    "authorization {} was already cleared by {other}",
-                    auth.trans_uid
-                ),
-            );
-        }
-    }
+    let other = auth
+        .claimed_by
+        .as_deref()
+        .filter(|id| *id != clearing.clearing_unique_id)?;
+    clearing.is_first_presentment().then(|| {
+        PendingReason::new(
+            DuplicatePresentment,
+            format!(
+                "authorization {} was already cleared by {other}",
+                auth.trans_uid
+            ),
+        )
+    })
+}
 
-    let difference = clearing.transaction_amount - auth.amount;
+/// Equal amounts match; an amount above the authorization matches within the
+/// tolerance of its merchant category; anything else is divergent.
+fn compare_amounts(
+    clearing: &ValidClearing,
+    auth: &Authorization,
+    rules: &MatchingRules,
+) -> MatchOutcome {
+    let divergent = |detail| {
+        MatchOutcome::Pending(PendingReason::new(
+            PendingReasonCode::AmountDivergent,
+            detail,
+        ))
+    };
+    let Some(difference) = clearing.transaction_amount.checked_sub(auth.amount) else {
+        return divergent(format!(
+            "cleared {} and authorized {} cannot be compared: out of range",
+            clearing.transaction_amount, auth.amount
+        ));
+    };
     let details = |tolerance_rule| MatchDetails {
         authorization_trans_uid: auth.trans_uid.clone(),
         authorized_amount: auth.amount,
@@ -214,32 +238,31 @@ pub fn match_clearing(
         .merchant_category_code
         .as_deref()
         .or(auth.merchant_category_code.as_deref());
-    if difference > Decimal::ZERO {
-        if let Some(rule) = rules.tolerance_for(mcc) {
-            // Exact: allowed = authorized * percent / 100, no rounding before comparing.
-            let allowed = auth.amount * rule.max_over_percent / Decimal::ONE_HUNDRED;
-            if difference <= allowed {
-                return MatchOutcome::Matched(details(Some(rule.name.clone())));
-            }
-            return pending(
-                AmountDivergent,
-                format!(
-                    "cleared {} {} is {difference} above the authorized {}, more than the {}% allowed by `{}`",
-                    clearing.transaction_amount, auth.currency, auth.amount, rule.max_over_percent, rule.name
-                ),
-            );
-        }
-    }
-    pending(
-        AmountDivergent,
-        format!(
+    let rule = rules
+        .tolerance_for(mcc)
+        .filter(|_| difference > Decimal::ZERO);
+    let Some(rule) = rule else {
+        return divergent(format!(
             "cleared {} {} but authorized {} (difference {difference}); no tolerance applies to merchant category {}",
             clearing.transaction_amount,
             auth.currency,
             auth.amount,
             mcc.unwrap_or("(none)")
-        ),
-    )
+        ));
+    };
+    // Exact: allowed = authorized * percent / 100, no rounding before comparing;
+    // checked, so an absurd amount is divergent rather than a panic.
+    let allowed = auth
+        .amount
+        .checked_mul(rule.max_over_percent)
+        .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED));
+    match allowed {
+        Some(allowed) if difference <= allowed => MatchOutcome::Matched(details(Some(rule.name.clone()))),
+        _ => divergent(format!(
+            "cleared {} {} is {difference} above the authorized {}, more than the {}% allowed by `{}`",
+            clearing.transaction_amount, auth.currency, auth.amount, rule.max_over_percent, rule.name
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -284,6 +307,17 @@ mod tests {
             MatchOutcome::Pending(r) => r.code,
             MatchOutcome::Matched(m) => panic!("expected pending, matched {m:?}"),
         }
+    }
+
+    #[test]
+    fn a_tolerance_on_an_amount_near_the_decimal_limit_is_divergent_not_a_panic() {
+        // 20% of 28 nines overflows a Decimal: checked, so the record waits for an operator.
+        let outcome = match_clearing(
+            &clearing("9999999999999999999999999999", "5812"),
+            Some(&auth("9999999999999999999999999998")),
+            &rules(),
+        );
+        assert_eq!(reason(outcome), PendingReasonCode::AmountDivergent);
     }
 
     #[test]

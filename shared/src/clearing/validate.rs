@@ -59,11 +59,25 @@ pub fn is_first_presentment_code(code: &str) -> bool {
     code == "200"
 }
 
+type Parsed = std::collections::BTreeMap<ClearingField, TypedValue>;
+
 /// Checks every field, collecting all problems rather than stopping at the first,
 /// so an operator sees everything to fix at once.
 pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>> {
+    let (parsed, mut problems) = parse_fields(fields);
+    record_problems(fields, &parsed, &mut problems);
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p.field);
+        problems.dedup();
+        return Err(problems);
+    }
+    typed(&parsed)
+}
+
+/// Each present field parsed for its kind; the fields that do not parse.
+fn parse_fields(fields: &FieldValues) -> (Parsed, Vec<FieldProblem>) {
     let mut problems = Vec::new();
-    let mut parsed = std::collections::BTreeMap::new();
+    let mut parsed = Parsed::new();
     for (&field, text) in fields {
         match field.kind().check(text) {
             Ok(value) => {
@@ -72,6 +86,12 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
             Err(problem) => problems.push(FieldProblem { field, problem }),
         }
     }
+    (parsed, problems)
+}
+
+/// Problems of the record as a whole: missing fields, no key to match on,
+/// amounts finer than their currency, a billing amount without its currency.
+fn record_problems(fields: &FieldValues, parsed: &Parsed, problems: &mut Vec<FieldProblem>) {
     for field in ClearingField::ALL {
         if field.is_required() && !fields.contains_key(&field) {
             problems.push(FieldProblem {
@@ -91,16 +111,16 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
         });
     }
     check_scale(
-        &parsed,
+        parsed,
         ClearingField::TransactionAmount,
         ClearingField::TransactionCurrency,
-        &mut problems,
+        problems,
     );
     check_scale(
-        &parsed,
+        parsed,
         ClearingField::CardholderAmount,
         ClearingField::CardholderCurrency,
-        &mut problems,
+        problems,
     );
     if has(ClearingField::CardholderAmount) != has(ClearingField::CardholderCurrency) {
         problems.push(FieldProblem {
@@ -108,13 +128,10 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
             problem: "cardholderAmount and cardholderCurrency must be given together".into(),
         });
     }
+}
 
-    if !problems.is_empty() {
-        problems.sort_by_key(|p| p.field);
-        problems.dedup();
-        return Err(problems);
-    }
-
+/// The typed record from fields that all parsed (a required one absent is still named).
+fn typed(parsed: &Parsed) -> Result<ValidClearing, Vec<FieldProblem>> {
     let text = |f: ClearingField| match parsed.get(&f) {
         Some(TypedValue::Text(s)) => Some(s.clone()),
         _ => None,
@@ -165,7 +182,7 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
 /// An amount may not carry more decimals than its currency has (12.345 USD):
 /// rounding it would move money.
 fn check_scale(
-    parsed: &std::collections::BTreeMap<ClearingField, TypedValue>,
+    parsed: &Parsed,
     amount_field: ClearingField,
     currency_field: ClearingField,
     problems: &mut Vec<FieldProblem>,
