@@ -3,19 +3,17 @@
 //! fails when they differ. Regenerate with
 //! `cargo run -p reconciliation-api --example openapi > docs/openapi.json`.
 //!
-//! The clearing message's schemas below describe the domain types' JSON (the
-//! domain crate stays free of documentation derives). They refuse unknown
-//! properties, so `tests/openapi_contract.rs`, which validates real responses
-//! against this document, fails when the domain's JSON and these drift apart.
+//! The clearing message's schemas are derived from the domain types themselves
+//! (`shared`'s `openapi` feature), so the document cannot drift from the JSON
+//! the API serializes; `tests/openapi_contract.rs` also validates real
+//! responses against it.
 
-use std::collections::BTreeMap;
-
-use chrono::{DateTime, Utc};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 
 use shared::api_error::ErrorBody;
+use shared::clearing::{ClearingMessage, ClearingStatus};
 
 use crate::operations;
 use crate::request::ReconciliationRequest;
@@ -40,7 +38,7 @@ pub const REGENERATE: &str =
     ),
     paths(operations::reconcile, operations::message, operations::list, operations::search),
     components(
-        schemas(ReconciliationRequest, ReconciliationResponse, ErrorBody, ListResponse, SearchResponse, ClearingMessageSchema, CardNetworkSchema, ClearingStatusSchema),
+        schemas(ReconciliationRequest, ReconciliationResponse, ErrorBody, ListResponse, SearchResponse, ClearingMessage, CardNetworkSchema, ClearingStatus),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, InternalServerError, ServiceUnavailable),
     ),
     modifiers(&BearerAuth),
@@ -120,153 +118,6 @@ error_responses! {
 pub enum CardNetworkSchema {
     #[schema(rename = "MASTERCARD")]
     Mastercard,
-}
-
-/// A clearing message's status.
-#[derive(ToSchema)]
-#[schema(as = ClearingStatus)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(dead_code)]
-pub enum ClearingStatusSchema {
-    Received,
-    Matched,
-    Pending,
-    Reprocessing,
-}
-
-/// Why a clearing message waits for an operator.
-#[derive(ToSchema)]
-#[schema(as = PendingReasonCode)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[allow(dead_code)]
-pub enum PendingReasonCodeSchema {
-    InvalidField,
-    AuthorizationNotFound,
-    AuthorizationNotApproved,
-    CardMismatch,
-    AmountDivergent,
-    CurrencyMismatch,
-    DuplicatePresentment,
-}
-
-/// A clearing message: fields, raw payload, status, pending reason and full history.
-#[derive(ToSchema)]
-#[schema(as = ClearingMessage)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct ClearingMessageSchema {
-    clearing_unique_id: String,
-    card_network: String,
-    /// Null when the record carried no cardReference
-    #[schema(required = true)]
-    card_hash: Option<String>,
-    status: ClearingStatusSchema,
-    /// Number of transitions so far
-    version: u64,
-    /// While PENDING, else null
-    #[schema(required = true)]
-    pending_reason: Option<PendingReasonSchema>,
-    /// The clearing record's fields as exact text
-    fields: BTreeMap<String, String>,
-    /// The record's JSON exactly as received
-    raw_payload: String,
-    received_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    /// Once MATCHED, else null
-    #[schema(required = true)]
-    matched: Option<MatchDetailsSchema>,
-    /// The operator request being processed while REPROCESSING, else null
-    #[schema(required = true)]
-    reprocessing: Option<ReprocessingTicketSchema>,
-    history: Vec<TransitionSchema>,
-}
-
-/// The reason with what an operator needs to act on it.
-#[derive(ToSchema)]
-#[schema(as = PendingReason)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct PendingReasonSchema {
-    code: PendingReasonCodeSchema,
-    detail: String,
-    /// For INVALID_FIELD: every field at fault and why
-    #[serde(default)]
-    fields: Vec<FieldProblemSchema>,
-}
-
-#[derive(ToSchema)]
-#[schema(as = FieldProblem)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct FieldProblemSchema {
-    field: String,
-    problem: String,
-}
-
-/// What was matched; amounts are exact decimals as text.
-#[derive(ToSchema)]
-#[schema(as = MatchDetails)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct MatchDetailsSchema {
-    authorization_trans_uid: String,
-    #[schema(example = "12.34")]
-    authorized_amount: String,
-    cleared_amount: String,
-    /// cleared - authorized; zero for an exact match, positive for a tip
-    difference: String,
-    currency: String,
-    /// The tolerance rule that allowed a difference, if one was needed
-    #[serde(default)]
-    tolerance_rule: Option<String>,
-}
-
-/// The operator request a message is being reprocessed for.
-#[derive(ToSchema)]
-#[schema(as = ReprocessingTicket)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct ReprocessingTicketSchema {
-    request_id: String,
-    requested_by: String,
-    requested_at: DateTime<Utc>,
-    reconciliation_reason: String,
-}
-
-/// One recorded state change: who, when, why and what changed.
-#[derive(ToSchema)]
-#[schema(as = Transition)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct TransitionSchema {
-    version: u64,
-    /// Null for the first transition
-    #[schema(required = true)]
-    from: Option<ClearingStatusSchema>,
-    to: ClearingStatusSchema,
-    at: DateTime<Utc>,
-    /// `webhook:<network>`, `operator:<subject>`, `worker` or `system`
-    actor: String,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    pending_reason: Option<PendingReasonSchema>,
-    /// Fields an operator's adjustment changed
-    #[serde(default)]
-    changes: Vec<FieldChangeSchema>,
-    #[serde(default)]
-    request_id: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[schema(as = FieldChange)]
-#[serde(deny_unknown_fields)]
-#[allow(dead_code)]
-pub struct FieldChangeSchema {
-    field: String,
-    #[schema(required = true)]
-    old_value: Option<String>,
-    new_value: String,
 }
 
 #[cfg(test)]

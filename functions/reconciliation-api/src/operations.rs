@@ -57,7 +57,7 @@ pub(crate) async fn reconcile(service: &ApiService, request: &Request) -> Result
     security(("BearerAuth" = [])),
     params(("clearingUniqueId" = String, Path, description = "The record's clearingUniqueId")),
     responses(
-        (status = 200, description = "OK", body = crate::openapi::ClearingMessageSchema),
+        (status = 200, description = "OK", body = shared::clearing::ClearingMessage),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
         (status = 404, response = crate::openapi::NotFound),

@@ -13,7 +13,7 @@ use shared::clearing::ClearingStatus;
 use shared::ports::ClearingSearch;
 use shared::services::ReconciliationCommand;
 
-use crate::openapi::{CardNetworkSchema, ClearingStatusSchema};
+use crate::openapi::CardNetworkSchema;
 
 /// Largest `offset` of the clearing search: every skipped record is still read.
 pub const MAX_SEARCH_OFFSET: usize = 10_000;
@@ -130,7 +130,7 @@ pub struct ListQuery {
     pub card_hash: Option<String>,
     /// Only messages in this status; alone, PENDING or REPROCESSING
     #[serde(default, deserialize_with = "status_param")]
-    #[param(value_type = Option<ClearingStatusSchema>)]
+    #[param(value_type = Option<ClearingStatus>)]
     pub status: Option<ClearingStatus>,
     /// Page size
     #[param(minimum = 1, maximum = 100, default = 50)]

@@ -1,12 +1,10 @@
 //! The operator API's response bodies. A clearing message is the domain's
-//! own serialization; its documented shape is `openapi::ClearingMessageSchema`.
+//! own serialization, documented by the schema derived from it.
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use shared::clearing::ClearingMessage;
-
-use crate::openapi::ClearingMessageSchema;
 
 pub const ACCEPTED_MESSAGE: &str = "The message has been received and is being processed.";
 
@@ -43,7 +41,7 @@ impl<'a> From<&'a ClearingMessage> for MessageView<'a> {
 #[derive(Serialize, ToSchema)]
 #[schema(as = ClearingMessagePage)]
 pub struct ListResponse<'a> {
-    #[schema(value_type = Vec<ClearingMessageSchema>)]
+    #[schema(value_type = Vec<ClearingMessage>)]
     pub items: Vec<MessageView<'a>>,
     /// Pass as cursor for the next page; null on the last page
     #[schema(required = true)]
@@ -55,7 +53,7 @@ pub struct ListResponse<'a> {
 #[serde(rename_all = "camelCase")]
 #[schema(as = ClearingSearchResponse)]
 pub struct SearchResponse<'a> {
-    #[schema(value_type = Vec<ClearingMessageSchema>)]
+    #[schema(value_type = Vec<ClearingMessage>)]
     pub clearing: Vec<MessageView<'a>>,
     /// The cursor form only: pass as cursor to read on
     #[serde(skip_serializing_if = "Option::is_none")]

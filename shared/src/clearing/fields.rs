@@ -195,7 +195,9 @@ impl<'de> Deserialize<'de> for ClearingField {
 
 /// What is wrong with one field, in words an operator can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldProblem {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub field: ClearingField,
     pub problem: String,
 }

@@ -12,6 +12,7 @@ use crate::authorization::{Authorization, AuthorizationStatus};
 
 /// Why a clearing message waits for an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PendingReasonCode {
     InvalidField,
@@ -39,6 +40,7 @@ impl PendingReasonCode {
 
 /// The reason with what an operator needs to act on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PendingReason {
     pub code: PendingReasonCode,
     pub detail: String,
@@ -70,13 +72,17 @@ impl PendingReason {
     }
 }
 
-/// What was matched and by how much the amounts differ.
+/// What was matched and by how much the amounts differ; amounts are exact decimals as text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MatchDetails {
     pub authorization_trans_uid: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "12.34"))]
     pub authorized_amount: Decimal,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub cleared_amount: Decimal,
     /// cleared - authorized; zero for an exact match, positive for a tip.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub difference: Decimal,
     pub currency: String,
     /// The tolerance rule that allowed a difference, if one was needed.

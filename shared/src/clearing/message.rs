@@ -22,6 +22,7 @@ use super::validate::{validate, ValidClearing};
 use crate::authorization::{Authorization, AuthorizationKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ClearingStatus {
     Received,
@@ -72,24 +73,32 @@ impl ClearingStatus {
 
 /// One field changed by an operator's adjustment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldChange {
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub field: ClearingField,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub old_value: Option<String>,
     pub new_value: String,
 }
 
 /// One recorded state change: who, when, why and what changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Transition {
     pub version: u64,
+    /// Null for the first transition.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub from: Option<ClearingStatus>,
     pub to: ClearingStatus,
     pub at: DateTime<Utc>,
+    /// `webhook:<network>`, `operator:<subject>`, `worker:reprocessing` or `system`.
     pub actor: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<PendingReason>,
+    /// Fields an operator's adjustment changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub changes: Vec<FieldChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +107,7 @@ pub struct Transition {
 
 /// The operator request a message is being reprocessed for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReprocessingTicket {
     pub request_id: String,
     pub requested_by: String,
@@ -105,22 +115,36 @@ pub struct ReprocessingTicket {
     pub reconciliation_reason: String,
 }
 
+/// A clearing message: fields, raw payload, status, pending reason and full history.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClearingMessage {
     pub clearing_unique_id: String,
     pub card_network: String,
+    /// Null when the record carried no cardReference.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub card_hash: Option<String>,
     pub status: ClearingStatus,
+    /// Number of transitions so far.
     pub version: u64,
+    /// While PENDING, else null.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub pending_reason: Option<PendingReason>,
+    /// The clearing record's fields as exact text.
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, String>))]
     pub fields: FieldValues,
+    /// The record's JSON exactly as received.
     pub raw_payload: String,
     pub received_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Once MATCHED, else null.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub matched: Option<MatchDetails>,
+    /// The operator request being processed while REPROCESSING, else null.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reprocessing: Option<ReprocessingTicket>,
     pub history: Vec<Transition>,
 }
