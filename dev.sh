@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Developer entry point.
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
-#   ./dev.sh test     install and start the local stack, run every test (extra arguments go to cargo test), stop what it started
+#   ./dev.sh test     install and start the local stack (and the pinned Lambda tools), run every test (extra arguments go to cargo test), stop what it started
 #   ./dev.sh lint     cargo fmt --check, cargo clippy on every target (warnings as errors), code-size limits
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
 #   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
@@ -44,6 +44,8 @@ case "${1:-}" in
     shift
     on_exit_traps
     ensure_stack
+    # The deployed-shape test transforms template.yaml with the pinned samtranslator.
+    local/lambda-tools.sh install
     mkdir -p .local
     # Every package, unless the arguments choose some (-p/--package).
     scope=(--workspace)

@@ -11,6 +11,7 @@ use clearing_webhook::WebhookService;
 use devstack::{add_subscriber, provision, LocalClients, Provisioned, QueueInfo, Template};
 use reconciliation_api::ApiService;
 use reprocessing_worker::WorkerService;
+use shared::adapters::call_log::CallLog;
 use shared::adapters::DynamoDbClearingStore;
 use shared::config::Env;
 use shared::webhook_auth::sign;
@@ -98,6 +99,20 @@ impl TestStack {
 
     pub fn worker(&self) -> WorkerService {
         WorkerService::from_config(&self.env(), &self.clients.aws()).unwrap()
+    }
+
+    /// The functions on clients that log every AWS call they make into `log`
+    /// (the deployed-shape test checks those calls against each function's IAM policy).
+    pub fn webhook_recording(&self, log: &CallLog) -> WebhookService {
+        WebhookService::from_config(&self.env(), &self.clients.aws().recording_into(log)).unwrap()
+    }
+
+    pub fn api_recording(&self, log: &CallLog) -> ApiService {
+        ApiService::from_config(&self.env(), &self.clients.aws().recording_into(log)).unwrap()
+    }
+
+    pub fn worker_recording(&self, log: &CallLog) -> WorkerService {
+        WorkerService::from_config(&self.env(), &self.clients.aws().recording_into(log)).unwrap()
     }
 
     pub fn reprocessing_queue(&self) -> QueueInfo {

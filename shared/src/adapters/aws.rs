@@ -43,6 +43,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 
+use super::call_log::CallLog;
 use crate::config::ConfigError;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2 (the Amazon Trust
@@ -99,6 +100,38 @@ impl AwsClients {
             sqs: OnceLock::from(sqs),
             eventbridge: OnceLock::from(eventbridge),
         }
+    }
+
+    /// The same clients, each logging its calls into `log` (the deployed-shape
+    /// test's IAM check; see [`super::call_log`]). The functions never call
+    /// this, so their clients carry no interceptor.
+    pub fn recording_into(self, log: &CallLog) -> Self {
+        let dynamodb = self.dynamodb();
+        let sqs = self.sqs();
+        let eventbridge = self.eventbridge();
+        Self::with_clients(
+            self.sdk,
+            aws_sdk_dynamodb::Client::from_conf(
+                dynamodb
+                    .config()
+                    .to_builder()
+                    .interceptor(log.interceptor())
+                    .build(),
+            ),
+            aws_sdk_sqs::Client::from_conf(
+                sqs.config()
+                    .to_builder()
+                    .interceptor(log.interceptor())
+                    .build(),
+            ),
+            aws_sdk_eventbridge::Client::from_conf(
+                eventbridge
+                    .config()
+                    .to_builder()
+                    .interceptor(log.interceptor())
+                    .build(),
+            ),
+        )
     }
 
     pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {

@@ -2,6 +2,7 @@
 //! from the SDK's own configuration (`AWS_ENDPOINT_URL_<SERVICE>` locally).
 
 pub mod aws;
+pub mod call_log;
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod memory;

@@ -1,0 +1,232 @@
+//! The flows that make every kind of AWS call each function has, run once per
+//! test binary on clients that log them: webhook ingest (authorizations,
+//! rejected ones, clearing records pending, matched with a claim, and a
+//! redelivery that gives its claim back); API reconcile (and a take-over
+//! after the lease), message read, both lists and the four search forms;
+//! worker reconciliation jobs and Pix inputs up to the day's close.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use integration_tests::*;
+use shared::adapters::call_log::{AwsCall, CallLog};
+
+pub const WEBHOOK: &str = "ClearingWebhookFunction";
+pub const API: &str = "ReconciliationApiFunction";
+pub const WORKER: &str = "ReprocessingWorkerFunction";
+
+/// What each function's code called, by the function's logical id, and the
+/// local stack's names of the template's resources (to name them back).
+pub struct Recorded {
+    pub calls: BTreeMap<&'static str, Vec<AwsCall>>,
+    pub provisioned: devstack::Provisioned,
+}
+
+/// The flows' calls, recorded on the first use (on a runtime of their own, so
+/// that any test, async or not, can ask for them).
+pub fn recorded() -> &'static Recorded {
+    static RECORDED: OnceLock<Recorded> = OnceLock::new();
+    RECORDED.get_or_init(|| {
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(record())
+        })
+        .join()
+        .expect("the recorded flows ran")
+    })
+}
+
+async fn record() -> Recorded {
+    let stack = TestStack::new().await;
+    let logs = [WEBHOOK, API, WORKER].map(|f| (f, CallLog::new()));
+    webhook_flows(&stack.webhook_recording(&logs[0].1)).await;
+    api_flows(&stack, &logs[1].1).await;
+    let worker = stack.worker_recording(&logs[2].1);
+    run_queue(&stack, &worker, "ReprocessingQueue").await;
+    pix_flows(&stack, &worker).await;
+    Recorded {
+        calls: logs.iter().map(|(f, log)| (*f, log.calls())).collect(),
+        provisioned: stack.provisioned.clone(),
+    }
+}
+
+const CARD: &str = "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd";
+
+async fn post(webhook: &clearing_webhook::WebhookService, kind: &str, body: &str) {
+    let path = format!("/v1/webhooks/mastercard/{kind}");
+    let resp = clearing_webhook::handle(webhook, signed_webhook(&path, body))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", response_json(&resp));
+}
+
+fn clearing(records: &[String]) -> String {
+    format!(r#"{{"clearing": [{}]}}"#, records.join(","))
+}
+
+async fn webhook_flows(webhook: &clearing_webhook::WebhookService) {
+    // The seed (pending on its date) and its authorization, for the API's request.
+    post(
+        webhook,
+        "authorizations",
+        &seed_authorization("12.34", "4111"),
+    )
+    .await;
+    post(webhook, "clearing", SEED_NOTIFICATION).await;
+    // An unreadable authorization is kept aside.
+    post(
+        webhook,
+        "authorizations",
+        r#"{"authorizations": [{"transUid": 7}]}"#,
+    )
+    .await;
+    // Authorization first, then its clearing: matched, the authorization claimed.
+    // (Another card: the seed's card keeps one pending message for the API's request.)
+    let (card, matched, uid) = (unique("card-"), unique("m-"), unique("uid-"));
+    post(
+        webhook,
+        "authorizations",
+        &authorization(&uid, &card, "3.00", "4111"),
+    )
+    .await;
+    post(
+        webhook,
+        "clearing",
+        &clearing(&[clearing_record(&matched, &uid, &card, "3.00", "4111")]),
+    )
+    .await;
+    // Clearing first (pending), its authorization later, then a redelivery:
+    // the claim its second reading takes is given back (condition check + update).
+    let (early, late_uid) = (unique("e-"), unique("uid-"));
+    let record = clearing(&[clearing_record(&early, &late_uid, &card, "4.00", "4111")]);
+    post(webhook, "clearing", &record).await;
+    post(
+        webhook,
+        "authorizations",
+        &authorization(&late_uid, &card, "4.00", "4111"),
+    )
+    .await;
+    post(webhook, "clearing", &record).await;
+    // Records of another date, for the date searches.
+    let later: Vec<String> = (0..2)
+        .map(|i| {
+            clearing_record(
+                &unique(&format!("d{i}-")),
+                &unique("u-"),
+                &card,
+                "5.00",
+                "4111",
+            )
+            .replace("2024-04-24", "2024-05-02")
+        })
+        .collect();
+    post(webhook, "clearing", &clearing(&later)).await;
+}
+
+async fn api_call(api: &reconciliation_api::ApiService, method: &str, path: &str, body: &str) {
+    let token = operator_token("clearing:read clearing:reconcile");
+    let resp = reconciliation_api::handle(api, api_request(method, path, Some(&token), body))
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    assert!(
+        status < 300,
+        "{method} {path}: {status} {}",
+        response_json(&resp)
+    );
+}
+
+async fn api_flows(stack: &TestStack, log: &CallLog) {
+    let api = stack.api_recording(log);
+    for path in [
+        "/v1/clearing-messages/202404261024009777553".to_owned(),
+        format!("/v1/clearing-messages?card_network=MASTERCARD&card_hash={CARD}&limit=1"),
+        "/v1/clearing-messages?status=PENDING&limit=2".to_owned(),
+        "/v1/clearing-search?transUid=20240426O9EC2A".to_owned(),
+        "/v1/clearing-search?transactionStartDate=2024-04-20&transactionEndDate=2024-05-30"
+            .to_owned(),
+        "/v1/clearing-search?afterTransactionDate=2024-04-30".to_owned(),
+        "/v1/clearing-search?cursor=0&limit=2".to_owned(),
+    ] {
+        api_call(&api, "GET", &path, "").await;
+    }
+    let fix = format!(
+        r#"{{"card_network": "MASTERCARD", "card_hash": "{CARD}", "reconciliation_reason": "month and day swapped",
+            "adjustments": [{{"field": "transactionLocalDate", "new_value": "2024-04-24"}}]}}"#
+    );
+    api_call(&api, "POST", "/v1/clearing-reconciliation", &fix).await;
+    // Past the lease (zero here), a new request takes the message over: released, then taken.
+    let mut impatient = stack.api_recording(log);
+    impatient.reprocessing_lease = chrono::Duration::zero();
+    api_call(&impatient, "POST", "/v1/clearing-reconciliation", &fix).await;
+}
+
+/// Feeds `queue` to the worker, in SQS batches, until it is empty.
+async fn run_queue(stack: &TestStack, worker: &reprocessing_worker::WorkerService, queue: &str) {
+    let queue = stack.provisioned.queue(queue).unwrap().clone();
+    for _ in 0..20 {
+        let batch = stack.receive_batch(&queue, 30).await;
+        if batch.is_empty() {
+            return;
+        }
+        let response = stack.run_worker_batch(worker, &queue, batch).await;
+        assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    }
+}
+
+/// Pix inputs are published on the bus by their producers (the test's own
+/// clients here, not a function's) and reach the worker through its queue.
+async fn pix_flows(stack: &TestStack, worker: &reprocessing_worker::WorkerService) {
+    let salt = uuid::Uuid::new_v4().simple().to_string()[..8].to_ascii_uppercase();
+    let (paired, open) = (
+        format!("E40867163202206292047{salt}001"),
+        format!("E40867163202206292047{salt}002"),
+    );
+    let tx = |e2e: &str| {
+        format!(
+            r#"{{"transaction_id": "tx-{e2e}", "end_to_end_id": "{e2e}", "amount": 10.00, "authorization_id": 1,
+                "authorization_datetime": "2021-10-29T11:00:00.000Z", "business_date": "2021-10-29", "kind": "PIX_OUT_TRANSFER"}}"#
+        )
+    };
+    let entry = format!(
+        r#"{{"end_to_end_id": "{paired}", "provider_amount": "10.00", "provider_authorization_id": "1", "business_date": "2021-10-29"}}"#
+    );
+    publish(
+        stack,
+        &[
+            ("pix_transaction", tx(&paired)),
+            ("provider_settlement_entry", entry),
+        ],
+    )
+    .await;
+    publish(stack, &[("pix_transaction", tx(&open))]).await;
+    run_queue(stack, worker, "PixInputQueue").await;
+    // The day's close decides the transaction still open (the sparse index sweep).
+    publish(
+        stack,
+        &[(
+            "provider_report_closed",
+            r#"{"business_date": "2021-10-29"}"#.into(),
+        )],
+    )
+    .await;
+    run_queue(stack, worker, "PixInputQueue").await;
+}
+
+async fn publish(stack: &TestStack, inputs: &[(&str, String)]) {
+    let mut request = stack.clients.eventbridge.put_events();
+    for (detail_type, detail) in inputs {
+        request = request.entries(
+            aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                .event_bus_name(stack.bus_name())
+                .source("pix.inputs")
+                .detail_type(*detail_type)
+                .detail(detail.as_str())
+                .build(),
+        );
+    }
+    assert_eq!(request.send().await.unwrap().failed_entry_count(), 0);
+}
