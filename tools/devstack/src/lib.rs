@@ -19,6 +19,7 @@ pub mod http_front;
 pub mod payload;
 mod provision;
 pub mod run;
+pub mod samples;
 mod settings;
 mod template;
 mod tokens;

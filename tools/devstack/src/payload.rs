@@ -60,6 +60,19 @@ pub struct Invocation {
     pub time: DateTime<Utc>,
     pub source_ip: String,
     pub protocol: String,
+    /// The client certificate of a mutual TLS custom domain, as API Gateway verified it.
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A verified client certificate (`requestContext.authentication.clientCert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub pem: String,
+    pub subject_dn: String,
+    pub issuer_dn: String,
+    pub serial_number: String,
+    pub not_before: String,
+    pub not_after: String,
 }
 
 impl Invocation {
@@ -72,6 +85,7 @@ impl Invocation {
             time: Utc::now(),
             source_ip: source_ip.to_owned(),
             protocol: "HTTP/1.1".to_owned(),
+            client_cert: None,
         }
     }
 }
@@ -116,6 +130,15 @@ pub fn payload(
         },
         "isBase64Encoded": false,
     });
+    if let Some(cert) = &invocation.client_cert {
+        event["requestContext"]["authentication"] = json!({"clientCert": {
+            "clientCertPem": cert.pem,
+            "subjectDN": cert.subject_dn,
+            "issuerDN": cert.issuer_dn,
+            "serialNumber": cert.serial_number,
+            "validity": {"notBefore": cert.not_before, "notAfter": cert.not_after},
+        }});
+    }
     // Empty collections and an empty body are left out, as API Gateway leaves them out.
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
