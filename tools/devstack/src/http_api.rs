@@ -70,13 +70,14 @@ impl HttpApi {
         let mut api: Option<Option<String>> = None;
         let mut routes = Vec::new();
         for (function, props) in template.of_kind(FUNCTION) {
-            for (event, (api_id, route)) in http_events(function, props)? {
-                if api.get_or_insert_with(|| api_id.clone()) != &api_id {
+            for event in http_events(function, props)? {
+                if api.get_or_insert_with(|| event.api.clone()) != &event.api {
                     return Err(DevstackError::Template(format!(
-                        "{function}.{event}: the local HTTP front serves one HttpApi; routes name several"
+                        "{function}.{}: the local HTTP front serves one HttpApi; routes name several",
+                        event.name
                     )));
                 }
-                routes.push(route);
+                routes.push(event.route);
             }
         }
         let stage = match api.flatten() {
@@ -212,11 +213,16 @@ struct HttpApiEventProps {
     path: Option<String>,
 }
 
-/// A function's `HttpApi` events: (event name, (the API's logical id if named, route)).
-fn http_events(
-    function: &str,
-    props: &Value,
-) -> Result<Vec<(String, (Option<String>, HttpRoute))>, DevstackError> {
+/// One `HttpApi` event of a function.
+struct HttpEvent {
+    name: String,
+    /// The HttpApi's logical id; None for SAM's implicit API.
+    api: Option<String>,
+    route: HttpRoute,
+}
+
+/// A function's `HttpApi` events.
+fn http_events(function: &str, props: &Value) -> Result<Vec<HttpEvent>, DevstackError> {
     let err =
         |event: &str, what: String| DevstackError::Template(format!("{function}.{event}: {what}"));
     let props: FunctionProps = Template::props(function, FUNCTION, props)?;
@@ -251,7 +257,11 @@ fn http_events(
             method,
             path,
         };
-        out.push((event, (api, route)));
+        out.push(HttpEvent {
+            name: event,
+            api,
+            route,
+        });
     }
     Ok(out)
 }
