@@ -123,10 +123,11 @@ impl HttpApi {
         self.resolve_in_stage(method, path)
     }
 
-    /// The route of `path` (relative to the stage). As API Gateway selects:
-    /// the most specific match first (literal segments over parameters, over
-    /// a greedy `{proxy+}`), a route of the method over `ANY`, then the
-    /// `$default` route if there is one.
+    /// The route of `path` (relative to the stage), selected as "Working with
+    /// routes for HTTP APIs" (AWS documentation) describes: the most specific
+    /// match first (literal segments over parameters, over a greedy
+    /// `{proxy+}`), a route of the method over `ANY`, then the `$default`
+    /// route if there is one.
     pub fn resolve_in_stage(&self, method: &str, path: &str) -> Option<RouteMatch> {
         let best = self
             .routes

@@ -101,7 +101,8 @@ pub fn payload(
     let route_key = route.map_or_else(|| DEFAULT_STAGE.to_owned(), |m| m.route.key());
     let (headers, cookies) = headers_and_cookies(&request.headers);
     let header = |name: &str| headers.get(name).and_then(Value::as_str).unwrap_or("");
-    // The domain the client called; its first label is the prefix.
+    // requestContext as the payload 2.0 documents it: domainName is the host
+    // the client called, domainPrefix its first label.
     let domain = header("host").split(':').next().unwrap_or("").to_owned();
     let domain_prefix = domain.split('.').next().unwrap_or("").to_owned();
     let mut event = json!({
@@ -139,7 +140,8 @@ pub fn payload(
             "validity": {"notBefore": cert.not_before, "notAfter": cert.not_after},
         }});
     }
-    // Empty collections and an empty body are left out, as API Gateway leaves them out.
+    // Payload 2.0 leaves out cookies, queryStringParameters, pathParameters and
+    // body when there are none.
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
     }
@@ -151,7 +153,7 @@ pub fn payload(
         event["pathParameters"] = json!(m.path_parameters);
     }
     if !request.body.is_empty() {
-        // Text as is; anything else base64-encoded and flagged.
+        // Payload 2.0: a text body as is, anything else base64 with isBase64Encoded.
         match std::str::from_utf8(&request.body) {
             Ok(text) => event["body"] = json!(text),
             Err(_) => {
@@ -163,8 +165,9 @@ pub fn payload(
     event
 }
 
-/// Header names lower-cased, a repeated header's values joined with commas;
-/// the `cookie` header becomes the `cookies` array (one entry per cookie).
+/// Payload 2.0: header names lower-cased, a repeated header's values joined
+/// with commas ("Format 2.0 doesn't have multiValueHeaders"); the `cookie`
+/// header becomes the `cookies` array, one entry per cookie.
 fn headers_and_cookies(headers: &[(String, String)]) -> (Map<String, Value>, Vec<String>) {
     let mut joined: Map<String, Value> = Map::new();
     let mut cookies = Vec::new();
@@ -193,9 +196,9 @@ fn headers_and_cookies(headers: &[(String, String)]) -> (Map<String, Value>, Vec
     (joined, cookies)
 }
 
-/// `queryStringParameters`: names and values decoded (`%2B` is `+`, and as in
-/// any form-encoded query a `+` is a space), a repeated name's values joined
-/// with commas. `rawQueryString` keeps the query as sent.
+/// Payload 2.0 `queryStringParameters`: names and values decoded (`%2B` is
+/// `+`; as in any form-encoded query a `+` is a space), a repeated name's
+/// values joined with commas. `rawQueryString` keeps the query as sent.
 fn query_parameters(raw: &str) -> Map<String, Value> {
     let mut params: Map<String, Value> = Map::new();
     for (name, value) in form_urlencoded::parse(raw.as_bytes()) {
@@ -228,7 +231,8 @@ pub fn gateway_answer(status: u16) -> http::Response<Vec<u8>> {
         .unwrap_or_default()
 }
 
-/// The function's answer (format 2.0) as the HTTP response API Gateway sends:
+/// The function's answer as the HTTP response API Gateway sends (the
+/// "Lambda function response for format 2.0" of the same AWS page):
 /// `statusCode`, `headers` (and `multiValueHeaders`), each of `cookies` as a
 /// `set-cookie` header, `body` (base64-decoded when `isBase64Encoded`). A
 /// valid JSON answer without `statusCode` is a 200 whose body is that JSON.
