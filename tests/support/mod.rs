@@ -4,11 +4,16 @@
 //! The functions are built by their own `from_config`, from the provisioned
 //! resources and the test settings below, as the local runner builds them.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use clearing_webhook::WebhookService;
-use devstack::{add_subscriber, provision, LocalClients, Provisioned, QueueInfo, Template};
+use devstack::payload::payload;
+use devstack::{
+    add_subscriber, provision, HttpApi, HttpRequest, Invocation, LocalClients, Provisioned,
+    QueueInfo, Template,
+};
 use reconciliation_api::ApiService;
 use reprocessing_worker::WorkerService;
 use shared::adapters::call_log::CallLog;
@@ -170,50 +175,36 @@ impl TestStack {
     }
 }
 
-/// An API Gateway HTTP API (payload 2.0) request, as the function receives it.
+/// The template's HTTP API (its stage and routes), read once.
+static HTTP_API: LazyLock<HttpApi> =
+    LazyLock::new(|| HttpApi::repo_default().expect("template.yaml has its HttpApi"));
+
+/// An API Gateway HTTP API (payload 2.0) request, as the function receives it
+/// on the deployed stage, built by the local front's own builder. `path` is a
+/// route's path with its query (`/v1/clearing-messages?status=PENDING`); the
+/// stage goes in front of `rawPath`, and the route key and path parameters are
+/// those of the template route it matches (`$default` when none does).
 pub fn http_request(
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
     body: &str,
 ) -> lambda_http::Request {
-    let headers: serde_json::Map<String, serde_json::Value> = headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_ascii_lowercase(),
-                serde_json::Value::String((*v).into()),
-            )
-        })
-        .collect();
-    let (raw_path, raw_query) = path.split_once('?').unwrap_or((path, ""));
-    let params: serde_json::Map<String, serde_json::Value> = raw_query
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_owned(), serde_json::Value::String(v.to_owned())))
-        .collect();
-    let event = serde_json::json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "queryStringParameters": params,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "local",
-            "domainName": "localhost",
-            "domainPrefix": "localhost",
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "tests"},
-            "requestId": uuid::Uuid::new_v4().to_string(),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "22/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1795000000000i64
-        },
-        "body": body,
-        "isBase64Encoded": false
-    });
+    let api = &*HTTP_API;
+    let mut request = HttpRequest::new(method, &api.url_path(path)).body(body);
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        request = request.header("host", "localhost");
+    }
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let matched = api.resolve(method, &request.path);
+    let event = payload(
+        api.stage(),
+        matched.as_ref(),
+        &request,
+        &Invocation::now("127.0.0.1"),
+    );
     lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
 }
 

@@ -1,4 +1,6 @@
-//! Routing on (method, path template), relative to the API Gateway stage.
+//! Routing on (method, path template). API Gateway names the route it
+//! matched in the payload's `routeKey`; without one (`$default`) the path is
+//! matched relative to the stage.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -14,6 +16,7 @@ enum Segment {
 
 struct Entry<R> {
     method: &'static str,
+    template: &'static str,
     segments: Vec<Segment>,
     route: R,
 }
@@ -75,6 +78,7 @@ impl<R: Clone> Router<R> {
             .collect();
         self.entries.push(Entry {
             method,
+            template,
             segments,
             route,
         });
@@ -104,9 +108,46 @@ impl<R: Clone> Router<R> {
         }))
     }
 
-    /// [`Self::resolve`] for a request, on its path relative to the stage.
+    /// The route of a request. When its `routeKey` names a route of this
+    /// table (`POST /v1/webhooks/{network}/clearing`), that is the route API
+    /// Gateway matched, with its `pathParameters`: right on any stage and on
+    /// a custom domain, where the path alone cannot say whether a first
+    /// segment is the stage. Otherwise (`$default`) [`Self::resolve`] on the
+    /// path relative to the stage.
     pub fn resolve_request(&self, request: &Request) -> Result<Matched<R>, ApiError> {
-        self.resolve(request.method().as_str(), stage_relative_path(request))
+        match self.by_route_key(request) {
+            Some(matched) => Ok(matched),
+            None => self.resolve(request.method().as_str(), stage_relative_path(request)),
+        }
+    }
+
+    fn by_route_key(&self, request: &Request) -> Option<Matched<R>> {
+        let key = match request.request_context_ref()? {
+            RequestContext::ApiGatewayV2(ctx) => ctx.route_key.as_deref()?,
+            _ => return None,
+        };
+        let (method, template) = key.split_once(' ')?;
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.method == method && e.template == template)?;
+        let given = request.path_parameters_ref();
+        let params = entry
+            .segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Param(name) => Some(*name),
+                Segment::Literal(_) => None,
+            })
+            .map(|name| {
+                let value = given?.first(name).filter(|v| !v.is_empty())?;
+                Some((name, value.to_owned()))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Matched {
+            route: entry.route.clone(),
+            params: PathParams(params),
+        })
     }
 }
 
@@ -236,18 +277,25 @@ mod tests {
         assert_eq!(strip_stage("/my/path", Some("Prod")), "/my/path");
     }
 
-    fn event(stage: &str, raw_path: &str) -> Request {
+    /// An API Gateway HTTP API payload (2.0) as the function receives it.
+    fn event(
+        route_key: &str,
+        stage: &str,
+        raw_path: &str,
+        path_params: serde_json::Value,
+    ) -> Request {
         let event = serde_json::json!({
             "version": "2.0",
-            "routeKey": "$default",
+            "routeKey": route_key,
             "rawPath": raw_path,
             "rawQueryString": "",
             "headers": {},
+            "pathParameters": path_params,
             "requestContext": {
                 "accountId": "123456789012", "apiId": "api-id",
                 "domainName": "id.execute-api.us-east-1.amazonaws.com", "domainPrefix": "id",
                 "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "IP", "userAgent": "agent"},
-                "requestId": "id", "routeKey": "$default", "stage": stage,
+                "requestId": "id", "routeKey": route_key, "stage": stage,
                 "time": "12/Mar/2020:19:03:58 +0000", "timeEpoch": 1583348638390i64
             },
             "isBase64Encoded": false
@@ -255,20 +303,88 @@ mod tests {
         lambda_http::request::from_str(&event.to_string()).unwrap()
     }
 
-    /// The two shapes of API Gateway's payload 2.0: a named stage in front of
-    /// the path (lambda_http's `apigw_v2_proxy_request_with_stage_in_path`),
-    /// and `$default` without it.
+    const ONE: &str = "GET /v1/clearing-messages/{clearingUniqueId}";
+
+    /// The three shapes API Gateway delivers. Named stage on the execute-api
+    /// endpoint: the stage in front of `rawPath` (lambda_http's fixture
+    /// `apigw_v2_proxy_request_with_stage_in_path`), the route in `routeKey`.
     #[test]
-    fn requests_route_on_their_path_relative_to_the_stage() {
-        let named = event("v1", "/v1/v1/clearing-messages/abc");
-        assert_eq!(stage_relative_path(&named), "/v1/clearing-messages/abc");
-        let m = router().resolve_request(&named).unwrap();
-        assert_eq!(m.params.get("clearingUniqueId"), Some("abc"));
-        let default = event("$default", "/v1/clearing-messages/abc");
-        assert_eq!(stage_relative_path(&default), "/v1/clearing-messages/abc");
-        assert_eq!(router().resolve_request(&default).unwrap().route, R::One);
+    fn a_named_stage_on_execute_api_routes_by_route_key() {
+        let request = event(
+            ONE,
+            "v1",
+            "/v1/v1/clearing-messages/abc",
+            serde_json::json!({"clearingUniqueId": "abc"}),
+        );
+        assert_eq!(stage_relative_path(&request), "/v1/clearing-messages/abc");
+        let m = router().resolve_request(&request).unwrap();
         assert_eq!(
-            stage_relative_path(&event("Prod", "/Prod/my/path")),
+            (m.route, m.params.get("clearingUniqueId")),
+            (R::One, Some("abc"))
+        );
+    }
+
+    /// Through a custom domain's API mapping there is no stage in `rawPath`,
+    /// yet `stage` is still `v1`: the path alone would lose its `/v1`; the
+    /// route key does not.
+    #[test]
+    fn a_custom_domain_routes_by_route_key_although_the_path_has_no_stage() {
+        let request = event(
+            ONE,
+            "v1",
+            "/v1/clearing-messages/abc",
+            serde_json::json!({"clearingUniqueId": "abc"}),
+        );
+        let m = router().resolve_request(&request).unwrap();
+        assert_eq!(
+            (m.route, m.params.get("clearingUniqueId")),
+            (R::One, Some("abc"))
+        );
+        let post = event(
+            "POST /v1/clearing-reconciliation",
+            "v1",
+            "/v1/clearing-reconciliation",
+            serde_json::Value::Null,
+        );
+        assert_eq!(router().resolve_request(&post).unwrap().route, R::Post);
+    }
+
+    /// `$default` (a catch-all route, or the `$default` stage without routes):
+    /// the path relative to the stage is matched here.
+    #[test]
+    fn the_default_route_key_routes_on_the_path_relative_to_the_stage() {
+        let none = serde_json::Value::Null;
+        let default = event(
+            "$default",
+            "$default",
+            "/v1/clearing-messages/abc",
+            none.clone(),
+        );
+        let m = router().resolve_request(&default).unwrap();
+        assert_eq!(
+            (m.route, m.params.get("clearingUniqueId")),
+            (R::One, Some("abc"))
+        );
+        let staged = event("$default", "v1", "/v1/v1/clearing-messages", none.clone());
+        assert_eq!(router().resolve_request(&staged).unwrap().route, R::List);
+        // A route key this table does not have (a greedy catch-all) is matched by path too.
+        let greedy = event(
+            "ANY /{proxy+}",
+            "$default",
+            "/v1/clearing-messages/x",
+            none.clone(),
+        );
+        assert_eq!(router().resolve_request(&greedy).unwrap().route, R::One);
+        let unknown = event("$default", "v1", "/v1/v1/nothing", none);
+        let e = router().resolve_request(&unknown).unwrap_err();
+        assert_eq!((e.status(), e.code()), (404, "BTN0302"));
+        assert_eq!(
+            stage_relative_path(&event(
+                "$default",
+                "Prod",
+                "/Prod/my/path",
+                serde_json::Value::Null
+            )),
             "/my/path"
         );
     }

@@ -11,6 +11,12 @@ pub enum DevstackError {
         source: std::io::Error,
     },
 
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
     /// A line of a settings file (`local/local.env`) that is not `KEY=value`.
     #[error("{}:{line}: {detail}", path.display())]
     Settings {

@@ -14,8 +14,12 @@
 mod clients;
 mod error;
 mod event_source;
+pub mod http_api;
+pub mod http_front;
+pub mod payload;
 mod provision;
 pub mod run;
+pub mod samples;
 mod settings;
 mod template;
 mod tokens;
@@ -30,6 +34,9 @@ pub use error::DevstackError;
 pub use event_source::{
     delete_batch, drain, receive_batch, retarget_sample_event, run_worker_batch, SAMPLE_PREFIX,
 };
+pub use http_api::{HttpApi, HttpRoute, RouteMatch};
+pub use http_front::{handler, Handler, HttpFront};
+pub use payload::{HttpRequest, Invocation};
 pub use provision::{add_subscriber, provision, Provisioned, QueueInfo, RuleInfo};
 pub use settings::{function_env, local_settings, parse_env_file, resource_env, LOCAL_ENV_FILE};
 pub use template::Template;

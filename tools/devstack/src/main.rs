@@ -5,6 +5,8 @@
 //!   functions' environment (KEY=VALUE lines, for `cargo lambda watch --env-file`) to PATH.
 //! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
 //! - `devstack token`: a dev operator token.
+//! - `devstack sample-events [--check]`: writes the sample events of `events/` (with
+//!   `--check`, only says which differ from what it would write).
 //!
 //! The local secrets and token settings are those of `local/local.env`.
 
@@ -15,14 +17,15 @@ use devstack::{lambda_env, local_settings, provision, DevstackError, LocalClient
 use shared::config::Env;
 
 const USAGE: &str =
-    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | sign FILE | token
-  up                the three functions on http://127.0.0.1:N (default 3000) over the local stack; Ctrl-C stops
+    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | sign FILE | token | sample-events [--check]
+  up                the three functions over the local stack; the HTTP API on http://127.0.0.1:N/<stage>/ (N: 3000 by default); Ctrl-C stops
   provision         create the template's tables, queues, bus and rules; print them (JSON) and the env lines
   --prefix P        physical names are {P}{LogicalId} (default: local-)
   --template PATH   the SAM template (default: template.yaml at the workspace root)
   --env-file PATH   write the functions' environment there (for `cargo lambda watch --env-file`)
   sign FILE         X-Webhook-Signature value for the body in FILE (local secret)
   token             a dev operator token
+  sample-events     write events/'s samples (built as the HTTP front builds its payloads); --check: only compare
 The local secrets and token settings come from local/local.env.";
 
 #[derive(Debug, PartialEq)]
@@ -40,6 +43,9 @@ enum Command {
         file: PathBuf,
     },
     Token,
+    SampleEvents {
+        check: bool,
+    },
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
@@ -49,6 +55,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut template = devstack::repo_root().join("template.yaml");
     let mut port: u16 = 3000;
     let mut env_file = None;
+    let mut check = false;
     let mut positional = Vec::new();
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
@@ -67,6 +74,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                     .map_err(|_| format!("--port {text:?} is not a port number"))?;
             }
             ("sign", a) if !a.starts_with("--") => positional.push(a.to_owned()),
+            ("sample-events", "--check") => check = true,
             (_, other) => return Err(format!("unknown argument {other:?} for {command}")),
         }
     }
@@ -84,6 +92,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             _ => Err("sign takes one FILE".to_owned()),
         },
         "token" => Ok(Command::Token),
+        "sample-events" => Ok(Command::SampleEvents { check }),
         other => Err(format!("unknown command {other:?}")),
     }
 }
@@ -170,6 +179,45 @@ async fn main() -> ExitCode {
         Command::Token => {
             print_or_fail(local_settings().and_then(|s| devstack::dev_token(&Env::from_pairs(s))))
         }
+        Command::SampleEvents { check } => sample_events(check),
+    }
+}
+
+/// Writes (or with `check`, compares) the sample events of `events/`.
+fn sample_events(check: bool) -> ExitCode {
+    use devstack::samples::{sample_events, stale_samples, write_samples};
+    let dir = devstack::repo_root().join("events");
+    let result = local_settings().and_then(|settings| {
+        let samples = sample_events(
+            &devstack::HttpApi::repo_default()?,
+            &Env::from_pairs(settings),
+        )?;
+        let stale: Vec<String> = stale_samples(&dir, &samples)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if !check {
+            write_samples(&dir, &samples)?;
+        }
+        Ok(stale)
+    });
+    match result {
+        Ok(stale) if stale.is_empty() => ExitCode::SUCCESS,
+        Ok(stale) if check => {
+            eprintln!(
+                "devstack: stale sample events (run `devstack sample-events`): {}",
+                stale.join(", ")
+            );
+            ExitCode::FAILURE
+        }
+        Ok(stale) => {
+            println!("written: {}", stale.join(", "));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("devstack: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -255,6 +303,14 @@ mod tests {
             })
         );
         assert_eq!(parse(&["token"]), Ok(Command::Token));
+        assert_eq!(
+            parse(&["sample-events"]),
+            Ok(Command::SampleEvents { check: false })
+        );
+        assert_eq!(
+            parse(&["sample-events", "--check"]),
+            Ok(Command::SampleEvents { check: true })
+        );
         for bad in [
             &["provision", "--prefix"][..],
             &["provision", "--bogus"],
@@ -263,6 +319,7 @@ mod tests {
             &["up", "--template", "t.yaml"],
             &["sign"],
             &["token", "extra"],
+            &["sample-events", "--write"],
             &["deploy"],
             &[],
         ] {

@@ -14,16 +14,21 @@ pub const TABLE: &str = "AWS::DynamoDB::Table";
 pub const QUEUE: &str = "AWS::SQS::Queue";
 pub const BUS: &str = "AWS::Events::EventBus";
 pub const RULE: &str = "AWS::Events::Rule";
+pub const FUNCTION: &str = "AWS::Serverless::Function";
+pub const HTTP_API: &str = "AWS::Serverless::HttpApi";
 
 /// The resources of a SAM/CloudFormation template.
 #[derive(Debug, Clone)]
 pub struct Template {
     path: PathBuf,
+    parameters: BTreeMap<String, Value>,
     resources: BTreeMap<String, Resource>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 struct Document {
+    #[serde(rename = "Parameters", default)]
+    parameters: BTreeMap<String, Value>,
     #[serde(rename = "Resources")]
     resources: BTreeMap<String, Resource>,
 }
@@ -60,6 +65,7 @@ impl Template {
         })?;
         Ok(Self {
             path,
+            parameters: doc.parameters,
             resources: doc.resources,
         })
     }
@@ -80,14 +86,25 @@ impl Template {
         self.resources.get(logical).map(|r| r.kind.as_str())
     }
 
-    fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+    /// A parameter's `Default`, as text (what a deploy without overrides uses).
+    pub fn parameter_default(&self, name: &str) -> Option<String> {
+        self.parameters
+            .get(name)?
+            .get("Default")
+            .and_then(scalar_text)
+    }
+
+    pub(crate) fn of_kind<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
         self.resources
             .iter()
             .filter(move |(_, r)| r.kind == kind)
             .map(|(k, r)| (k.as_str(), &r.properties))
     }
 
-    fn props<T: for<'de> Deserialize<'de>>(
+    pub(crate) fn props<T: for<'de> Deserialize<'de>>(
         logical: &str,
         kind: &str,
         props: &Value,
@@ -311,7 +328,7 @@ pub(crate) enum Reference {
 }
 
 /// `Ref: X`, `Fn::GetAtt: X.Attr` / `[X, Attr]`, `!Ref X`, `!GetAtt X.Attr`, or a plain string.
-fn reference(v: &Value) -> Option<Reference> {
+pub(crate) fn reference(v: &Value) -> Option<Reference> {
     fn get_att(v: &Value) -> Option<Reference> {
         match v {
             Value::String(s) => Some(Reference::Logical(
@@ -341,7 +358,7 @@ fn reference(v: &Value) -> Option<Reference> {
     }
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
+pub(crate) fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::Number(n) => Some(n.to_string()),
         Value::String(s) => Some(s.clone()),

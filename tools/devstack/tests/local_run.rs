@@ -1,5 +1,6 @@
 //! The local run as a user starts it: `devstack up` (what `./dev.sh up` runs once
-//! the stack is up), the README walk-through over HTTP, then Ctrl-C.
+//! the stack is up), the README walk-through over HTTP on the URLs of the
+//! deployed execute-api endpoint (stage `v1` in front of each route), then Ctrl-C.
 //! Needs the local stack (`./dev.sh test` starts it).
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -17,7 +18,7 @@ fn http(
 ) -> (u16, serde_json::Value) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: localhost\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -93,7 +94,7 @@ fn the_walk_through_takes_the_seed_from_ingest_to_reconciled_and_ctrl_c_stops_it
     let (s, _) = http(
         port,
         "POST",
-        "/v1/webhooks/mastercard/authorizations",
+        "/v1/v1/webhooks/mastercard/authorizations",
         &[("x-webhook-signature", sign(auth))],
         auth,
     );
@@ -101,7 +102,7 @@ fn the_walk_through_takes_the_seed_from_ingest_to_reconciled_and_ctrl_c_stops_it
     let (s, ack) = http(
         port,
         "POST",
-        "/v1/webhooks/mastercard/clearing",
+        "/v1/v1/webhooks/mastercard/clearing",
         &[("x-webhook-signature", sign(&seed))],
         &seed,
     );
@@ -112,7 +113,7 @@ fn the_walk_through_takes_the_seed_from_ingest_to_reconciled_and_ctrl_c_stops_it
     let (s, body) = http(
         port,
         "POST",
-        "/v1/clearing-reconciliation",
+        "/v1/v1/clearing-reconciliation",
         &[("authorization", bearer.clone())],
         reconcile,
     );
@@ -131,7 +132,7 @@ fn the_walk_through_takes_the_seed_from_ingest_to_reconciled_and_ctrl_c_stops_it
         let (_, m) = http(
             port,
             "GET",
-            "/v1/clearing-messages/202404261024009777553",
+            "/v1/v1/clearing-messages/202404261024009777553",
             &[("authorization", bearer.clone())],
             "",
         );
