@@ -5,6 +5,7 @@
 //! - `adapters`: those capabilities on DynamoDB, SQS and EventBridge.
 //! - `services`: the use cases over the ports (application services).
 //! - `http` (feature `http`): the HTTP functions' edge: routing, typed requests, responses.
+//! - `spans`: the ids every log line of a request carries.
 
 pub mod adapters;
 pub mod api_error;
@@ -20,4 +21,5 @@ pub mod parse;
 pub mod pix;
 pub mod ports;
 pub mod services;
+pub mod spans;
 pub mod webhook_auth;

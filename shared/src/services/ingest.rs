@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::authorization::{
     parse_authorization_notification, Authorization, RejectedAuthorization,
@@ -100,7 +101,8 @@ impl IngestService<'_> {
                     .authorization_key()
                     .and_then(|k| authorizations.get(&k).cloned());
                 let actor = actor.as_str();
-                async move { self.store_one(network, p, auth, actor, now).await }
+                let span = crate::spans::clearing_record(&p.clearing_unique_id);
+                async move { self.store_one(network, p, auth, actor, now).await }.instrument(span)
             })
             .buffered(WRITE_CONCURRENCY)
             .try_collect()
