@@ -67,13 +67,14 @@ static ROUTES: LazyLock<Router<Route>> = LazyLock::new(|| {
 });
 
 /// The Lambda handler: never fails; every outcome is an HTTP response. Its log
-/// lines carry the API Gateway request id.
+/// lines carry the API Gateway request id; its metrics are flushed before it returns.
 pub async fn handle(
     service: &WebhookService,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
     let span = shared::spans::http_request(&request);
     let outcome = route(service, &request).instrument(span).await;
+    shared::metrics::flush();
     Ok(respond(&request, outcome))
 }
 

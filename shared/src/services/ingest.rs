@@ -18,6 +18,7 @@ use crate::clearing::{
     PendingReason, PreparedRecord,
 };
 use crate::events::clearing_event;
+use crate::metrics::IngestTally;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError,
 };
@@ -107,6 +108,16 @@ impl IngestService<'_> {
             .buffered(WRITE_CONCURRENCY)
             .try_collect()
             .await?;
+        let mut tally = IngestTally::default();
+        for (m, duplicate) in &stored {
+            tally.add(
+                m.status,
+                m.pending_reason.as_ref().map(|r| r.code),
+                *duplicate,
+            );
+        }
+        // Counted once stored, whether or not the announcement below goes out.
+        tally.record();
 
         // Announce every outcome, re-announcing on redelivery (ids are stable), so
         // an event lost to a failure after storing is sent when the network retries.
