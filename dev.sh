@@ -8,6 +8,7 @@
 #                     on 127.0.0.1:9000 over the local stack (then `./dev.sh invoke FUNCTION EVENT_FILE`)
 #   ./dev.sh invoke FUNCTION EVENT_FILE   `cargo lambda invoke FUNCTION --data-file EVENT_FILE` (needs `lambda`)
 #   ./dev.sh sam      `sam validate --lint` and `sam build` of template.yaml (pinned aws-sam-cli, cargo-lambda)
+#   ./dev.sh checkov  checkov (pinned) on template.yaml: fails on any failed check; prints passed/failed/skipped
 #   ./dev.sh stack install|start|stop|status|env
 # Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`), LAMBDA_PORT (9000).
 set -euo pipefail
@@ -140,12 +141,16 @@ case "${1:-}" in
       awk -v f="$f" -v b="$(stat -c %s "$f")" 'BEGIN { printf "    %-55s %5.1f MB\n", f, b / 1e6 }'
     done
     ;;
+  checkov)
+    shift
+    exec local/checkov.sh run "$@"
+    ;;
   stack)
     shift
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | lambda | invoke FUNCTION EVENT_FILE | sam | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

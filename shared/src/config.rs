@@ -75,18 +75,49 @@ pub fn matching_rules(env: &Env) -> Result<MatchingRules, ConfigError> {
         .map_err(|e| ConfigError(format!("MATCHING_RULES: {e}")))
 }
 
-/// JSON logs for CloudWatch, level from `RUST_LOG` (default info).
+/// JSON logs for CloudWatch, at the level [`log_filter`] chooses. Every line
+/// carries the fields of the spans it is in (the Lambda request id, the API
+/// Gateway request id or SQS message id, the clearing id, ...), so one id
+/// finds every line of a request.
 pub fn init_tracing() {
+    let env = Env::process();
+    let filter = log_filter(
+        env.optional("RUST_LOG").as_deref(),
+        env.optional("AWS_LAMBDA_LOG_LEVEL").as_deref(),
+    );
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
+            tracing_subscriber::EnvFilter::try_new(&filter)
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_current_span(false)
+        .with_span_list(true)
         .without_time()
         .with_target(false)
         .try_init();
+}
+
+/// The log filter: `RUST_LOG` when set (a developer's finer directives win),
+/// else the level of the function's logging configuration, which Lambda passes
+/// as `AWS_LAMBDA_LOG_LEVEL` with the JSON log format (Lambda would drop the
+/// lines below it anyway; not producing them saves the work), else info.
+pub fn log_filter(rust_log: Option<&str>, lambda_log_level: Option<&str>) -> String {
+    if let Some(directives) = rust_log.map(str::trim).filter(|d| !d.is_empty()) {
+        return directives.to_owned();
+    }
+    let level = match lambda_log_level
+        .map(|l| l.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        Some("TRACE") => "trace",
+        Some("DEBUG") => "debug",
+        Some("WARN") => "warn",
+        // tracing has no level above error.
+        Some("ERROR") | Some("FATAL") => "error",
+        _ => "info",
+    };
+    level.to_owned()
 }
 
 #[cfg(test)]
@@ -105,6 +136,28 @@ mod tests {
             let e = env.required(name).unwrap_err().to_string();
             assert!(e.contains(name), "{e}");
         }
+    }
+
+    #[test]
+    fn log_level_from_rust_log_else_lambda_else_info() {
+        assert_eq!(
+            log_filter(Some("debug,aws=warn"), Some("ERROR")),
+            "debug,aws=warn"
+        );
+        assert_eq!(log_filter(Some(" "), Some("WARN")), "warn");
+        for (lambda, level) in [
+            ("TRACE", "trace"),
+            ("DEBUG", "debug"),
+            ("INFO", "info"),
+            ("WARN", "warn"),
+            ("ERROR", "error"),
+            ("FATAL", "error"),
+            ("debug", "debug"),
+            ("LOUD", "info"),
+        ] {
+            assert_eq!(log_filter(None, Some(lambda)), level, "{lambda}");
+        }
+        assert_eq!(log_filter(None, None), "info");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! - `adapters`: those capabilities on DynamoDB, SQS and EventBridge.
 //! - `services`: the use cases over the ports (application services).
 //! - `http` (feature `http`): the HTTP functions' edge: routing, typed requests, responses.
+//! - `metrics`, `spans`: what the functions tell an operator: business metrics
+//!   (CloudWatch embedded metric format) and the ids on every log line.
 
 pub mod adapters;
 pub mod api_error;
@@ -15,9 +17,11 @@ pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod operator_auth;
 pub mod parse;
 pub mod pix;
 pub mod ports;
 pub mod services;
+pub mod spans;
 pub mod webhook_auth;

@@ -15,6 +15,7 @@ use std::sync::{Arc, LazyLock};
 
 use chrono::Utc;
 use lambda_http::{Body, Request, RequestExt, Response};
+use tracing::Instrument;
 
 use shared::api_error::ApiError;
 use shared::clearing::MatchingRules;
@@ -65,12 +66,15 @@ static ROUTES: LazyLock<Router<Route>> = LazyLock::new(|| {
         )
 });
 
-/// The Lambda handler: never fails; every outcome is an HTTP response.
+/// The Lambda handler: never fails; every outcome is an HTTP response. Its log
+/// lines carry the API Gateway request id; its metrics are flushed before it returns.
 pub async fn handle(
     service: &WebhookService,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let outcome = route(service, &request).await;
+    let span = shared::spans::http_request(&request);
+    let outcome = route(service, &request).instrument(span).await;
+    shared::metrics::flush();
     Ok(respond(&request, outcome))
 }
 

@@ -82,7 +82,8 @@ pub async fn handle(
     service: &ApiService,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
-    let outcome = route(service, &request).await;
+    let span = shared::spans::http_request(&request);
+    let outcome = tracing::Instrument::instrument(route(service, &request), span).await;
     Ok(respond(&request, outcome))
 }
 

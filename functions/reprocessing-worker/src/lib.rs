@@ -14,6 +14,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use chrono::Utc;
 use lambda_runtime::LambdaEvent;
+use tracing::Instrument;
 
 use shared::clearing::{ClearingMessage, ClearingStatus, MatchingRules};
 use shared::events::clearing_event;
@@ -59,6 +60,17 @@ pub enum JobOutcome {
     Stale,
 }
 
+impl JobOutcome {
+    /// The `Outcome` dimension of the `Reprocessed` metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Self::Settled(status) => status.as_str(),
+            Self::AlreadyApplied => "ALREADY_APPLIED",
+            Self::Stale => "STALE",
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// The body does not read as what its queue carries, or cannot be applied.
@@ -72,38 +84,51 @@ pub enum JobError {
     Bus(#[from] shared::ports::EventBusError),
 }
 
-/// The Lambda handler: every record is processed; failures are reported per item.
+/// The Lambda handler: every record is processed; failures are reported per
+/// item. The batch's metrics are flushed before it returns.
 pub async fn handle(
     service: &WorkerService,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, lambda_runtime::Error> {
-    Ok(process_batch(service, &event.payload.records).await)
+    let response = process_batch(service, &event.payload.records).await;
+    shared::metrics::flush();
+    Ok(response)
 }
 
 pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for record in records {
         let id = record.message_id.clone().unwrap_or_default();
-        let result = match read_record(&service.queues, record) {
-            Ok(Work::Job(job)) => process_job(service, &job).await.map(|o| format!("{o:?}")),
-            Ok(Work::Pix(envelope)) => pix::process_pix_event(service, &envelope)
-                .await
-                .map(|o| format!("{o:?}")),
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(outcome) => tracing::info!(message_id = %id, outcome, "message done"),
-            Err(e) => {
-                // Left on the queue: retried after the visibility timeout, then dead-lettered.
-                let queue = record.event_source_arn.as_deref().unwrap_or("<none>");
-                tracing::error!(message_id = %id, queue, error = %e, "job failed");
-                let mut failure = BatchItemFailure::default();
-                failure.item_identifier = id;
-                response.batch_item_failures.push(failure);
-            }
+        let span = shared::spans::sqs_message(&id);
+        if let Err(e) = process_record(service, record)
+            .instrument(span.clone())
+            .await
+        {
+            // Left on the queue: retried after the visibility timeout, then dead-lettered.
+            let queue = record.event_source_arn.as_deref().unwrap_or("<none>");
+            span.in_scope(|| tracing::error!(queue, error = %e, "job failed"));
+            shared::metrics::failed_message();
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
         }
     }
     response
+}
+
+/// One record, read according to its queue, processed and its outcome logged and counted.
+async fn process_record(service: &WorkerService, record: &SqsMessage) -> Result<(), JobError> {
+    let outcome = match read_record(&service.queues, record)? {
+        Work::Job(job) => {
+            let span = shared::spans::reconciliation_job(&job.request_id, &job.clearing_unique_id);
+            let outcome = process_job(service, &job).instrument(span).await?;
+            shared::metrics::reprocessed(outcome.metric_label());
+            format!("{outcome:?}")
+        }
+        Work::Pix(envelope) => format!("{:?}", pix::process_pix_event(service, &envelope).await?),
+    };
+    tracing::info!(outcome, "message done");
+    Ok(())
 }
 
 /// What a record is, by the queue it came from: a job on the job queue, an

@@ -8,6 +8,7 @@ use shared::config::{init_tracing, Env};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     init_tracing();
+    shared::metrics::install("reprocessing-worker", &Env::process());
     let clients = AwsClients::from_environment().await?;
     let service = WorkerService::from_config(&Env::process(), &clients)?;
     let service = &service;

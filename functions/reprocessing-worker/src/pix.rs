@@ -11,6 +11,7 @@
 use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use tracing::Instrument;
 
 use shared::events::OutboundEvent;
 use shared::pix::{
@@ -65,7 +66,10 @@ pub async fn process_pix_event(
         }
         "provider_report_closed" => {
             let closed = parse_provider_report_closed(detail).map_err(bad)?;
-            return close_day(service, closed.business_date).await;
+            let span = shared::spans::pix_day_close(&closed.business_date.to_string());
+            return close_day(service, closed.business_date)
+                .instrument(span)
+                .await;
         }
         other => {
             return Err(JobError::Unreadable(format!(
@@ -76,6 +80,7 @@ pub async fn process_pix_event(
     update(service, &e2e, move |state| {
         apply(state, input.clone()).map_err(|e| JobError::Unreadable(e.to_string()))
     })
+    .instrument(shared::spans::pix_input(&e2e))
     .await
 }
 
@@ -86,7 +91,9 @@ async fn close_day(service: &WorkerService, date: NaiveDate) -> Result<PixOutcom
     let mut published = 0;
     for e2e in service.pix.open_pix_ids(date).await? {
         if let PixOutcome::Applied { published: n } =
-            update(service, &e2e, |s| Ok(apply_day_closed(s, date))).await?
+            update(service, &e2e, |s| Ok(apply_day_closed(s, date)))
+                .instrument(shared::spans::pix_input(&e2e))
+                .await?
         {
             published += n;
         }
@@ -170,6 +177,7 @@ async fn publish_and_mark(
             .map_err(|e| JobError::Unreadable(e.to_string()))?,
     };
     service.bus.publish(&[event]).await?;
+    shared::metrics::pix_result(detail.result_description);
     match service.pix.save_pix_state(state, version, true).await {
         // A concurrent writer already moved it on (it will see published or re-publish the same id).
         Ok(()) | Err(StoreError::VersionConflict(_)) => Ok(PixOutcome::Applied { published: 1 }),

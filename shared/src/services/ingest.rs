@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::authorization::{
     parse_authorization_notification, Authorization, RejectedAuthorization,
@@ -17,6 +18,7 @@ use crate::clearing::{
     PendingReason, PreparedRecord,
 };
 use crate::events::clearing_event;
+use crate::metrics::IngestTally;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError,
 };
@@ -100,11 +102,22 @@ impl IngestService<'_> {
                     .authorization_key()
                     .and_then(|k| authorizations.get(&k).cloned());
                 let actor = actor.as_str();
-                async move { self.store_one(network, p, auth, actor, now).await }
+                let span = crate::spans::clearing_record(&p.clearing_unique_id);
+                async move { self.store_one(network, p, auth, actor, now).await }.instrument(span)
             })
             .buffered(WRITE_CONCURRENCY)
             .try_collect()
             .await?;
+        let mut tally = IngestTally::default();
+        for (m, duplicate) in &stored {
+            tally.add(
+                m.status,
+                m.pending_reason.as_ref().map(|r| r.code),
+                *duplicate,
+            );
+        }
+        // Counted once stored, whether or not the announcement below goes out.
+        tally.record();
 
         // Announce every outcome, re-announcing on redelivery (ids are stable), so
         // an event lost to a failure after storing is sent when the network retries.

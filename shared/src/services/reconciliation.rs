@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 
 use crate::clearing::{
     check_adjustments, Adjustment, AdjustmentError, ClearingMessage, ClearingStatus,
@@ -117,9 +118,16 @@ impl ReconciliationService {
                 .map(|(m, _)| m.clearing_unique_id.clone())
                 .collect(),
         };
-        let updates = self.begin(&pending, &request).await?;
-        self.enqueue(&updates, &request).await?;
-        tracing::info!(request_id = %request.request_id, messages = updates.len(), actor, "reconciliation accepted");
+        // From here on every log line names the request.
+        let span = crate::spans::reconciliation(&request.request_id);
+        async {
+            let updates = self.begin(&pending, &request).await?;
+            self.enqueue(&updates, &request).await?;
+            tracing::info!(messages = updates.len(), actor, "reconciliation accepted");
+            Ok::<_, ReconcileError>(())
+        }
+        .instrument(span)
+        .await?;
         Ok(Accepted {
             request_id: request.request_id,
             clearing_unique_ids: request.clearing_unique_ids,
