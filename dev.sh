@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Developer entry point.
-#   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000; Ctrl-C stops all
+#   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000/v1; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack (and the pinned Lambda tools), run every test (extra arguments go to cargo test), stop what it started
 #   ./dev.sh lint     cargo fmt --check, cargo clippy on every target (warnings as errors), code-size limits
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
