@@ -4,7 +4,7 @@
 //! platform's root store, which rustls-native-certs reads file by file from
 //! `/etc/ssl/certs` before the first request: about 4 ms of a 6 ms cold start
 //! (measured with `tools/coldstart`). The functions only ever call AWS service
-//! endpoints (DynamoDB, SQS, EventBridge), whose certificates chain to Amazon
+//! endpoints (DynamoDB, SQS, EventBridge, Secrets Manager), whose certificates chain to Amazon
 //! Trust Services, so they trust exactly those roots, compiled in. Local
 //! endpoints (`AWS_ENDPOINT_URL_*` = http://127.0.0.1:...) do not use TLS.
 //!
@@ -43,6 +43,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
 };
 use aws_smithy_types::config_bag::ConfigBag;
 
+use super::secrets::SecretsManagerSecrets;
 use crate::config::ConfigError;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2 (the Amazon Trust
@@ -68,6 +69,7 @@ pub struct AwsClients {
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sqs: OnceLock<aws_sdk_sqs::Client>,
     eventbridge: OnceLock<aws_sdk_eventbridge::Client>,
+    secretsmanager: OnceLock<aws_sdk_secretsmanager::Client>,
 }
 
 impl AwsClients {
@@ -78,6 +80,7 @@ impl AwsClients {
             dynamodb: OnceLock::new(),
             sqs: OnceLock::new(),
             eventbridge: OnceLock::new(),
+            secretsmanager: OnceLock::new(),
         }
     }
 
@@ -92,12 +95,14 @@ impl AwsClients {
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
         eventbridge: aws_sdk_eventbridge::Client,
+        secretsmanager: aws_sdk_secretsmanager::Client,
     ) -> Self {
         Self {
             sdk,
             dynamodb: OnceLock::from(dynamodb),
             sqs: OnceLock::from(sqs),
             eventbridge: OnceLock::from(eventbridge),
+            secretsmanager: OnceLock::from(secretsmanager),
         }
     }
 
@@ -117,6 +122,15 @@ impl AwsClients {
         self.eventbridge
             .get_or_init(|| aws_sdk_eventbridge::Client::new(&self.sdk))
             .clone()
+    }
+
+    /// The function's secrets (read once, at cold start, by its wiring).
+    pub fn secrets(&self) -> SecretsManagerSecrets {
+        SecretsManagerSecrets::new(
+            self.secretsmanager
+                .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
+                .clone(),
+        )
     }
 }
 

@@ -68,8 +68,8 @@ pub async fn run(
     let env = Env::from_pairs(function_env(&p, &settings)?);
     let aws = clients.aws();
     let services = Arc::new(Services {
-        webhook: WebhookService::from_config(&env, &aws)?,
-        api: ApiService::from_config(&env, &aws)?,
+        webhook: WebhookService::from_config(&env, &aws).await?,
+        api: ApiService::from_config(&env, &aws).await?,
         worker: WorkerService::from_config(&env, &aws)?,
     });
 
