@@ -84,15 +84,10 @@ pub async fn optional_secret(
     name: &str,
     source: &dyn SecretSource,
 ) -> Result<Option<String>, ConfigError> {
-    let Some(arn) = env.optional(name) else {
-        return Ok(None);
-    };
-    let arn = arn.trim();
-    source
-        .secret_string(arn)
-        .await
-        .map(Some)
-        .map_err(|e| ConfigError(format!("{name}: {e}")))
+    match env.optional(name) {
+        Some(arn) => read(name, &arn, source).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 /// The secret whose ARN is the setting `name`, which must be set.
@@ -101,10 +96,14 @@ pub async fn required_secret(
     name: &str,
     source: &dyn SecretSource,
 ) -> Result<String, ConfigError> {
-    env.required(name)?;
-    Ok(optional_secret(env, name, source)
-        .await?
-        .expect("the setting is present"))
+    read(name, &env.required(name)?, source).await
+}
+
+async fn read(name: &str, arn: &str, source: &dyn SecretSource) -> Result<String, ConfigError> {
+    source
+        .secret_string(arn.trim())
+        .await
+        .map_err(|e| ConfigError(format!("{name}: {e}")))
 }
 
 #[cfg(test)]
