@@ -228,6 +228,13 @@ impl WebhookAuth {
             if self.clients.allow(network, certificate) {
                 return Ok(());
             }
+            // Not secret, and what onboarding needs: the DNs exactly as API Gateway passed them.
+            tracing::warn!(
+                network,
+                subject = certificate.subject,
+                issuer = certificate.issuer,
+                "client certificate not allowed on this network's routes"
+            );
             if signature.is_none() {
                 return Err(WebhookAuthError::UnknownClient);
             }
