@@ -469,8 +469,8 @@ async fn a_storage_failure_is_a_5xx_so_the_network_retries() {
 async fn sample_events_are_accepted_by_the_handler() {
     let stack = TestStack::new().await;
     let mut service = stack.webhook();
-    service.auth =
-        shared::webhook_auth::WebhookAuth::new(None, vec!["CN=clearing.mastercard.com".into()]);
+    let local = shared::config::Env::from_pairs(devstack::local_settings().unwrap());
+    service.auth = shared::webhook_auth::WebhookAuth::from_config(&local, None).unwrap();
     let root = devstack::repo_root().join("events/clearing-webhook");
     let auth_event = std::fs::read_to_string(root.join("authorization-seed.json")).unwrap();
     let resp = handle(

@@ -13,6 +13,8 @@ use crate::config::{ConfigError, Env};
 
 pub const SCOPE_RECONCILE: &str = "clearing:reconcile";
 pub const SCOPE_READ: &str = "clearing:read";
+/// The setting holding the token signing key secret's ARN (Secrets Manager).
+pub const SIGNING_KEY_ARN_SETTING: &str = "JWT_SIGNING_KEY_SECRET_ARN";
 
 /// The claims the API reads (the library checks `exp`, `iss` and `aud` itself).
 #[derive(Debug, Clone, Deserialize)]
@@ -79,21 +81,26 @@ impl TokenVerifier {
         Self { key, validation }
     }
 
-    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and the key: `JWT_RS256_PUBLIC_KEY_PEM`
-    /// (deployed) if set, else `JWT_HS256_SECRET` (local).
-    pub fn from_config(env: &Env) -> Result<Self, ConfigError> {
+    /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `key`, the text of the signing key
+    /// secret (the wiring reads it from Secrets Manager at cold start): the
+    /// identity provider's RSA public key in PEM (deployed: RS256), else a
+    /// shared HS256 key (local run). The key's form decides, never a setting:
+    /// a public key can then never be used as an HMAC key (algorithm confusion).
+    pub fn from_config(env: &Env, key: &str) -> Result<Self, ConfigError> {
         let issuer = env.required("JWT_ISSUER")?;
         let audience = env.required("JWT_AUDIENCE")?;
-        if let Some(pem) = env.optional("JWT_RS256_PUBLIC_KEY_PEM") {
-            return Self::rs256(pem.as_bytes(), &issuer, &audience)
-                .map_err(|e| ConfigError(format!("JWT_RS256_PUBLIC_KEY_PEM: {e}")));
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(ConfigError("the token signing key secret is empty".into()));
         }
-        let secret = env.optional("JWT_HS256_SECRET").ok_or_else(|| {
-            ConfigError(
-                "set JWT_RS256_PUBLIC_KEY_PEM (deployed) or JWT_HS256_SECRET (local run)".into(),
-            )
-        })?;
-        Ok(Self::hs256(secret.as_bytes(), &issuer, &audience))
+        if key.starts_with("-----BEGIN") {
+            return Self::rs256(key.as_bytes(), &issuer, &audience).map_err(|e| {
+                ConfigError(format!(
+                    "the token signing key secret (RS256 public key): {e}"
+                ))
+            });
+        }
+        Ok(Self::hs256(key.as_bytes(), &issuer, &audience))
     }
 
     /// Checks an `Authorization` header value.
@@ -173,40 +180,52 @@ mod tests {
         ));
     }
 
+    /// An RSA public key (test only; its private half was thrown away).
+    const PUBLIC_KEY_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAmPBb8jIeOH7EfEUvvNlu
+qtMKEdMT7BMTHZykUwnEumKjhb/vGX9ZydcVqc39R3SwN/UazwhHhTpceDzGuFIH
+8+eYX9dZkQ8DCxYuFucLM7FJVz3FDmfbzyV99Ot2m/ZziZQreDAeyYFJiBG9obgm
+XF6d0H2qToom6tKyRG/W1uBrO0aBTqFpb37x234JlOGuigw6e9GmfrgWKu40pbDi
+C3mHq2aYwYTdnqYwZa+LtXoL+zPRtK0m3F4I37WDqfYtOnY/LDqsnx/W4zErhg5k
+dmJ8wdktiLwvwq8hqYgoPi+Ui0Qom8s5QblSYIwjcrkycHMZo38O4Ha/nbKaKGOw
+7QIDAQAB
+-----END PUBLIC KEY-----
+";
+
     #[test]
-    fn an_empty_public_key_is_absent_and_the_shared_secret_is_used() {
-        let env = Env::from_pairs([
-            ("JWT_ISSUER", "iss"),
-            ("JWT_AUDIENCE", "aud"),
-            ("JWT_RS256_PUBLIC_KEY_PEM", " "),
-            ("JWT_HS256_SECRET", "k"),
-        ]);
-        let v = TokenVerifier::from_config(&env).unwrap();
+    fn a_shared_key_means_hs256_and_a_pem_key_rs256() {
+        let env = Env::from_pairs([("JWT_ISSUER", "iss"), ("JWT_AUDIENCE", "aud")]);
+        let v = TokenVerifier::from_config(&env, " k\n").unwrap();
         let token = mint_hs256(b"k", &claims("clearing:read", 600));
         assert!(v.verify(Some(&format!("Bearer {token}"))).is_ok());
+
+        // The public key is public: an HS256 token keyed with its text is refused.
+        let v = TokenVerifier::from_config(&env, PUBLIC_KEY_PEM).unwrap();
+        let forged = mint_hs256(PUBLIC_KEY_PEM.as_bytes(), &claims("clearing:read", 600));
+        assert!(matches!(
+            v.verify(Some(&format!("Bearer {forged}"))),
+            Err(TokenError::Invalid(_))
+        ));
+        let pem = "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----";
+        let e = TokenVerifier::from_config(&env, pem)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("RS256 public key"), "{e}");
     }
 
     #[test]
     fn token_settings_are_checked_at_start() {
-        let base = [("JWT_ISSUER", "iss"), ("JWT_AUDIENCE", "aud")];
-        let err = |extra: &[(&'static str, &'static str)]| {
-            let env = Env::from_pairs(base.iter().chain(extra).copied());
-            TokenVerifier::from_config(&env).err().unwrap().to_string()
-        };
-        // No key at all (both empty): the error names both ways to give one.
-        let none = err(&[("JWT_RS256_PUBLIC_KEY_PEM", ""), ("JWT_HS256_SECRET", "")]);
-        assert!(none.contains("JWT_RS256_PUBLIC_KEY_PEM") && none.contains("JWT_HS256_SECRET"));
-        // A public key that is set must parse.
-        let bad = err(&[
-            ("JWT_RS256_PUBLIC_KEY_PEM", "not a key"),
-            ("JWT_HS256_SECRET", "k"),
-        ]);
-        assert!(
-            bad.starts_with("configuration: JWT_RS256_PUBLIC_KEY_PEM"),
-            "{bad}"
-        );
-        let env = Env::from_pairs([("JWT_AUDIENCE", "aud"), ("JWT_HS256_SECRET", "k")]);
-        let no_issuer = TokenVerifier::from_config(&env).err().unwrap().to_string();
+        let env = Env::from_pairs([("JWT_ISSUER", "iss"), ("JWT_AUDIENCE", "aud")]);
+        for blank in ["", "  \n"] {
+            let e = TokenVerifier::from_config(&env, blank).err().unwrap();
+            assert!(e.to_string().contains("empty"), "{e}");
+        }
+        let env = Env::from_pairs([("JWT_AUDIENCE", "aud")]);
+        let no_issuer = TokenVerifier::from_config(&env, "k")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(no_issuer.contains("JWT_ISSUER"), "{no_issuer}");
     }
 }

@@ -42,7 +42,7 @@ pub fn recorded() -> &'static Recorded {
 async fn record() -> Recorded {
     let stack = TestStack::new().await;
     let logs = [WEBHOOK, API, WORKER].map(|f| (f, CallLog::new()));
-    webhook_flows(&stack.webhook_recording(&logs[0].1)).await;
+    webhook_flows(&stack.webhook_recording(&logs[0].1).await).await;
     api_flows(&stack, &logs[1].1).await;
     let worker = stack.worker_recording(&logs[2].1);
     run_queue(&stack, &worker, "ReprocessingQueue").await;
@@ -140,7 +140,7 @@ async fn api_call(api: &reconciliation_api::ApiService, method: &str, path: &str
 }
 
 async fn api_flows(stack: &TestStack, log: &CallLog) {
-    let api = stack.api_recording(log);
+    let api = stack.api_recording(log).await;
     for path in [
         "/v1/clearing-messages/202404261024009777553".to_owned(),
         format!("/v1/clearing-messages?card_network=MASTERCARD&card_hash={CARD}&limit=1"),
@@ -159,7 +159,7 @@ async fn api_flows(stack: &TestStack, log: &CallLog) {
     );
     api_call(&api, "POST", "/v1/clearing-reconciliation", &fix).await;
     // Past the lease (zero here), a new request takes the message over: released, then taken.
-    let mut impatient = stack.api_recording(log);
+    let mut impatient = stack.api_recording(log).await;
     impatient.reprocessing_lease = chrono::Duration::zero();
     api_call(&impatient, "POST", "/v1/clearing-reconciliation", &fix).await;
 }

@@ -2,7 +2,9 @@
 //! of the template's resources (a unique name prefix) on the local stack, so
 //! tests run in parallel without seeing each other's records or messages.
 //! The functions are built by their own `from_config`, from the provisioned
-//! resources and the test settings below, as the local runner builds them.
+//! resources and the test settings below, as the local runner builds them:
+//! the test secrets are stored in moto's Secrets Manager under the test's
+//! prefix, and the functions read them there by ARN.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use clearing_webhook::WebhookService;
 use devstack::payload::payload;
 use devstack::{
-    add_subscriber, provision, HttpApi, HttpRequest, Invocation, LocalClients, Provisioned,
+    add_subscriber, provision_with, HttpApi, HttpRequest, Invocation, LocalClients, Provisioned,
     QueueInfo, Template,
 };
 use reconciliation_api::ApiService;
@@ -24,22 +26,38 @@ use shared::webhook_auth::sign;
 pub use devstack::{mint_hs256, Claims};
 
 pub const WEBHOOK_SECRET: &str = "integration-test-webhook-secret";
+/// The secret mastercard signed with before the rotation (still accepted).
+pub const PREVIOUS_WEBHOOK_SECRET: &str = "integration-test-previous-webhook-secret";
+/// Another network's secret: it must not open mastercard's routes.
+pub const VISA_WEBHOOK_SECRET: &str = "integration-test-visa-webhook-secret";
 pub const MTLS_SUBJECT: &str = "CN=clearing.mastercard.test";
+pub const MTLS_ISSUER: &str = "CN=Mastercard Test CA";
+pub const VISA_MTLS_SUBJECT: &str = "CN=clearing.visa.test";
+pub const VISA_MTLS_ISSUER: &str = "CN=Visa Test CA";
 pub const JWT_SECRET: &str = "integration-test-jwt-secret";
 pub const JWT_ISSUER: &str = "https://auth.local/";
 pub const JWT_AUDIENCE: &str = "clearing-reconciliation-api";
 
 /// The tests' own secrets and token settings (the role `local/local.env` plays for the local run).
 pub fn test_settings() -> Vec<(String, String)> {
+    let webhook_secrets = serde_json::json!({
+        "mastercard": [WEBHOOK_SECRET, PREVIOUS_WEBHOOK_SECRET],
+        "visa": [VISA_WEBHOOK_SECRET],
+    });
     [
-        ("WEBHOOK_SIGNING_SECRET", WEBHOOK_SECRET),
-        ("MTLS_ALLOWED_SUBJECTS", MTLS_SUBJECT),
-        ("JWT_HS256_SECRET", JWT_SECRET),
-        ("JWT_ISSUER", JWT_ISSUER),
-        ("JWT_AUDIENCE", JWT_AUDIENCE),
+        ("WEBHOOK_SECRETS", webhook_secrets.to_string()),
+        (
+            "MTLS_ALLOWED_SUBJECTS",
+            format!(
+                "mastercard={MTLS_SUBJECT}|issuer={MTLS_ISSUER};visa={VISA_MTLS_SUBJECT}|issuer={VISA_MTLS_ISSUER}"
+            ),
+        ),
+        ("JWT_HS256_SECRET", JWT_SECRET.to_owned()),
+        ("JWT_ISSUER", JWT_ISSUER.to_owned()),
+        ("JWT_AUDIENCE", JWT_AUDIENCE.to_owned()),
     ]
     .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .map(|(k, v)| (k.to_owned(), v))
     .collect()
 }
 
@@ -48,6 +66,10 @@ pub struct TestStack {
     pub provisioned: Provisioned,
     /// Receives every event the product puts on the bus.
     pub all_events: QueueInfo,
+    /// Built once by their `from_config`, which reads the secrets (async):
+    /// `webhook()` and `api()` hand out copies a test may change.
+    webhook: WebhookService,
+    api: ApiService,
 }
 
 impl TestStack {
@@ -55,9 +77,11 @@ impl TestStack {
         let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let clients = LocalClients::new().await;
         let template = Template::repo_default().expect("template.yaml readable");
-        let provisioned = provision(&template, &prefix, &clients).await.expect(
-            "local stack reachable: start it with `local/stack.sh start` (./dev.sh test does)",
-        );
+        let provisioned = provision_with(&template, &prefix, &clients, &test_settings())
+            .await
+            .expect(
+                "local stack reachable: start it with `local/stack.sh start` (./dev.sh test does)",
+            );
         let bus = provisioned.bus("ReconciliationBus").unwrap().to_owned();
         let all_events = add_subscriber(
             &clients,
@@ -67,10 +91,16 @@ impl TestStack {
         )
         .await
         .unwrap();
+        let env = Env::from_pairs(devstack::function_env(&provisioned, &test_settings()).unwrap());
+        let aws = clients.aws();
+        let webhook = WebhookService::from_config(&env, &aws).await.unwrap();
+        let api = ApiService::from_config(&env, &aws).await.unwrap();
         Self {
             clients,
             provisioned,
             all_events,
+            webhook,
+            api,
         }
     }
 
@@ -95,11 +125,23 @@ impl TestStack {
     }
 
     pub fn webhook(&self) -> WebhookService {
-        WebhookService::from_config(&self.env(), &self.clients.aws()).unwrap()
+        let w = &self.webhook;
+        WebhookService {
+            store: w.store.clone(),
+            bus: w.bus.clone(),
+            rules: w.rules.clone(),
+            auth: w.auth.clone(),
+        }
     }
 
     pub fn api(&self) -> ApiService {
-        ApiService::from_config(&self.env(), &self.clients.aws()).unwrap()
+        let a = &self.api;
+        ApiService {
+            store: a.store.clone(),
+            queue: a.queue.clone(),
+            tokens: a.tokens.clone(),
+            reprocessing_lease: a.reprocessing_lease,
+        }
     }
 
     pub fn worker(&self) -> WorkerService {
@@ -108,12 +150,16 @@ impl TestStack {
 
     /// The functions on clients that log every AWS call they make into `log`
     /// (the deployed-shape test checks those calls against each function's IAM policy).
-    pub fn webhook_recording(&self, log: &CallLog) -> WebhookService {
-        WebhookService::from_config(&self.env(), &self.clients.aws().recording_into(log)).unwrap()
+    pub async fn webhook_recording(&self, log: &CallLog) -> WebhookService {
+        WebhookService::from_config(&self.env(), &self.clients.aws().recording_into(log))
+            .await
+            .unwrap()
     }
 
-    pub fn api_recording(&self, log: &CallLog) -> ApiService {
-        ApiService::from_config(&self.env(), &self.clients.aws().recording_into(log)).unwrap()
+    pub async fn api_recording(&self, log: &CallLog) -> ApiService {
+        ApiService::from_config(&self.env(), &self.clients.aws().recording_into(log))
+            .await
+            .unwrap()
     }
 
     pub fn worker_recording(&self, log: &CallLog) -> WorkerService {

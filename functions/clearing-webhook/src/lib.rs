@@ -22,7 +22,7 @@ use shared::clearing::MatchingRules;
 use shared::http::{respond, Reply, Router};
 use shared::ports::{ClearingStore, EventBus};
 use shared::services::IngestService;
-use shared::webhook_auth::{WebhookAuth, SIGNATURE_HEADER};
+use shared::webhook_auth::{ClientCertificate, WebhookAuth, SIGNATURE_HEADER};
 
 pub use shared::services::{AuthorizationAck, ClearingAck, RecordResult};
 
@@ -88,7 +88,7 @@ async fn route(service: &WebhookService, request: &Request) -> Result<Reply, Api
             ApiError::RouteNotFound(format!("card network `{network}` has no webhook"))
         })?;
     let body: &[u8] = request.body().as_ref();
-    authenticate(service, request, body)?;
+    authenticate(service, request, network, body)?;
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::BodyTooLarge(format!(
             "body is {} bytes; at most {MAX_BODY_BYTES} are accepted per call",
@@ -104,16 +104,30 @@ async fn route(service: &WebhookService, request: &Request) -> Result<Reply, Api
 }
 
 /// Before the body is read: nothing from an unknown sender is stored. Mutual
-/// TLS (the client certificate's subject API Gateway passes on), else the signature.
-fn authenticate(service: &WebhookService, request: &Request, body: &[u8]) -> Result<(), ApiError> {
+/// TLS (the client certificate API Gateway passes on), else the signature;
+/// either is valid only for `network`'s routes.
+fn authenticate(
+    service: &WebhookService,
+    request: &Request,
+    network: &str,
+    body: &[u8],
+) -> Result<(), ApiError> {
     let signature = request
         .headers()
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok());
+    let certificate = client_certificate(request);
+    let certificate = certificate
+        .as_ref()
+        .map(|(subject, issuer)| ClientCertificate {
+            subject,
+            issuer: issuer.as_deref(),
+        });
     service
         .auth
         .verify(
-            client_certificate_subject(request).as_deref(),
+            network,
+            certificate,
             signature,
             body,
             Utc::now().timestamp(),
@@ -121,14 +135,14 @@ fn authenticate(service: &WebhookService, request: &Request, body: &[u8]) -> Res
         .map_err(|e| ApiError::InvalidCredentials(e.to_string()))
 }
 
-fn client_certificate_subject(request: &Request) -> Option<String> {
+/// The verified client certificate's subject and issuer DNs.
+fn client_certificate(request: &Request) -> Option<(String, Option<String>)> {
     use lambda_http::request::RequestContext;
     match request.request_context_ref()? {
-        RequestContext::ApiGatewayV2(ctx) => ctx
-            .authentication
-            .as_ref()
-            .and_then(|a| a.client_cert.as_ref())
-            .and_then(|c| c.subject_dn.clone()),
+        RequestContext::ApiGatewayV2(ctx) => {
+            let cert = ctx.authentication.as_ref()?.client_cert.as_ref()?;
+            Some((cert.subject_dn.clone()?, cert.issuer_dn.clone()))
+        }
         _ => None,
     }
 }

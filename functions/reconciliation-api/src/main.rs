@@ -1,4 +1,4 @@
-//! Reconciliation API Lambda: builds its clients once, then serves API Gateway events.
+//! Reconciliation API Lambda: builds its clients and reads its secrets once, then serves API Gateway events.
 
 use lambda_http::{run, service_fn, Error};
 use reconciliation_api::{handle, ApiService};
@@ -9,7 +9,10 @@ use shared::config::{init_tracing, Env};
 async fn main() -> Result<(), Error> {
     init_tracing();
     let clients = AwsClients::from_environment().await?;
-    let service = ApiService::from_config(&Env::process(), &clients)?;
+    // Secrets are read now, during init, not on the first request: an
+    // environment Lambda initializes ahead of traffic pays for it off the
+    // request path, and a secret that cannot be read fails the init, not a call.
+    let service = ApiService::from_config(&Env::process(), &clients).await?;
     let service = &service;
     run(service_fn(move |request| handle(service, request))).await
 }

@@ -3,27 +3,41 @@
 
 use std::sync::Arc;
 
-use shared::adapters::{AwsClients, DynamoDbClearingStore, SqsWorkQueue};
+use shared::adapters::secrets::required_secret;
+use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource, SqsWorkQueue};
 use shared::config::{ConfigError, Env};
-use shared::operator_auth::TokenVerifier;
+use shared::operator_auth::{TokenVerifier, SIGNING_KEY_ARN_SETTING};
 
 use crate::{ApiService, DEFAULT_REPROCESSING_LEASE_SECONDS};
 
 impl ApiService {
     /// `TABLE_NAME`, `REPROCESSING_QUEUE_URL`, the token settings (see
-    /// [`TokenVerifier::from_config`]) and `REPROCESSING_LEASE_SECONDS` (optional).
-    pub fn from_config(env: &Env, clients: &AwsClients) -> Result<Self, ConfigError> {
+    /// [`TokenVerifier::from_config`]: its key is read from Secrets Manager
+    /// here, once, by the ARN in `JWT_SIGNING_KEY_SECRET_ARN`) and
+    /// `REPROCESSING_LEASE_SECONDS` (optional).
+    pub async fn from_config(env: &Env, clients: &AwsClients) -> Result<Self, ConfigError> {
+        Self::from_config_with(env, clients, &clients.secrets()).await
+    }
+
+    /// [`Self::from_config`], the key read from `secrets`.
+    pub(crate) async fn from_config_with(
+        env: &Env,
+        clients: &AwsClients,
+        secrets: &dyn SecretSource,
+    ) -> Result<Self, ConfigError> {
+        // Plain settings first: a missing one is named before any secret is read.
+        let store = DynamoDbClearingStore::new(clients.dynamodb(), env.required("TABLE_NAME")?);
+        let queue = SqsWorkQueue::new(clients.sqs(), env.required("REPROCESSING_QUEUE_URL")?);
+        let reprocessing_lease = reprocessing_lease(env)?;
+        for name in ["JWT_ISSUER", "JWT_AUDIENCE"] {
+            env.required(name)?;
+        }
+        let key = required_secret(env, SIGNING_KEY_ARN_SETTING, secrets).await?;
         Ok(Self {
-            store: Arc::new(DynamoDbClearingStore::new(
-                clients.dynamodb(),
-                env.required("TABLE_NAME")?,
-            )),
-            queue: Arc::new(SqsWorkQueue::new(
-                clients.sqs(),
-                env.required("REPROCESSING_QUEUE_URL")?,
-            )),
-            tokens: TokenVerifier::from_config(env)?,
-            reprocessing_lease: reprocessing_lease(env)?,
+            store: Arc::new(store),
+            queue: Arc::new(queue),
+            tokens: TokenVerifier::from_config(env, &key)?,
+            reprocessing_lease,
         })
     }
 }
@@ -73,7 +87,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_api_names_the_setting_it_misses() {
+        const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:jwt-AbCdEf";
         let clients = AwsClients::from_environment().await.unwrap();
+        let secrets = std::collections::BTreeMap::from([(ARN.to_owned(), "k".to_owned())]);
         let settings = [
             ("TABLE_NAME", "t-ClearingTable"),
             (
@@ -82,13 +98,31 @@ mod tests {
             ),
             ("JWT_ISSUER", "iss"),
             ("JWT_AUDIENCE", "aud"),
-            ("JWT_HS256_SECRET", "k"),
+            (SIGNING_KEY_ARN_SETTING, ARN),
         ];
-        assert!(ApiService::from_config(&Env::from_pairs(settings), &clients).is_ok());
-        for missing in ["TABLE_NAME", "REPROCESSING_QUEUE_URL", "JWT_ISSUER"] {
+        let env = Env::from_pairs(settings);
+        assert!(ApiService::from_config_with(&env, &clients, &secrets)
+            .await
+            .is_ok());
+        for missing in [
+            "TABLE_NAME",
+            "REPROCESSING_QUEUE_URL",
+            "JWT_ISSUER",
+            SIGNING_KEY_ARN_SETTING,
+        ] {
             let env = Env::from_pairs(settings.iter().filter(|(k, _)| *k != missing).copied());
-            let e = ApiService::from_config(&env, &clients).err().unwrap();
+            let e = ApiService::from_config_with(&env, &clients, &secrets)
+                .await
+                .err()
+                .unwrap();
             assert!(e.to_string().contains(missing), "{e}");
         }
+        // The key's secret cannot be read: the start fails, naming the setting.
+        let empty = std::collections::BTreeMap::new();
+        let e = ApiService::from_config_with(&Env::from_pairs(settings), &clients, &empty)
+            .await
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains(SIGNING_KEY_ARN_SETTING), "{e}");
     }
 }

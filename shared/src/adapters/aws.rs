@@ -4,7 +4,7 @@
 //! platform's root store, which rustls-native-certs reads file by file from
 //! `/etc/ssl/certs` before the first request: about 4 ms of a 6 ms cold start
 //! (measured with `tools/coldstart`). The functions only ever call AWS service
-//! endpoints (DynamoDB, SQS, EventBridge), whose certificates chain to Amazon
+//! endpoints (DynamoDB, SQS, EventBridge, Secrets Manager), whose certificates chain to Amazon
 //! Trust Services, so they trust exactly those roots, compiled in. Local
 //! endpoints (`AWS_ENDPOINT_URL_*` = http://127.0.0.1:...) do not use TLS.
 //!
@@ -44,6 +44,7 @@ use aws_smithy_runtime_api::client::runtime_components::{
 use aws_smithy_types::config_bag::ConfigBag;
 
 use super::call_log::CallLog;
+use super::secrets::SecretsManagerSecrets;
 use crate::config::ConfigError;
 
 /// Amazon Root CA 1-4 and Starfield Services Root G2 (the Amazon Trust
@@ -69,6 +70,7 @@ pub struct AwsClients {
     dynamodb: OnceLock<aws_sdk_dynamodb::Client>,
     sqs: OnceLock<aws_sdk_sqs::Client>,
     eventbridge: OnceLock<aws_sdk_eventbridge::Client>,
+    secretsmanager: OnceLock<aws_sdk_secretsmanager::Client>,
 }
 
 impl AwsClients {
@@ -79,6 +81,7 @@ impl AwsClients {
             dynamodb: OnceLock::new(),
             sqs: OnceLock::new(),
             eventbridge: OnceLock::new(),
+            secretsmanager: OnceLock::new(),
         }
     }
 
@@ -93,12 +96,14 @@ impl AwsClients {
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
         eventbridge: aws_sdk_eventbridge::Client,
+        secretsmanager: aws_sdk_secretsmanager::Client,
     ) -> Self {
         Self {
             sdk,
             dynamodb: OnceLock::from(dynamodb),
             sqs: OnceLock::from(sqs),
             eventbridge: OnceLock::from(eventbridge),
+            secretsmanager: OnceLock::from(secretsmanager),
         }
     }
 
@@ -109,6 +114,13 @@ impl AwsClients {
         let dynamodb = self.dynamodb();
         let sqs = self.sqs();
         let eventbridge = self.eventbridge();
+        // Secrets are read once at init, before a test installs its log; the
+        // IAM check of GetSecretValue is the template's statement on the
+        // secret's own ARN (tests/shape).
+        let secretsmanager = self
+            .secretsmanager
+            .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
+            .clone();
         Self::with_clients(
             self.sdk,
             aws_sdk_dynamodb::Client::from_conf(
@@ -131,6 +143,7 @@ impl AwsClients {
                     .interceptor(log.interceptor())
                     .build(),
             ),
+            secretsmanager,
         )
     }
 
@@ -150,6 +163,15 @@ impl AwsClients {
         self.eventbridge
             .get_or_init(|| aws_sdk_eventbridge::Client::new(&self.sdk))
             .clone()
+    }
+
+    /// The function's secrets (read once, at cold start, by its wiring).
+    pub fn secrets(&self) -> SecretsManagerSecrets {
+        SecretsManagerSecrets::new(
+            self.secretsmanager
+                .get_or_init(|| aws_sdk_secretsmanager::Client::new(&self.sdk))
+                .clone(),
+        )
     }
 }
 

@@ -4,12 +4,17 @@
 //! peak memory (VmHWM) at that moment, and the stripped binary size.
 //! Targets: at most 1.5x the hello-world's start time, at most 32 MB.
 //!
+//! The webhook and the API read their secrets from Secrets Manager during
+//! init, before their first `next`, so their start includes that request:
+//! here it goes to a fake Secrets Manager on loopback (no network latency,
+//! no TLS: what is measured is the function's own work for it).
+//!
 //! Run: `./dev.sh bench`, or `cargo build --release -p hello-lambda` (on its
 //! own, so that it stays bare), then `cargo build --release -p clearing-webhook
 //! -p reconciliation-api -p reprocessing-worker` and `cargo run --release -p coldstart`.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -22,19 +27,100 @@ const FUNCTIONS: [&str; 4] = [
     "reprocessing-worker",
 ];
 
+const WEBHOOK_SECRETS_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:coldstart-webhook-AbCdEf";
+const JWT_SIGNING_KEY_SECRET_ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:coldstart-jwt-AbCdEf";
+
+/// The secret values the fake Secrets Manager holds, by ARN.
+fn secret_value(arn: &str) -> Option<&'static str> {
+    match arn {
+        WEBHOOK_SECRETS_ARN => Some(r#"{"mastercard": ["coldstart"]}"#),
+        JWT_SIGNING_KEY_SECRET_ARN => Some("coldstart"),
+        _ => None,
+    }
+}
+
+/// A fake Secrets Manager on loopback: answers GetSecretValue for the ARNs
+/// above, each connection on its own thread, for the life of the process.
+fn fake_secrets_manager() -> Result<SocketAddr, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve_secrets(stream));
+        }
+    });
+    Ok(addr)
+}
+
+fn serve_secrets(stream: TcpStream) {
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    // Requests on a kept-alive connection, until the function exits.
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let request: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        let arn = request["SecretId"].as_str().unwrap_or_default();
+        let (status, answer) = match secret_value(arn) {
+            Some(value) => (
+                200,
+                serde_json::json!({"ARN": arn, "Name": arn, "SecretString": value}),
+            ),
+            None => (
+                400,
+                serde_json::json!({"__type": "ResourceNotFoundException", "message": arn}),
+            ),
+        };
+        let answer = answer.to_string();
+        let response = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\n\r\n{answer}",
+            answer.len()
+        );
+        if writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
 struct Sample {
     start: Duration,
     peak_kb: u64,
 }
 
-/// Starts `binary` against a fake Runtime API and times its first `next` request.
-fn one_start(binary: &Path) -> Result<Sample, String> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut child = Command::new(binary)
+/// `binary` as Lambda starts it: the runtime API at `runtime_api`, the
+/// functions' settings, secrets by ARN from `secrets_manager`.
+fn function_command(
+    binary: &Path,
+    runtime_api: SocketAddr,
+    secrets_manager: SocketAddr,
+) -> Command {
+    let mut command = Command::new(binary);
+    command
         .env_clear()
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "coldstart")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
@@ -56,10 +142,55 @@ fn one_start(binary: &Path) -> Result<Sample, String> {
         )
         .env("JWT_ISSUER", "https://auth.local/")
         .env("JWT_AUDIENCE", "clearing-reconciliation-api")
-        .env("JWT_HS256_SECRET", "coldstart")
-        .env("WEBHOOK_SIGNING_SECRET", "coldstart")
+        .env("JWT_SIGNING_KEY_SECRET_ARN", JWT_SIGNING_KEY_SECRET_ARN)
+        .env("WEBHOOK_SECRETS_ARN", WEBHOOK_SECRETS_ARN)
+        .env(
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+            format!("http://{secrets_manager}"),
+        )
         .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
+        .stdout(Stdio::null());
+    command
+}
+
+/// Before timing: `binary` reaches its first `next` (a function that fails
+/// its init would leave the timed runs waiting forever); else its stderr.
+fn preflight(binary: &Path, secrets_manager: SocketAddr) -> Result<(), String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let mut child = function_command(binary, addr, secrets_manager)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let outcome = loop {
+        if listener.accept().is_ok() {
+            break Ok(());
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            break Err(format!("exited ({status}) before its first next: {stderr}"));
+        }
+        if Instant::now() > deadline {
+            break Err("no first next within 20 s".to_owned());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    outcome
+}
+
+/// Starts `binary` against a fake Runtime API and times its first `next` request.
+fn one_start(binary: &Path, secrets_manager: SocketAddr) -> Result<Sample, String> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut child = function_command(binary, addr, secrets_manager)
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("{}: {e}", binary.display()))?;
@@ -109,13 +240,21 @@ fn copied_binaries(built: &Path) -> Result<PathBuf, String> {
 
 fn main() {
     let built = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release");
-    let dir = match copied_binaries(&built) {
-        Ok(dir) => dir,
-        Err(e) => {
-            eprintln!("{e}");
+    let (dir, secrets_manager) =
+        match copied_binaries(&built).and_then(|dir| Ok((dir, fake_secrets_manager()?))) {
+            Ok(ready) => ready,
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
+    for name in FUNCTIONS {
+        if let Err(e) = preflight(&dir.join(name), secrets_manager) {
+            eprintln!("{name}: {e}");
+            let _ = std::fs::remove_dir_all(&dir);
             std::process::exit(1);
         }
-    };
+    }
     println!("cold start, {ROUNDS} rounds (median), release profile, x86_64 here:");
     // Rounds interleave the binaries (hello, webhook, api, worker, hello, ...) so
     // that whatever else the machine does in a moment weighs on all of them alike.
@@ -123,7 +262,7 @@ fn main() {
     let mut peaks = vec![0u64; FUNCTIONS.len()];
     for _ in 0..ROUNDS {
         for (i, name) in FUNCTIONS.iter().enumerate() {
-            match one_start(&dir.join(name)) {
+            match one_start(&dir.join(name), secrets_manager) {
                 Ok(s) => {
                     starts[i].push(s.start);
                     peaks[i] = peaks[i].max(s.peak_kb);

@@ -15,14 +15,18 @@ pub struct LocalEndpoints {
     pub dynamodb: String,
     pub sqs: String,
     pub eventbridge: String,
+    pub secretsmanager: String,
 }
 
 impl LocalEndpoints {
     pub fn from_env() -> Self {
+        let sqs = env_or("AWS_ENDPOINT_URL_SQS", DEFAULT_MOTO_ENDPOINT);
         Self {
             dynamodb: env_or("AWS_ENDPOINT_URL_DYNAMODB", DEFAULT_DYNAMODB_ENDPOINT),
-            sqs: env_or("AWS_ENDPOINT_URL_SQS", DEFAULT_MOTO_ENDPOINT),
             eventbridge: env_or("AWS_ENDPOINT_URL_EVENTBRIDGE", DEFAULT_MOTO_ENDPOINT),
+            // moto serves Secrets Manager beside SQS: same endpoint unless told otherwise.
+            secretsmanager: env_or(SECRETS_MANAGER_ENDPOINT_VAR, &sqs),
+            sqs,
         }
     }
 }
@@ -33,9 +37,13 @@ impl Default for LocalEndpoints {
             dynamodb: DEFAULT_DYNAMODB_ENDPOINT.to_owned(),
             sqs: DEFAULT_MOTO_ENDPOINT.to_owned(),
             eventbridge: DEFAULT_MOTO_ENDPOINT.to_owned(),
+            secretsmanager: DEFAULT_MOTO_ENDPOINT.to_owned(),
         }
     }
 }
+
+/// The SDK's endpoint variable for Secrets Manager (from its service id, "Secrets Manager").
+pub const SECRETS_MANAGER_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_SECRETS_MANAGER";
 
 fn env_nonempty(key: &str) -> Option<String> {
     std::env::var(key).ok().filter(|v| !v.trim().is_empty())
@@ -106,7 +114,19 @@ pub fn eventbridge_client(
     )
 }
 
-/// The three clients on the local stack, as `provision` and `add_subscriber` take them.
+/// A Secrets Manager client on `endpoints.secretsmanager`.
+pub fn secretsmanager_client(
+    sdk: &SdkConfig,
+    endpoints: &LocalEndpoints,
+) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .endpoint_url(&endpoints.secretsmanager)
+            .build(),
+    )
+}
+
+/// The clients on the local stack, as `provision` and `add_subscriber` take them.
 #[derive(Clone, Debug)]
 pub struct LocalClients {
     pub sdk: SdkConfig,
@@ -114,6 +134,7 @@ pub struct LocalClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub secretsmanager: aws_sdk_secretsmanager::Client,
 }
 
 impl LocalClients {
@@ -127,6 +148,7 @@ impl LocalClients {
             dynamodb: dynamodb_client(&sdk, &endpoints),
             sqs: sqs_client(&sdk, &endpoints),
             eventbridge: eventbridge_client(&sdk, &endpoints),
+            secretsmanager: secretsmanager_client(&sdk, &endpoints),
             sdk,
             endpoints,
         }
@@ -139,6 +161,7 @@ impl LocalClients {
             self.dynamodb.clone(),
             self.sqs.clone(),
             self.eventbridge.clone(),
+            self.secretsmanager.clone(),
         )
     }
 }
@@ -194,19 +217,40 @@ impl LocalClients {
             err,
         )
     }
+
+    pub(crate) fn secretsmanager_error<E, R>(
+        &self,
+        operation: &'static str,
+        resource: &str,
+        err: aws_sdk_dynamodb::error::SdkError<E, R>,
+    ) -> crate::DevstackError
+    where
+        E: std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        crate::DevstackError::aws(
+            "secretsmanager",
+            &self.endpoints.secretsmanager,
+            operation,
+            resource,
+            err,
+        )
+    }
 }
 
 /// The environment a function's real `main` needs to run on the local stack
 /// (`cargo lambda watch --env-file`, the runtime-API test): its settings (see
-/// [`crate::function_env`]: the provisioned resources and `settings`, e.g.
-/// `local/local.env`, whose secrets the sample events in `events/` are signed
-/// with), and the SDK's region, credentials and endpoints for the local services.
+/// [`crate::function_env`]: the provisioned resources, the ARNs of the secrets
+/// provisioning stored, and `settings`, e.g. `local/local.env`, without the
+/// secrets' values: as deployed, a function reads them from Secrets Manager),
+/// and the SDK's region, credentials and endpoints for the local services.
 pub fn lambda_env(
     provisioned: &crate::Provisioned,
     settings: &[(String, String)],
     endpoints: &LocalEndpoints,
 ) -> Result<Vec<(String, String)>, crate::DevstackError> {
     let mut env = crate::function_env(provisioned, settings)?;
+    env.retain(|(name, _)| !crate::is_secret_value(name));
     // Same region and credentials as the tests and the runner: DynamoDB Local
     // keeps one database per access key and region.
     let sdk = [
@@ -215,6 +259,10 @@ pub fn lambda_env(
         (
             "AWS_ENDPOINT_URL_EVENTBRIDGE",
             endpoints.eventbridge.clone(),
+        ),
+        (
+            SECRETS_MANAGER_ENDPOINT_VAR,
+            endpoints.secretsmanager.clone(),
         ),
         (
             "AWS_REGION",

@@ -27,8 +27,9 @@ mod tokens;
 use std::path::{Path, PathBuf};
 
 pub use clients::{
-    dynamodb_client, eventbridge_client, lambda_env, local_sdk_config, sqs_client, LocalClients,
-    LocalEndpoints, DEFAULT_DYNAMODB_ENDPOINT, DEFAULT_MOTO_ENDPOINT, DEFAULT_REGION,
+    dynamodb_client, eventbridge_client, lambda_env, local_sdk_config, secretsmanager_client,
+    sqs_client, LocalClients, LocalEndpoints, DEFAULT_DYNAMODB_ENDPOINT, DEFAULT_MOTO_ENDPOINT,
+    DEFAULT_REGION, SECRETS_MANAGER_ENDPOINT_VAR,
 };
 pub use error::DevstackError;
 pub use event_source::{
@@ -37,8 +38,13 @@ pub use event_source::{
 pub use http_api::{HttpApi, HttpRoute, RouteMatch};
 pub use http_front::{handler, Handler, HttpFront};
 pub use payload::{HttpRequest, Invocation};
-pub use provision::{add_subscriber, provision, Provisioned, QueueInfo, RuleInfo};
-pub use settings::{function_env, local_settings, parse_env_file, resource_env, LOCAL_ENV_FILE};
+pub use provision::{
+    add_subscriber, is_secret_value, provision, provision_with, LocalSecret, Provisioned,
+    QueueInfo, RuleInfo, LOCAL_SECRETS,
+};
+pub use settings::{
+    function_env, local_settings, parse_env_file, resource_env, signing_secret, LOCAL_ENV_FILE,
+};
 pub use template::Template;
 pub use tokens::{dev_token, mint_hs256, Claims};
 

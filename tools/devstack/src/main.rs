@@ -221,13 +221,13 @@ fn sample_events(check: bool) -> ExitCode {
     }
 }
 
-/// The X-Webhook-Signature value for the body in `file`, signed now with the local secret.
+/// The X-Webhook-Signature value for the body in `file`, signed now with the local mastercard secret.
 fn sign(file: &PathBuf) -> Result<String, DevstackError> {
     let body = std::fs::read(file).map_err(|source| DevstackError::Read {
         path: file.clone(),
         source,
     })?;
-    let secret = Env::from_pairs(local_settings()?).required("WEBHOOK_SIGNING_SECRET")?;
+    let secret = devstack::signing_secret(&Env::from_pairs(local_settings()?), "mastercard")?;
     let now = chrono::Utc::now().timestamp();
     Ok(shared::webhook_auth::sign(&secret, now, &body))
 }

@@ -85,8 +85,8 @@ pub async fn run(
     let front = HttpFront::new(
         HttpApi::from_template(&template)?,
         http_functions(
-            WebhookService::from_config(&env, &aws)?,
-            ApiService::from_config(&env, &aws)?,
+            WebhookService::from_config(&env, &aws).await?,
+            ApiService::from_config(&env, &aws).await?,
         ),
     )?;
     let worker = Arc::new(WorkerService::from_config(&env, &aws)?);

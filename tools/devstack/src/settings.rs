@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use shared::config::Env;
+
 use crate::{DevstackError, Provisioned};
 
 /// The local-only settings, relative to the workspace root.
@@ -47,10 +49,15 @@ pub fn parse_env_file(text: &str, path: &Path) -> Result<Vec<(String, String)>, 
     Ok(pairs)
 }
 
-/// What template.yaml gives the functions from its resources, by the names they read.
+/// What template.yaml gives the functions from its resources, by the names
+/// they read, and the ARNs of their secrets.
 pub fn resource_env(provisioned: &Provisioned) -> Result<Vec<(String, String)>, DevstackError> {
     let jobs = provisioned.queue("ReprocessingQueue")?;
     let pix_inputs = provisioned.queue("PixInputQueue")?;
+    let secrets = provisioned
+        .secrets
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()));
     Ok([
         ("TABLE_NAME", provisioned.table("ClearingTable")?.to_owned()),
         (
@@ -63,7 +70,15 @@ pub fn resource_env(provisioned: &Provisioned) -> Result<Vec<(String, String)>, 
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
+    .chain(secrets)
     .collect())
+}
+
+/// The secret a sender of `network` signs with locally: the current one in
+/// the settings' `WEBHOOK_SECRETS` (what `devstack sign` uses).
+pub fn signing_secret(settings: &Env, network: &str) -> Result<String, DevstackError> {
+    let secrets = settings.required("WEBHOOK_SECRETS")?;
+    Ok(shared::webhook_auth::current_secret(&secrets, network)?)
 }
 
 /// The functions' settings: `settings`, then the provisioned resources (which
@@ -108,9 +123,9 @@ mod tests {
 
     #[test]
     fn the_checked_in_local_settings_are_complete() {
-        let env = shared::config::Env::from_pairs(local_settings().unwrap());
+        let env = Env::from_pairs(local_settings().unwrap());
         for name in [
-            "WEBHOOK_SIGNING_SECRET",
+            "WEBHOOK_SECRETS",
             "MTLS_ALLOWED_SUBJECTS",
             "JWT_HS256_SECRET",
             "JWT_ISSUER",
@@ -118,10 +133,20 @@ mod tests {
         ] {
             assert!(env.optional(name).is_some(), "{name}");
         }
-        // The subject of the sample events' client certificate.
+        assert!(!signing_secret(&env, "mastercard").unwrap().is_empty());
+        // The webhook accepts them, and the sample events' client certificate for mastercard.
+        let auth = shared::webhook_auth::WebhookAuth::from_config(
+            &env,
+            env.optional("WEBHOOK_SECRETS").as_deref(),
+        )
+        .unwrap();
+        let sample = shared::webhook_auth::ClientCertificate {
+            subject: "CN=clearing.mastercard.com",
+            issuer: Some("CN=Mastercard Test CA"),
+        };
         assert_eq!(
-            env.optional("MTLS_ALLOWED_SUBJECTS").as_deref(),
-            Some("CN=clearing.mastercard.com")
+            auth.verify("MASTERCARD", Some(sample), None, b"{}", 1),
+            Ok(())
         );
     }
 }

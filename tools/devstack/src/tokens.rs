@@ -53,7 +53,8 @@ mod tests {
     fn the_dev_token_passes_the_api_verifier_built_from_the_same_settings() {
         let settings = Env::from_pairs(crate::local_settings().unwrap());
         let token = dev_token(&settings).unwrap();
-        let operator = TokenVerifier::from_config(&settings)
+        let key = settings.required("JWT_HS256_SECRET").unwrap();
+        let operator = TokenVerifier::from_config(&settings, &key)
             .unwrap()
             .verify(Some(&format!("Bearer {token}")))
             .unwrap();

@@ -98,8 +98,8 @@ async fn every_route_of_the_template_reaches_its_function_under_the_stage() {
         Env::from_pairs(devstack::function_env(&provisioned, &local_settings().unwrap()).unwrap());
     let (aws, api) = (clients.aws(), HttpApi::from_template(&template).unwrap());
     let functions = http_functions(
-        WebhookService::from_config(&env, &aws).unwrap(),
-        ApiService::from_config(&env, &aws).unwrap(),
+        WebhookService::from_config(&env, &aws).await.unwrap(),
+        ApiService::from_config(&env, &aws).await.unwrap(),
     );
     let port = start(HttpFront::new(api.clone(), functions).unwrap()).await;
 

@@ -85,9 +85,8 @@ fn the_walk_through_takes_the_seed_from_ingest_to_reconciled_and_ctrl_c_stops_it
     .unwrap();
     let auth = r#"{"authorizations":[{"transUid":"20240426O9EC2A","cardReference":"47r45e73-7dwe-43f9-bk6b-5096F5reb5cd","transactionAmount":12.34,"transactionCurrency":"USD","merchantCategoryCode":"4111","authorizationDateTime":"2024-04-24T16:01:00Z","status":"APPROVED"}]}"#;
     // Signed with the secret `devstack up` was given: the one in local/local.env.
-    let secret = shared::config::Env::from_pairs(devstack::local_settings().unwrap())
-        .required("WEBHOOK_SIGNING_SECRET")
-        .unwrap();
+    let settings = shared::config::Env::from_pairs(devstack::local_settings().unwrap());
+    let secret = devstack::signing_secret(&settings, "mastercard").unwrap();
     let sign = |body: &str| {
         shared::webhook_auth::sign(&secret, chrono::Utc::now().timestamp(), body.as_bytes())
     };

@@ -328,6 +328,7 @@ async fn an_unreachable_stack_is_a_clear_error() {
         dynamodb: "http://127.0.0.1:9".into(),
         sqs: "http://127.0.0.1:9".into(),
         eventbridge: "http://127.0.0.1:9".into(),
+        secretsmanager: "http://127.0.0.1:9".into(),
     };
     let clients = LocalClients::with(devstack::local_sdk_config().await, endpoints);
     let template = Template::repo_default().expect("template.yaml");

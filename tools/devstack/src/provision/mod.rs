@@ -2,6 +2,7 @@
 
 mod queues;
 mod rules;
+mod secrets;
 mod tables;
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,10 +11,12 @@ use aws_sdk_eventbridge::types::{RuleState, Target};
 use serde::Serialize;
 
 use crate::template::{BUS, QUEUE, RULE, TABLE};
-use crate::{DevstackError, LocalClients, Template};
+use crate::{local_settings, DevstackError, LocalClients, Template};
 use queues::{create_queue, ensure_queue};
 use rules::{create_bus, create_rule, put_targets};
 use tables::create_table;
+
+pub use secrets::{is_secret_value, LocalSecret, LOCAL_SECRETS};
 
 /// A provisioned queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +45,9 @@ pub struct Provisioned {
     /// Logical id -> bus name.
     pub buses: BTreeMap<String, String>,
     pub rules: BTreeMap<String, RuleInfo>,
+    /// The functions' secrets (template.yaml takes their ARNs as parameters):
+    /// the setting a function reads the ARN from -> the ARN.
+    pub secrets: BTreeMap<String, String>,
     /// What the local stack does not get (functions, policies, APIs, rule targets
     /// that are not queues): logical id (or `Rule/Targets/Id`) -> why.
     pub skipped: BTreeMap<String, String>,
@@ -95,12 +101,23 @@ fn not_provisioned<V>(
 /// Creates, named `{prefix}{LogicalId}`, every `AWS::DynamoDB::Table`,
 /// `AWS::SQS::Queue` (dead-letter queues first), `AWS::Events::EventBus` and
 /// `AWS::Events::Rule` (with its queue targets) of the template, and skips
-/// the other types. Idempotent: a second call with the same prefix finds what
-/// the first created and returns the same `Provisioned`.
+/// the other types; then stores the functions' secrets with the values of
+/// `local/local.env` (see [`LOCAL_SECRETS`]). Idempotent: a second call with
+/// the same prefix finds what the first created and returns the same `Provisioned`.
 pub async fn provision(
     template: &Template,
     prefix: &str,
     clients: &LocalClients,
+) -> Result<Provisioned, DevstackError> {
+    provision_with(template, prefix, clients, &local_settings()?).await
+}
+
+/// [`provision`], the secrets' values taken from `settings` (a test's own).
+pub async fn provision_with(
+    template: &Template,
+    prefix: &str,
+    clients: &LocalClients,
+    settings: &[(String, String)],
 ) -> Result<Provisioned, DevstackError> {
     check_prefix(prefix)?;
     // Read the whole template before creating anything: a template error leaves nothing half-made.
@@ -140,6 +157,7 @@ pub async fn provision(
         let info = create_rule(clients, prefix, spec, template, &mut out).await?;
         out.rules.insert(spec.logical.clone(), info);
     }
+    out.secrets = secrets::create_secrets(clients, prefix, settings).await?;
     Ok(out)
 }
 
