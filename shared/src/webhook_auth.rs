@@ -165,6 +165,11 @@ impl AllowedClients {
         Ok(Self(allowed))
     }
 
+    /// The allowed certificates, in the order configured.
+    pub fn iter(&self) -> impl Iterator<Item = &AllowedClient> {
+        self.0.iter()
+    }
+
     fn allow(&self, network: &str, certificate: ClientCertificate<'_>) -> bool {
         self.0.iter().any(|c| {
             c.network.eq_ignore_ascii_case(network)

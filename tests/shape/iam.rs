@@ -89,7 +89,21 @@ pub fn statements(
         Value::Object(_) => vec![document["Statement"].clone()],
         other => return Err(format!("policy without statements: {other}")),
     };
-    list.iter().map(|s| statement(s, resolve)).collect()
+    list.iter()
+        .filter_map(configured)
+        .map(|s| statement(&s, resolve))
+        .collect()
+}
+
+/// A statement the template includes conditionally (`Fn::If: [condition,
+/// statement, AWS::NoValue]`) is read as in a deployment with that option
+/// configured: the first branch, unless it is `AWS::NoValue`.
+fn configured(s: &Value) -> Option<Value> {
+    let Some(branches) = s.get("Fn::If").and_then(Value::as_array) else {
+        return Some(s.clone());
+    };
+    let chosen = branches.get(1)?;
+    (chosen.get("Ref").and_then(Value::as_str) != Some("AWS::NoValue")).then(|| chosen.clone())
 }
 
 fn statement(

@@ -216,9 +216,11 @@ fn the_flows_make_every_kind_of_call_the_adapters_have() {
         in_code.contains("Query") && in_code.contains("PutEvents"),
         "{in_code:?}"
     );
+    // Secrets are read once at init, before a flow's recorder is attached;
+    // their statements name each function's own secret (see the template).
     let missing: Vec<&String> = in_code
         .iter()
-        .filter(|op| !made.contains(op.as_str()))
+        .filter(|op| !made.contains(op.as_str()) && op.as_str() != "GetSecretValue")
         .collect();
     assert!(missing.is_empty(), "no flow makes {missing:?}");
 

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use shared::config::Env;
+use shared::webhook_auth::AllowedClients;
 
 use crate::payload::{
     payload, ClientCert, HttpRequest, Invocation, LOCAL_ACCOUNT_ID, LOCAL_API_ID,
@@ -169,13 +170,17 @@ fn backoffice_invocation() -> Invocation {
 
 /// Mastercard through the mutual TLS custom domain: the first subject the local settings accept.
 fn network_invocation(settings: &Env) -> Result<Invocation, DevstackError> {
-    let subjects = settings.required("MTLS_ALLOWED_SUBJECTS")?;
-    let subject = subjects.split(';').next().unwrap_or_default().trim();
+    let allowed = AllowedClients::parse(&settings.required("MTLS_ALLOWED_SUBJECTS")?)
+        .map_err(|e| DevstackError::Template(e.to_string()))?;
+    let client = allowed
+        .iter()
+        .next()
+        .ok_or_else(|| DevstackError::Template("MTLS_ALLOWED_SUBJECTS names no client".into()))?;
     Ok(Invocation {
         client_cert: Some(ClientCert {
             pem: "-----BEGIN CERTIFICATE-----\n(sample)\n-----END CERTIFICATE-----".into(),
-            subject_dn: subject.to_owned(),
-            issuer_dn: "CN=Mastercard Test CA".into(),
+            subject_dn: client.subject.clone(),
+            issuer_dn: client.issuer.clone(),
             serial_number: "01".into(),
             not_before: "Jan 1 00:00:00 2026 GMT".into(),
             not_after: "Jan 1 00:00:00 2028 GMT".into(),
