@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use crate::clearing::matching::DEFAULT_MATCHING_RULES;
 use crate::clearing::MatchingRules;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("configuration: {0}")]
 pub struct ConfigError(pub String);
 

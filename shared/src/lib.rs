@@ -16,6 +16,7 @@ pub mod config;
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod init;
 pub mod jobs;
 pub mod metrics;
 pub mod operator_auth;
