@@ -1,4 +1,5 @@
-//! Routing on (method, path template), relative to the API Gateway stage.
+//! Routing on (method, path template): on the route API Gateway says it
+//! matched (`routeKey`), else on the path relative to the stage.
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -14,6 +15,7 @@ enum Segment {
 
 struct Entry<R> {
     method: &'static str,
+    template: &'static str,
     segments: Vec<Segment>,
     route: R,
 }
@@ -75,6 +77,7 @@ impl<R: Clone> Router<R> {
             .collect();
         self.entries.push(Entry {
             method,
+            template,
             segments,
             route,
         });
@@ -104,9 +107,42 @@ impl<R: Clone> Router<R> {
         }))
     }
 
-    /// [`Self::resolve`] for a request, on its path relative to the stage.
+    /// The route of a request. API Gateway names the route it matched in
+    /// `routeKey` (`POST /v1/webhooks/{network}/clearing`); that route is
+    /// taken, its parameters read from the end of the path, whatever comes
+    /// before it (a named stage, or nothing: custom domain mappings and
+    /// `sam local` pass the path without the stage while naming it). A
+    /// `$default` route key (catch-all route, the local runner) routes on the
+    /// path relative to the stage, [`Self::resolve`].
     pub fn resolve_request(&self, request: &Request) -> Result<Matched<R>, ApiError> {
-        self.resolve(request.method().as_str(), stage_relative_path(request))
+        let method = request.method().as_str();
+        if let Some((key_method, template)) = route_key(request) {
+            let entry = self
+                .entries
+                .iter()
+                .find(|e| e.method == key_method && e.method == method && e.template == template);
+            let parts: Vec<&str> = split(request.raw_http_path()).collect();
+            let tail = parts
+                .len()
+                .checked_sub(entry.map_or(0, |e| e.segments.len()));
+            if let (Some(entry), Some(tail)) = (entry, tail) {
+                if let Some(params) = entry.params(&parts[tail..]) {
+                    return Ok(Matched {
+                        route: entry.route.clone(),
+                        params,
+                    });
+                }
+            }
+        }
+        self.resolve(method, stage_relative_path(request))
+    }
+}
+
+/// The (method, path template) of the payload 2.0 `routeKey`, unless `$default`.
+fn route_key(request: &Request) -> Option<(&str, &str)> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.route_key.as_deref()?.split_once(' '),
+        _ => None,
     }
 }
 
@@ -237,9 +273,13 @@ mod tests {
     }
 
     fn event(stage: &str, raw_path: &str) -> Request {
+        event_on_route(stage, raw_path, "$default")
+    }
+
+    fn event_on_route(stage: &str, raw_path: &str, route_key: &str) -> Request {
         let event = serde_json::json!({
             "version": "2.0",
-            "routeKey": "$default",
+            "routeKey": route_key,
             "rawPath": raw_path,
             "rawQueryString": "",
             "headers": {},
@@ -247,7 +287,7 @@ mod tests {
                 "accountId": "123456789012", "apiId": "api-id",
                 "domainName": "id.execute-api.us-east-1.amazonaws.com", "domainPrefix": "id",
                 "http": {"method": "GET", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "IP", "userAgent": "agent"},
-                "requestId": "id", "routeKey": "$default", "stage": stage,
+                "requestId": "id", "routeKey": route_key, "stage": stage,
                 "time": "12/Mar/2020:19:03:58 +0000", "timeEpoch": 1583348638390i64
             },
             "isBase64Encoded": false
@@ -271,5 +311,33 @@ mod tests {
             stage_relative_path(&event("Prod", "/Prod/my/path")),
             "/my/path"
         );
+    }
+
+    /// With a route key, the route API Gateway matched is taken whatever
+    /// precedes its path: the stage (deployed URL), nothing although the stage
+    /// is named (`sam local start-api`, a custom domain's API mapping).
+    #[test]
+    fn requests_with_a_route_key_take_that_route() {
+        let key = "GET /v1/clearing-messages/{clearingUniqueId}";
+        for raw_path in [
+            "/v1/v1/clearing-messages/abc",
+            "/v1/clearing-messages/abc",
+            "/mapping/v1/clearing-messages/abc",
+        ] {
+            let m = router()
+                .resolve_request(&event_on_route("v1", raw_path, key))
+                .unwrap();
+            assert_eq!(m.route, R::One, "{raw_path}");
+            assert_eq!(m.params.get("clearingUniqueId"), Some("abc"), "{raw_path}");
+        }
+        let list = event_on_route("v1", "/v1/clearing-messages", "GET /v1/clearing-messages");
+        assert_eq!(router().resolve_request(&list).unwrap().route, R::List);
+        // A key the table does not have, or a path that does not end in the
+        // key's route: routed on the path as without a key.
+        let other = event_on_route("v1", "/v1/v1/clearing-messages", "GET /v2/other");
+        assert_eq!(router().resolve_request(&other).unwrap().route, R::List);
+        let short = event_on_route("v1", "/abc", key);
+        let e = router().resolve_request(&short).unwrap_err();
+        assert_eq!((e.status(), e.code()), (404, "BTN0302"));
     }
 }
