@@ -16,6 +16,7 @@ mod error;
 mod event_source;
 mod provision;
 pub mod run;
+mod sam_env;
 mod settings;
 mod template;
 mod tokens;
@@ -31,6 +32,10 @@ pub use event_source::{
     delete_batch, drain, receive_batch, retarget_sample_event, run_worker_batch, SAMPLE_PREFIX,
 };
 pub use provision::{add_subscriber, provision, Provisioned, QueueInfo, RuleInfo};
+pub use sam_env::{
+    container_env, relay_endpoints, sam_env_vars, sam_functions, sam_local_template, with_host,
+    write_sam_local, Relay, SamFunction, SamLocal,
+};
 pub use settings::{function_env, local_settings, parse_env_file, resource_env, LOCAL_ENV_FILE};
 pub use template::Template;
 pub use tokens::{dev_token, mint_hs256, Claims};
