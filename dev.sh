@@ -158,8 +158,8 @@ case "${1:-}" in
     shift
     on_exit_traps
     ensure_stack
-    cargo build -p devstack -p clearing-webhook -p reconciliation-api -p reprocessing-worker
-    cargo bench -p devstack --bench sam_local
+    # The harness only sends HTTP requests to the debug functions `sam-local` runs: no optimized build.
+    cargo bench -p devstack --bench sam_local --profile dev
     ;;
   stack)
     shift

@@ -104,7 +104,7 @@ stop_dockerd() {
     sleep 0.5
   done
   rm -f "$RUN/dockerd.pid"
-  echo "stopped dockerd (pid $pid)"
+  echo "stopped dockerd (pid $pid)" >&2
 }
 
 # The address containers on Docker's default bridge reach this machine at.
