@@ -217,8 +217,10 @@ start_api() {
     environment .local/sam-local/env-vars.json (prefix $SAM_PREFIX; secrets of local/local.env)
     base image  $IMAGE; containers reach the stack at $(gateway)
     dev token   $token
-    SAM does not run the SQS event sources: process a queued job with
-      ./dev.sh sam-invoke ReprocessingWorkerFunction EVENT_FILE   (or run ./dev.sh up beside this)
+    SAM runs no SQS event source: hand the jobs the API queued to the worker with
+      target/debug/devstack-sam sqs-event ReprocessingQueue > /tmp/jobs.json
+      ./dev.sh sam-invoke ReprocessingWorkerFunction /tmp/jobs.json
+    (or run ./dev.sh up beside this: its worker reads the same queues)
 EOF
   local status=0
   # Warm containers: the first request to a function starts its container, later ones reuse it, as on Lambda.
