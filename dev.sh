@@ -144,6 +144,8 @@ case "${1:-}" in
   sam-local | sam-invoke)
     command="$1"
     shift
+    [[ $command == sam-local ]] || (($# >= 2)) ||
+      { echo "usage: ./dev.sh sam-invoke FUNCTION EVENT_FILE [sam local invoke args]" >&2; exit 2; }
     on_exit_traps
     ensure_stack
     status=0
