@@ -20,6 +20,7 @@ pub mod payload;
 mod provision;
 pub mod run;
 pub mod samples;
+mod sam_env;
 mod settings;
 mod template;
 mod tokens;
@@ -44,6 +45,10 @@ pub use provision::{
 };
 pub use settings::{
     function_env, local_settings, parse_env_file, resource_env, signing_secret, LOCAL_ENV_FILE,
+};
+pub use sam_env::{
+    container_env, relay_endpoints, sam_env_vars, sam_functions, sam_local_template, with_host,
+    write_sam_local, Relay, SamFunction, SamLocal,
 };
 pub use template::Template;
 pub use tokens::{dev_token, mint_hs256, Claims};
