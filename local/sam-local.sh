@@ -191,7 +191,8 @@ prepare() {
   IMAGE="$(image)"
   gw="$(gateway)"
   mkdir -p "$LOGS" "$DIR"
-  # Relays the stack's loopback-only ports (moto) to the bridge address; a
+  # Relays the stack's loopback-only ports (moto: SQS, EventBridge, and Secrets
+  # Manager, which the functions read at init) to the bridge address; a
   # port another run already relays, or that already answers there, is left alone.
   "$TARGET/debug/devstack-sam" relay --host "$gw" >"$LOGS/sam-relay.log" 2>&1 &
   RELAY_PID=$!
@@ -214,7 +215,8 @@ start_api() {
 
 ==> sam local start-api on http://127.0.0.1:$SAM_PORT (the template's routes, without the stage: SAM serves them so)
     functions   .local/sam-local/<Function>/bootstrap (target/debug), template .local/sam-local/template.yaml
-    environment .local/sam-local/env-vars.json (prefix $SAM_PREFIX; secrets of local/local.env)
+    environment .local/sam-local/env-vars.json (prefix $SAM_PREFIX; the secrets' ARNs: their values,
+                from local/local.env, are read from moto's Secrets Manager through the relay)
     base image  $IMAGE; containers reach the stack at $(gateway)
     dev token   $token
     SAM runs no SQS event source: hand the jobs the API queued to the worker with

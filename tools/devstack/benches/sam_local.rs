@@ -88,9 +88,9 @@ fn main() {
         sam_support::repo().join("spec/mastercard-clearing-notification.example.json"),
     )
     .unwrap();
-    let secret = Env::from_pairs(local_settings().unwrap())
-        .required("WEBHOOK_SIGNING_SECRET")
-        .unwrap();
+    let secret =
+        devstack::signing_secret(&Env::from_pairs(local_settings().unwrap()), "mastercard")
+            .unwrap();
 
     let (mut sam_first, mut sam_warm, mut up_first, mut up_warm) = (vec![], vec![], vec![], vec![]);
     for n in 0..=rounds {

@@ -147,8 +147,10 @@ fn local_env() -> Env {
     Env::from_pairs(local_settings().unwrap())
 }
 
+/// Headers of a webhook call signed as a mastercard sender signs it locally
+/// (the current secret of `WEBHOOK_SECRETS` in `local/local.env`).
 fn signed(body: &[u8]) -> Vec<(&'static str, String)> {
-    let secret = local_env().required("WEBHOOK_SIGNING_SECRET").unwrap();
+    let secret = devstack::signing_secret(&local_env(), "mastercard").unwrap();
     let now = chrono::Utc::now().timestamp();
     vec![
         (
@@ -173,11 +175,16 @@ fn events_reach_the_function_as_sent(echo: &SamApi, up: &Up) {
     // base64-encodes (no binary media types) nor re-serializes the body.
     assert_eq!(sam["isBase64Encoded"], false);
     assert_eq!(sam["body"].as_str().map(str::as_bytes), Some(&body[..]));
-    let auth = shared::webhook_auth::WebhookAuth::from_config(&local_env());
+    // The function's check, with the secret it reads from Secrets Manager
+    // (provisioning stores local.env's WEBHOOK_SECRETS there).
+    let env = local_env();
+    let secrets = env.required("WEBHOOK_SECRETS").unwrap();
+    let auth = shared::webhook_auth::WebhookAuth::from_config(&env, Some(&secrets)).unwrap();
     let signature = headers[0].1.as_str();
     let now = chrono::Utc::now().timestamp();
     assert_eq!(
         auth.verify(
+            "mastercard",
             None,
             Some(signature),
             sam["body"].as_str().unwrap().as_bytes(),
@@ -195,16 +202,7 @@ fn events_reach_the_function_as_sent(echo: &SamApi, up: &Up) {
     );
     assert_eq!(sam["routeKey"], "POST /v1/webhooks/{network}/clearing");
 
-    let front_path = up
-        .base
-        .split_once("://")
-        .map_or("", |(_, r)| r.find('/').map_or("", |i| &r[i..]));
-    let lower: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.to_ascii_lowercase(), Value::from(v.clone())))
-        .collect();
-    let front =
-        devstack::run::api_gateway_event("POST", &format!("{front_path}{route}"), lower, &body);
+    let front = front_payload(up, route, &headers, &body);
     let differences = payload_differences(&sam, &front);
     for (field, sam_value, front_value) in &differences {
         let why = NAMED_DIFFERENCES
@@ -216,6 +214,33 @@ fn events_reach_the_function_as_sent(echo: &SamApi, up: &Up) {
         });
         println!("{field}: SAM {sam_value} | local front {front_value} -- {why}");
     }
+}
+
+/// The payload the local front of `up` builds for the same call (its own
+/// builder, `devstack::payload`): the stage in front of the path, as on the
+/// execute-api URL `devstack up` prints (`http://127.0.0.1:PORT/v1`).
+fn front_payload(up: &Up, route: &str, headers: &[(&str, String)], body: &[u8]) -> Value {
+    let (authority, stage_path) = up
+        .base
+        .strip_prefix("http://")
+        .and_then(|r| r.find('/').map(|i| r.split_at(i)))
+        .expect("devstack up's URL: http://HOST:PORT/STAGE");
+    let api = devstack::HttpApi::repo_default().unwrap();
+    let path = format!("{stage_path}{route}");
+    // The front reads headers through hyper, which lowercases their names.
+    let mut request = devstack::HttpRequest::new("POST", &path)
+        .header("host", authority)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(&name.to_ascii_lowercase(), value);
+    }
+    let matched = api.resolve("POST", &request.path);
+    devstack::payload::payload(
+        api.stage(),
+        matched.as_ref(),
+        &request,
+        &devstack::Invocation::now("127.0.0.1"),
+    )
 }
 
 /// (field, SAM's value, the front's value) wherever the two payloads differ.
@@ -507,8 +532,8 @@ mod direct {
             );
             let aws = clients.aws();
             Self {
-                webhook: WebhookService::from_config(&env, &aws).unwrap(),
-                api: ApiService::from_config(&env, &aws).unwrap(),
+                webhook: WebhookService::from_config(&env, &aws).await.unwrap(),
+                api: ApiService::from_config(&env, &aws).await.unwrap(),
                 worker: WorkerService::from_config(&env, &aws).unwrap(),
                 provisioned,
             }

@@ -12,10 +12,12 @@
 //! SAM passes a function only the variables its template declares (an
 //! `--env-vars` entry for any other name is dropped), and passes a CloudFormation
 //! dynamic reference (`{{resolve:secretsmanager:...}}`) unresolved, as text.
-//! Hence: every local-only name (the local endpoints, the local token secret)
-//! is declared, blank, on every function of the generated template, and every
-//! declared variable that holds a dynamic reference and has no local value is
-//! given "" (absent: a placeholder must never become a key or a secret).
+//! Hence: every local-only name (the local endpoints, Secrets Manager's
+//! included: the functions read their secrets from moto at init by the ARNs
+//! the template declares) is declared, blank, on every function of the
+//! generated template, and every declared variable that holds a dynamic
+//! reference and has no local value is given "" (absent: a placeholder must
+//! never become a key or a secret).
 
 mod relay;
 
@@ -332,9 +334,24 @@ Resources:
 
     #[test]
     fn containers_reach_the_endpoints_at_the_given_host() {
-        let env = container_env(&env(), "172.17.0.1");
+        let mut env = env();
+        env.push((
+            crate::SECRETS_MANAGER_ENDPOINT_VAR.to_owned(),
+            "http://127.0.0.1:5000".to_owned(),
+        ));
+        env.push((
+            "WEBHOOK_SECRETS_ARN".to_owned(),
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:x".to_owned(),
+        ));
+        let env = container_env(&env, "172.17.0.1");
         assert_eq!(env[2].1, "http://172.17.0.1:8000");
+        // The secrets are read at init through the same relay as SQS (moto).
+        assert_eq!(env[4].1, "http://172.17.0.1:5000");
         assert_eq!(env[0].1, "t-Table", "other settings unchanged");
+        assert!(
+            env[5].1.starts_with("arn:aws:"),
+            "an ARN is not an endpoint"
+        );
     }
 
     #[test]

@@ -55,7 +55,13 @@ pub async fn relay_endpoints(
     endpoints: &LocalEndpoints,
 ) -> Result<Vec<Relay>, DevstackError> {
     let mut targets: Vec<(String, u16)> = Vec::new();
-    for url in [&endpoints.dynamodb, &endpoints.sqs, &endpoints.eventbridge] {
+    let urls = [
+        &endpoints.dynamodb,
+        &endpoints.sqs,
+        &endpoints.eventbridge,
+        &endpoints.secretsmanager,
+    ];
+    for url in urls {
         let (target_host, port) = host_port(url).ok_or_else(|| relay_error(url, "no host:port"))?;
         if !targets.iter().any(|(_, p)| *p == port) {
             targets.push((target_host.to_owned(), port));
@@ -137,7 +143,8 @@ mod tests {
         let endpoints = LocalEndpoints {
             dynamodb: url.clone(),
             sqs: url.clone(),
-            eventbridge: url,
+            eventbridge: url.clone(),
+            secretsmanager: url,
         };
         let loopback: IpAddr = "127.0.0.1".parse().unwrap();
         assert!(relay_endpoints(loopback, &endpoints)
