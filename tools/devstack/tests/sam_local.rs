@@ -41,16 +41,14 @@ const RECONCILE: &str = r#"{"card_network":"MASTERCARD","card_hash":"47r45e73-7d
 /// Where the payload of `sam local start-api` (SAM CLI 1.170) and the local
 /// front's may differ for the same request, and what AWS documents
 /// (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html,
-/// payload format 2.0). The functions route on `routeKey` when it names a
-/// route, else on the path relative to the stage (`shared::http::Router`),
-/// so both shapes reach the same handler.
+/// payload format 2.0). Both name the route matched (`routeKey`), its path
+/// parameters and the stage, as AWS documents: any difference there fails.
+/// The functions route on `routeKey` when it names a route, else on the path
+/// relative to the stage (`shared::http::Router`), so both shapes reach the
+/// same handler.
 const NAMED_DIFFERENCES: &[(&str, &str)] = &[
     ("/rawPath", "SAM serves the routes without the stage in the URL and passes the path so (/v1/webhooks/...), while naming stage v1; AWS's URL for a named stage starts with the stage (/v1/v1/webhooks/... for stage v1) and so does rawPath"),
     ("/requestContext/http/path", "as rawPath"),
-    ("/routeKey", "SAM: the route matched (`POST /v1/webhooks/{network}/clearing`), as AWS documents; a front without route table says `$default`"),
-    ("/requestContext/routeKey", "as routeKey"),
-    ("/requestContext/stage", "SAM: the template's stage (v1), as AWS documents for a named stage"),
-    ("/pathParameters", "SAM: the route's parameters, as AWS documents; absent on a `$default` route"),
     ("/requestContext/timeEpoch", "SAM: seconds, fixed when SAM started; AWS documents milliseconds of the request"),
     ("header names", "SAM: as the client wrote them (X-Webhook-Signature); AWS documents lowercase names"),
     ("/requestContext/domainName", "each emulator's host name"),
