@@ -9,8 +9,13 @@
 #   ./dev.sh invoke FUNCTION EVENT_FILE   `cargo lambda invoke FUNCTION --data-file EVENT_FILE` (needs `lambda`)
 #   ./dev.sh sam      `sam validate --lint` and `sam build` of template.yaml (pinned aws-sam-cli, cargo-lambda)
 #   ./dev.sh checkov  checkov (pinned) on template.yaml: fails on any failed check; prints passed/failed/skipped
+#   ./dev.sh sam-local   `sam local start-api` over the template on 127.0.0.1:3001, the functions in Docker
+#                        on the local stack (installs Docker from the system packages if missing); Ctrl-C stops all
+#   ./dev.sh sam-invoke FUNCTION EVENT_FILE   `sam local invoke FUNCTION -e EVENT_FILE`, same image and environment
+#   ./dev.sh sam-bench   `sam local start-api` first and warm request latency beside `./dev.sh up`'s front
 #   ./dev.sh stack install|start|stop|status|env
-# Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`), LAMBDA_PORT (9000).
+# Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`), LAMBDA_PORT (9000),
+# SAM_PORT (3001, `sam-local`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
@@ -145,12 +150,34 @@ case "${1:-}" in
     shift
     exec local/checkov.sh run "$@"
     ;;
+  sam-local | sam-invoke)
+    command="$1"
+    shift
+    [[ $command == sam-local ]] || (($# >= 2)) ||
+      { echo "usage: ./dev.sh sam-invoke FUNCTION EVENT_FILE [sam local invoke args]" >&2; exit 2; }
+    on_exit_traps
+    ensure_stack
+    status=0
+    if [[ $command == sam-local ]]; then
+      local/sam-local.sh start-api "$@" || status=$?
+    else
+      local/sam-local.sh invoke "$@" || status=$?
+    fi
+    exit "$status"
+    ;;
+  sam-bench)
+    shift
+    on_exit_traps
+    ensure_stack
+    # The harness only sends HTTP requests to the debug functions `sam-local` runs: no optimized build.
+    cargo bench -p devstack --bench sam_local --profile dev
+    ;;
   stack)
     shift
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

@@ -19,6 +19,7 @@ pub mod http_front;
 pub mod payload;
 mod provision;
 pub mod run;
+mod sam_env;
 pub mod samples;
 mod settings;
 mod template;
@@ -41,6 +42,10 @@ pub use payload::{HttpRequest, Invocation};
 pub use provision::{
     add_subscriber, is_secret_value, provision, provision_with, LocalSecret, Provisioned,
     QueueInfo, RuleInfo, LOCAL_SECRETS,
+};
+pub use sam_env::{
+    container_env, relay_endpoints, sam_env_vars, sam_functions, sam_local_template, with_host,
+    write_sam_local, Relay, SamFunction, SamLocal,
 };
 pub use settings::{
     function_env, local_settings, parse_env_file, resource_env, signing_secret, LOCAL_ENV_FILE,
