@@ -125,23 +125,11 @@ impl TestStack {
     }
 
     pub fn webhook(&self) -> WebhookService {
-        let w = &self.webhook;
-        WebhookService {
-            store: w.store.clone(),
-            bus: w.bus.clone(),
-            rules: w.rules.clone(),
-            auth: w.auth.clone(),
-        }
+        self.webhook.clone()
     }
 
     pub fn api(&self) -> ApiService {
-        let a = &self.api;
-        ApiService {
-            store: a.store.clone(),
-            queue: a.queue.clone(),
-            tokens: a.tokens.clone(),
-            reprocessing_lease: a.reprocessing_lease,
-        }
+        self.api.clone()
     }
 
     pub fn worker(&self) -> WorkerService {

@@ -32,6 +32,8 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Networks with a webhook route.
 pub const CARD_NETWORKS: [&str; 1] = ["MASTERCARD"];
 
+/// Cheap to clone: the ports are shared handles.
+#[derive(Clone)]
 pub struct WebhookService {
     pub store: Arc<dyn ClearingStore>,
     pub bus: Arc<dyn EventBus>,

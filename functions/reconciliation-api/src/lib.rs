@@ -33,6 +33,8 @@ pub use shared::services::MAX_MESSAGES_PER_REQUEST;
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Cheap to clone: the ports are shared handles.
+#[derive(Clone)]
 pub struct ApiService {
     pub store: Arc<dyn ClearingStore>,
     pub queue: Arc<dyn WorkQueue>,

@@ -167,8 +167,11 @@ impl LocalClients {
 }
 
 impl LocalClients {
-    pub(crate) fn dynamodb_error<E, R>(
+    /// A failed call to a local service, naming the service, its endpoint,
+    /// the operation and the resource.
+    pub(crate) fn aws_error<E, R>(
         &self,
+        service: &'static str,
         operation: &'static str,
         resource: &str,
         err: aws_sdk_dynamodb::error::SdkError<E, R>,
@@ -177,64 +180,13 @@ impl LocalClients {
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,
     {
-        crate::DevstackError::aws(
-            "dynamodb",
-            &self.endpoints.dynamodb,
-            operation,
-            resource,
-            err,
-        )
-    }
-
-    pub(crate) fn sqs_error<E, R>(
-        &self,
-        operation: &'static str,
-        resource: &str,
-        err: aws_sdk_dynamodb::error::SdkError<E, R>,
-    ) -> crate::DevstackError
-    where
-        E: std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        crate::DevstackError::aws("sqs", &self.endpoints.sqs, operation, resource, err)
-    }
-
-    pub(crate) fn eventbridge_error<E, R>(
-        &self,
-        operation: &'static str,
-        resource: &str,
-        err: aws_sdk_dynamodb::error::SdkError<E, R>,
-    ) -> crate::DevstackError
-    where
-        E: std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        crate::DevstackError::aws(
-            "eventbridge",
-            &self.endpoints.eventbridge,
-            operation,
-            resource,
-            err,
-        )
-    }
-
-    pub(crate) fn secretsmanager_error<E, R>(
-        &self,
-        operation: &'static str,
-        resource: &str,
-        err: aws_sdk_dynamodb::error::SdkError<E, R>,
-    ) -> crate::DevstackError
-    where
-        E: std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug + Send + Sync + 'static,
-    {
-        crate::DevstackError::aws(
-            "secretsmanager",
-            &self.endpoints.secretsmanager,
-            operation,
-            resource,
-            err,
-        )
+        let endpoint = match service {
+            "dynamodb" => &self.endpoints.dynamodb,
+            "sqs" => &self.endpoints.sqs,
+            "eventbridge" => &self.endpoints.eventbridge,
+            _ => &self.endpoints.secretsmanager,
+        };
+        crate::DevstackError::aws(service, endpoint, operation, resource, err)
     }
 }
 

@@ -26,7 +26,7 @@ pub async fn receive_batch(
         .set_visibility_timeout(visibility_timeout)
         .send()
         .await
-        .map_err(|e| clients.sqs_error("ReceiveMessage", &queue.name, e))?;
+        .map_err(|e| clients.aws_error("sqs", "ReceiveMessage", &queue.name, e))?;
     Ok(received
         .messages()
         .iter()
@@ -56,7 +56,7 @@ pub async fn delete_batch(
             .receipt_handle(handle)
             .send()
             .await
-            .map_err(|e| clients.sqs_error("DeleteMessage", &queue.name, e))?;
+            .map_err(|e| clients.aws_error("sqs", "DeleteMessage", &queue.name, e))?;
     }
     Ok(())
 }

@@ -186,7 +186,7 @@ pub async fn add_subscriber(
         .state(RuleState::Enabled)
         .send()
         .await
-        .map_err(|e| clients.eventbridge_error("PutRule", &rule_name, e))?
+        .map_err(|e| clients.aws_error("eventbridge", "PutRule", &rule_name, e))?
         .rule_arn
         .unwrap_or_default();
     let target = Target::builder()

@@ -85,7 +85,7 @@ pub(super) async fn ensure_queue(
                 .queue_name(name)
                 .send()
                 .await
-                .map_err(|e| clients.sqs_error("GetQueueUrl", name, e))?
+                .map_err(|e| clients.aws_error("sqs", "GetQueueUrl", name, e))?
                 .queue_url;
             if let Some(url) = &url {
                 let settable: HashMap<_, _> = attributes
@@ -100,13 +100,13 @@ pub(super) async fn ensure_queue(
                         .set_attributes(Some(settable))
                         .send()
                         .await
-                        .map_err(|e| clients.sqs_error("SetQueueAttributes", name, e))?;
+                        .map_err(|e| clients.aws_error("sqs", "SetQueueAttributes", name, e))?;
                 }
             }
             tracing::info!(queue = name, "queue exists; attributes aligned");
             url
         }
-        Err(e) => return Err(clients.sqs_error("CreateQueue", name, e)),
+        Err(e) => return Err(clients.aws_error("sqs", "CreateQueue", name, e)),
     };
     let url = url.ok_or_else(|| DevstackError::NotReady {
         resource: format!("queue {name}"),
@@ -119,7 +119,7 @@ pub(super) async fn ensure_queue(
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| clients.sqs_error("GetQueueAttributes", name, e))?
+        .map_err(|e| clients.aws_error("sqs", "GetQueueAttributes", name, e))?
         .attributes
         .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
         .ok_or_else(|| DevstackError::NotReady {

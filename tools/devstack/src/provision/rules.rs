@@ -25,7 +25,7 @@ pub(super) async fn create_bus(clients: &LocalClients, name: &str) -> Result<(),
             tracing::info!(bus = name, "event bus exists");
             Ok(())
         }
-        Err(e) => Err(clients.eventbridge_error("CreateEventBus", name, e)),
+        Err(e) => Err(clients.aws_error("eventbridge", "CreateEventBus", name, e)),
     }
 }
 
@@ -57,7 +57,7 @@ pub(super) async fn create_rule(
         .state(state)
         .send()
         .await
-        .map_err(|e| clients.eventbridge_error("PutRule", &name, e))?
+        .map_err(|e| clients.aws_error("eventbridge", "PutRule", &name, e))?
         .rule_arn
         .ok_or_else(|| DevstackError::NotReady {
             resource: format!("rule {name}"),
@@ -111,7 +111,7 @@ pub(super) async fn put_targets(
         .set_targets(Some(targets))
         .send()
         .await
-        .map_err(|e| clients.eventbridge_error("PutTargets", rule, e))?;
+        .map_err(|e| clients.aws_error("eventbridge", "PutTargets", rule, e))?;
     if out.failed_entry_count() > 0 {
         let failures: Vec<String> = out
             .failed_entries()

@@ -87,10 +87,10 @@ async fn put_secret(
                 .secret_string(value)
                 .send()
                 .await
-                .map_err(|e| clients.secretsmanager_error("PutSecretValue", name, e))?
+                .map_err(|e| clients.aws_error("secretsmanager", "PutSecretValue", name, e))?
                 .arn
         }
-        Err(e) => return Err(clients.secretsmanager_error("CreateSecret", name, e)),
+        Err(e) => return Err(clients.aws_error("secretsmanager", "CreateSecret", name, e)),
     };
     arn.ok_or_else(|| DevstackError::Aws {
         service: "secretsmanager",

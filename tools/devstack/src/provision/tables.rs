@@ -137,7 +137,7 @@ pub(super) async fn create_table(
             tracing::info!(table = name, "table exists");
             wait_table_active(clients, name).await
         }
-        Err(e) => Err(clients.dynamodb_error("CreateTable", name, e)),
+        Err(e) => Err(clients.aws_error("dynamodb", "CreateTable", name, e)),
     }
 }
 
@@ -154,7 +154,7 @@ async fn check_existing_table(
         .table_name(name)
         .send()
         .await
-        .map_err(|e| clients.dynamodb_error("DescribeTable", name, e))?;
+        .map_err(|e| clients.aws_error("dynamodb", "DescribeTable", name, e))?;
     let table = described.table().ok_or_else(|| DevstackError::NotReady {
         resource: format!("table {name}"),
         detail: "DescribeTable returned no description".into(),
@@ -214,7 +214,7 @@ async fn wait_table_active(clients: &LocalClients, name: &str) -> Result<(), Dev
             .table_name(name)
             .send()
             .await
-            .map_err(|e| clients.dynamodb_error("DescribeTable", name, e))?;
+            .map_err(|e| clients.aws_error("dynamodb", "DescribeTable", name, e))?;
         let table = described.table();
         let status = table.and_then(|t| t.table_status()).cloned();
         let indexes_active = table.is_some_and(|t| {
