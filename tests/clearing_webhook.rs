@@ -414,7 +414,11 @@ async fn unauthenticated_senders_get_401_and_nothing_is_stored() {
     let unsigned = http_request("POST", CLEARING, &[], SEED_NOTIFICATION);
     let resp = handle(&stack.webhook(), unsigned).await.unwrap();
     assert_eq!(resp.status(), 401);
-    assert_eq!(response_json(&resp)["code"], "BTN0102");
+    assert_eq!(
+        response_json(&resp)["code"],
+        "BTN0101",
+        "no credential at all"
+    );
     let forged = http_request(
         "POST",
         CLEARING,

@@ -102,6 +102,18 @@ impl From<crate::clearing::NotificationError> for ApiError {
     }
 }
 
+/// No credential at all is BTN0101; one that does not hold is BTN0102.
+impl From<crate::webhook_auth::WebhookAuthError> for ApiError {
+    fn from(e: crate::webhook_auth::WebhookAuthError) -> Self {
+        match e {
+            crate::webhook_auth::WebhookAuthError::Missing => {
+                Self::MissingCredentials(e.to_string())
+            }
+            _ => Self::InvalidCredentials(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::ports::StoreError> for ApiError {
     fn from(e: crate::ports::StoreError) -> Self {
         use crate::ports::StoreError::*;
@@ -142,6 +154,25 @@ impl From<crate::services::IngestError> for ApiError {
             Notification(n) => n.into(),
             Store(store) => store.into(),
             EventBus(_) => Self::Unavailable(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhook_auth::WebhookAuthError;
+
+    #[test]
+    fn a_missing_webhook_credential_is_btn0101_and_a_bad_one_btn0102() {
+        assert_eq!(ApiError::from(WebhookAuthError::Missing).code(), "BTN0101");
+        for e in [
+            WebhookAuthError::Malformed,
+            WebhookAuthError::Stale,
+            WebhookAuthError::Mismatch,
+            WebhookAuthError::UnknownClient,
+        ] {
+            assert_eq!(ApiError::from(e).code_and_status(), ("BTN0102", 401));
         }
     }
 }

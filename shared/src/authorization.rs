@@ -164,6 +164,10 @@ pub fn parse_authorization_notification(
 }
 
 fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String> {
+    // serde reads a struct from a sequence too: a record is an object.
+    if !crate::clearing::notification::is_json_object(raw.get().as_bytes()) {
+        return Err("record is not a JSON object".into());
+    }
     let wire: WireAuthorization<'_> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
     let non_empty = |name: &str, v: &str| {
         if v.trim().is_empty() || v.len() > 128 {
@@ -252,6 +256,20 @@ mod tests {
             second.problem.contains("decimal places"),
             "{}",
             second.problem
+        );
+    }
+
+    #[test]
+    fn the_envelope_and_each_record_are_objects() {
+        let record =
+            r#"["T1", "C1", null, null, null, 1, "USD", null, "2024-04-24T16:00:00Z", "APPROVED"]"#;
+        let e = parse_authorization_notification(format!("[[{record}]]").as_bytes(), "MASTERCARD");
+        assert!(matches!(e, Err(NotificationError::WrongShape { .. })));
+        let body = format!(r#"{{"authorizations": [{record}]}}"#);
+        let parsed = parse_authorization_notification(body.as_bytes(), "MASTERCARD").unwrap();
+        assert_eq!(
+            parsed[0].as_ref().unwrap_err().problem,
+            "record is not a JSON object"
         );
     }
 }
