@@ -498,3 +498,99 @@ async fn sample_events_are_accepted_by_the_handler() {
         "transactionLocalDate"
     );
 }
+
+/// DynamoDB refuses a partition key over 2,048 bytes (an index's too): such a
+/// value makes its own record PENDING INVALID_FIELD, never the notification a 503.
+#[tokio::test]
+async fn values_that_cannot_be_keys_spoil_only_their_own_record() {
+    let stack = TestStack::new().await;
+    let card = unique("card-");
+    let long = "k".repeat(3_000);
+    let (long_card, long_uid, good) = (unique("kc-"), unique("ku-"), unique("kg-"));
+    let body = format!(
+        r#"{{"clearing": [{}, {}, {}]}}"#,
+        clearing_record(&long_card, &unique("uid-"), &long, "1.00", "4111"),
+        clearing_record(&long_uid, &long, &card, "2.00", "4111"),
+        clearing_record(&good, &unique("uid-"), &card, "3.00", "4111"),
+    );
+    let (status, ack) = post(&stack, CLEARING, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["rejected"], serde_json::json!([]), "{ack}");
+    for (i, field) in [(0, "cardReference"), (1, "transUid")] {
+        let result = &ack["results"][i];
+        assert_eq!(result["status"], "PENDING", "{ack}");
+        assert_eq!(result["pendingReason"]["code"], "INVALID_FIELD", "{ack}");
+        let named: Vec<_> = result["pendingReason"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert!(named.contains(&field), "{field}: {result}");
+    }
+    let stored = stack.store().message(&long_card).await.unwrap().unwrap();
+    assert!(
+        stored.raw_payload.contains(&long),
+        "the raw payload keeps the value"
+    );
+    assert_eq!(
+        stored.card_hash, None,
+        "not findable by a card it cannot be keyed by"
+    );
+    assert!(stack.store().message(&long_uid).await.unwrap().is_some());
+    let page = stack
+        .store()
+        .messages_for_card("MASTERCARD", &card, None, 10, None)
+        .await
+        .unwrap();
+    let ids: Vec<_> = page
+        .items
+        .iter()
+        .map(|m| m.clearing_unique_id.as_str())
+        .collect();
+    assert!(
+        ids.contains(&good.as_str()) && ids.contains(&long_uid.as_str()),
+        "{ids:?}"
+    );
+}
+
+/// The store's own safety net: an item DynamoDB refuses is a refusal (the
+/// edge answers 400 or rejects that record), never a retryable unavailability.
+#[tokio::test]
+async fn an_item_dynamodb_refuses_is_refused_not_unavailable() {
+    let stack = TestStack::new().await;
+    let body = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record(
+            &unique("ref-"),
+            &unique("uid-"),
+            &unique("card-"),
+            "1.00",
+            "4111"
+        )
+    );
+    let record = shared::clearing::parse_clearing_notification(body.as_bytes()).unwrap();
+    let prepared = shared::clearing::PreparedRecord::new(record[0].clone());
+    let rules = shared::clearing::MatchingRules::from_json(
+        shared::clearing::matching::DEFAULT_MATCHING_RULES,
+    )
+    .unwrap();
+    let mut decision = shared::clearing::ClearingMessage::ingest(
+        prepared,
+        "MASTERCARD",
+        None,
+        &rules,
+        "test",
+        chrono::Utc::now(),
+    );
+    // Past the domain's checks, as a future bug might be.
+    decision.message.card_hash = Some("k".repeat(3_000));
+    let e = stack
+        .store()
+        .insert_message(&decision.message, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, shared::ports::StoreError::Refused(_)), "{e}");
+    let api: shared::api_error::ApiError = e.into();
+    assert_eq!(api.status(), 400);
+}

@@ -180,6 +180,13 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
     };
     non_empty("transUid", &wire.trans_uid)?;
     non_empty("cardReference", &wire.card_reference)?;
+    // Both are part of a key (the reference alias): bounded like transUid.
+    if let Some(code) = &wire.financial_network_code {
+        non_empty("financialNetworkCode", code)?;
+    }
+    if let Some(reference) = &wire.reference_number {
+        non_empty("referenceNumber", reference)?;
+    }
     // Read as the clearing record's amount is, so the two compare like for like.
     let amount_text = wire.transaction_amount.get().trim_matches('"');
     let amount = parse_amount(amount_text).map_err(|e| format!("transactionAmount: {e}"))?;
@@ -257,6 +264,26 @@ mod tests {
             "{}",
             second.problem
         );
+    }
+
+    #[test]
+    fn values_that_become_keys_are_bounded() {
+        for field in [
+            "transUid",
+            "cardReference",
+            "financialNetworkCode",
+            "referenceNumber",
+        ] {
+            let mut record = serde_json::json!({"transUid": "T1", "cardReference": "C1",
+                "transactionAmount": "1.00", "transactionCurrency": "USD",
+                "financialNetworkCode": "MCF", "referenceNumber": "R1", "settlementDate": "2024-04-26",
+                "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED"});
+            record[field] = serde_json::json!("x".repeat(3000));
+            let body = serde_json::json!({ "authorizations": [record] }).to_string();
+            let parsed = parse_authorization_notification(body.as_bytes(), "MASTERCARD").unwrap();
+            let problem = &parsed[0].as_ref().unwrap_err().problem;
+            assert!(problem.starts_with(field), "{field}: {problem}");
+        }
     }
 
     #[test]

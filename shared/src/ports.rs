@@ -25,6 +25,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store will never take this write or read as asked (DynamoDB's
+    /// ValidationException: a key too long, an item too large); retrying cannot help.
+    #[error("the store refused the request as invalid: {0}")]
+    Refused(String),
 }
 
 /// What happened to a message offered for first storage.
@@ -148,6 +152,13 @@ pub trait ClearingStore: Send + Sync {
     /// searches by arrival and by transaction date. A record noted but never
     /// stored, or stored by another delivery, is passed over by the searches.
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError>;
+
+    /// Records a refused conflicting record (idempotent: the same refused
+    /// payload under the same id is one record).
+    async fn save_conflict(
+        &self,
+        conflict: &crate::clearing::conflict::ClearingConflict,
+    ) -> Result<(), StoreError>;
 
     async fn message(
         &self,

@@ -57,6 +57,12 @@ impl ClearingStore for Empty {
     ) -> Result<InsertOutcome, StoreError> {
         unreachable!("the worker never inserts messages")
     }
+    async fn save_conflict(
+        &self,
+        _: &shared::clearing::conflict::ClearingConflict,
+    ) -> Result<(), StoreError> {
+        unreachable!("the worker never ingests records")
+    }
     async fn update_messages(
         &self,
         _: &[(ClearingMessage, u64)],

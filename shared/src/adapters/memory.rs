@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::events::OutboundEvent;
@@ -39,6 +40,10 @@ struct Tables {
     arrivals: Vec<Arrivals>,
     pix: HashMap<String, StoredPixState>,
     closed_pix_days: BTreeSet<NaiveDate>,
+    /// By (clearingUniqueId, payload digest).
+    conflicts: BTreeMap<(String, String), ClearingConflict>,
+    /// Ids whose insert is refused as DynamoDB refuses an invalid item.
+    refused: BTreeSet<String>,
 }
 
 impl Tables {
@@ -125,6 +130,16 @@ impl MemoryStore {
 
     pub fn rejected_authorizations(&self) -> Vec<RejectedAuthorization> {
         lock(&self.tables).rejected.clone()
+    }
+
+    /// Every conflicting record refused, by id and payload digest.
+    pub fn conflicts(&self) -> Vec<ClearingConflict> {
+        lock(&self.tables).conflicts.values().cloned().collect()
+    }
+
+    /// Makes every insert of message `id` fail as a ValidationException would.
+    pub fn refuse(&self, id: &str) {
+        lock(&self.tables).refused.insert(id.to_owned());
     }
 
     /// Stores a message as it is (test set-up), replacing any stored under its id.
@@ -237,6 +252,12 @@ impl ClearingStore for MemoryStore {
         claim: Option<&AuthorizationClaim>,
     ) -> Result<InsertOutcome, StoreError> {
         let mut t = lock(&self.tables);
+        if t.refused.contains(&message.clearing_unique_id) {
+            return Err(StoreError::Refused(format!(
+                "memory store refuses {}",
+                message.clearing_unique_id
+            )));
+        }
         // The claim first, as on DynamoDB: a stored MATCHED message always holds its claim.
         if let Some(c) = claim.filter(|c| !c.already_held) {
             t.take_claim(c)?;
@@ -275,6 +296,15 @@ impl ClearingStore for MemoryStore {
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
         lock(&self.tables).arrivals.push(arrivals.clone());
+        Ok(())
+    }
+
+    async fn save_conflict(&self, conflict: &ClearingConflict) -> Result<(), StoreError> {
+        let key = (
+            conflict.clearing_unique_id.clone(),
+            conflict.payload_digest.clone(),
+        );
+        lock(&self.tables).conflicts.insert(key, conflict.clone());
         Ok(())
     }
 

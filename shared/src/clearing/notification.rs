@@ -62,7 +62,8 @@ impl ReceivedRecord {
     /// still lands on the same stored item.
     pub fn clearing_unique_id(&self) -> String {
         match self.fields.get(&ClearingField::ClearingUniqueId) {
-            Some(id) if !id.trim().is_empty() && id.len() <= 64 => id.clone(),
+            // Exactly the ids validation accepts, so a valid record is stored under its own id.
+            Some(id) if ClearingField::ClearingUniqueId.kind().check(id).is_ok() => id.clone(),
             _ => {
                 let digest = Sha256::digest(self.raw.as_bytes());
                 format!("sha256-{}", &hex::encode(digest)[..32])

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{corrupt, Item};
+use crate::clearing::validate::key_value;
 use crate::clearing::{ClearingField, ClearingMessage};
 use crate::ports::StoreError;
 
@@ -63,12 +64,12 @@ pub(super) fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
         item.insert("open_status".into(), s(m.status.as_str()));
         item.insert("open_sort".into(), s(format!("{received}#{id}")));
     }
-    if let Some(uid) = m.fields.get(&ClearingField::TransUid) {
+    if let Some(uid) = key_value(&m.fields, ClearingField::TransUid) {
         // Sparse: the message holding its authorization's claim is found by the
         // claim itself (`AUTH#uid.claimed_by`), which saves an index write on
         // most records. The transUid search reads both.
-        if m.claimed_authorization() != Some(uid.as_str()) {
-            item.insert("trans_uid".into(), s(uid.clone()));
+        if m.claimed_authorization() != Some(uid) {
+            item.insert("trans_uid".into(), s(uid));
         }
     }
     // The sort key of `ByTransUid`: a transUid's messages in arrival order.

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use super::cursors::{format_clearing_cursor, parse_clearing_cursor, Position};
 use super::items::{key, s, stamp};
-use super::{unavailable, DynamoDbClearingStore, Item};
+use super::{sdk_error, DynamoDbClearingStore, Item};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::ClearingMessage;
 use crate::ports::{Arrivals, Page, StoreError};
@@ -86,7 +86,7 @@ impl DynamoDbClearingStore {
             .set_return_consumed_capacity(self.metering.request())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         self.metering.write(resp.consumed_capacity());
         Ok(())
     }
@@ -100,7 +100,7 @@ impl DynamoDbClearingStore {
             .set_key(Some(key("META".into(), "INGEST_DAYS")))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let mut days: Vec<String> = match resp.item().and_then(|i| i.get("days")) {
             Some(AttributeValue::Ss(days)) => days.clone(),
             _ => Vec::new(),
@@ -229,7 +229,7 @@ impl DynamoDbClearingStore {
             .page_size(50)
             .items()
             .send();
-        while let Some(item) = manifests.try_next().await.map_err(unavailable)? {
+        while let Some(item) = manifests.try_next().await.map_err(sdk_error)? {
             let Some(AttributeValue::S(sk)) = item.get("sk") else {
                 continue;
             };

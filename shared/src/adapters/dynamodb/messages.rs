@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::{
 use super::items::{authorization_key, message_from_item, message_item, message_key, s};
 use super::manifests::adjusted_date_manifest;
 use super::{
-    cancellation_reasons, corrupt, failed_condition, is_conditional_failure, unavailable,
-    DynamoDbClearingStore, Item,
+    cancellation_reasons, corrupt, failed_condition, is_conditional_failure, sdk_error,
+    unavailable, DynamoDbClearingStore, Item,
 };
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{InsertOutcome, ReconciliationRequest, StoreError};
@@ -85,7 +85,7 @@ impl DynamoDbClearingStore {
                 PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
                 _ => None,
             },
-            _ => return Err(unavailable(err)),
+            _ => return Err(sdk_error(err)),
         };
         let existing = match old {
             Some(item) => message_from_item(item)?,
@@ -130,7 +130,7 @@ impl DynamoDbClearingStore {
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
                 Err(StoreError::ClaimLost(claim.trans_uid.clone()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -178,7 +178,7 @@ impl DynamoDbClearingStore {
             {
                 Ok(())
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -283,7 +283,7 @@ fn update_error(
     claim: Option<&AuthorizationClaim>,
 ) -> StoreError {
     let Some(reasons) = cancellation_reasons(&e) else {
-        return unavailable(e);
+        return sdk_error(e);
     };
     if let Some(i) = (0..updates.len()).find(|i| failed_condition(&reasons, *i)) {
         return StoreError::VersionConflict(updates[i].0.clearing_unique_id.clone());
@@ -292,6 +292,6 @@ fn update_error(
         Some(c) if failed_condition(&reasons, updates.len()) => {
             StoreError::ClaimLost(c.trans_uid.clone())
         }
-        _ => unavailable(e),
+        _ => sdk_error(e),
     }
 }

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 
 use super::items::{ids_with_prefix, key, s, stamp};
 use super::{
-    corrupt, is_conditional_failure, unavailable, DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
+    corrupt, is_conditional_failure, sdk_error, DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
 };
 use crate::pix::PixReconciliation;
 use crate::ports::{PixStore, StoreError, StoredPixState};
@@ -80,7 +80,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         resp.item().map(state_from_item).transpose()
     }
 
@@ -107,7 +107,7 @@ impl PixStore for DynamoDbClearingStore {
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
                 Err(StoreError::VersionConflict(state.end_to_end_id.clone()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -127,7 +127,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         Ok(resp.item().is_some())
     }
 
@@ -144,7 +144,7 @@ impl PixStore for DynamoDbClearingStore {
             .send()
             .try_collect()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         Ok(ids_with_prefix(&entries, "PIX#").collect())
     }
 }

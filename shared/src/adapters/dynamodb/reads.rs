@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
 use super::items::{message_from_item, message_key};
-use super::{unavailable, DynamoDbClearingStore, Item};
+use super::{sdk_error, unavailable, DynamoDbClearingStore, Item};
 use crate::clearing::ClearingMessage;
 use crate::ports::StoreError;
 
@@ -20,7 +20,7 @@ impl DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         resp.item().cloned().map(message_from_item).transpose()
     }
 
@@ -69,7 +69,7 @@ impl DynamoDbClearingStore {
                     .set_return_consumed_capacity(self.metering.request())
                     .send()
                     .await
-                    .map_err(unavailable)?;
+                    .map_err(sdk_error)?;
                 self.metering.reads(resp.consumed_capacity());
                 let items = resp
                     .responses()

@@ -10,8 +10,7 @@ use chrono::Utc;
 use super::cursors::{decode_key, encode_key};
 use super::items::{authorization_key, ids_with_prefix, s};
 use super::{
-    unavailable, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_OPEN_STATUS,
-    INDEX_BY_TRANS_UID,
+    sdk_error, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_OPEN_STATUS, INDEX_BY_TRANS_UID,
 };
 use crate::clearing::{ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{ClearingSearch, Page, StoreError};
@@ -119,7 +118,7 @@ impl DynamoDbClearingStore {
             .projection_expression("claimed_by")
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let Some(AttributeValue::S(id)) = resp.item().and_then(|i| i.get("claimed_by")) else {
             return Ok(None);
         };
@@ -192,7 +191,7 @@ impl DynamoDbClearingStore {
                 .limit((limit - ids.len()).clamp(1, 1000) as i32)
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(sdk_error)?;
             ids.extend(ids_with_prefix(resp.items(), "CLR#"));
             let last = resp.last_evaluated_key().cloned();
             if ids.len() >= limit || last.is_none() {
