@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use super::cursors::{format_clearing_cursor, parse_clearing_cursor, Position};
 use super::items::{key, s, stamp};
-use super::{sdk_error, DynamoDbClearingStore, Item};
+use super::{sdk_error, DynamoDbClearingStore, Item, MAX_SEARCH_DAYS};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::ClearingMessage;
 use crate::ports::{Arrivals, Page, StoreError};
@@ -117,7 +117,14 @@ impl DynamoDbClearingStore {
         offset: usize,
         limit: usize,
     ) -> Result<Page<ClearingMessage>, StoreError> {
-        let wanted = offset + limit;
+        // The edge bounds every date search; this keeps a walk from running
+        // for ever should one come through unbounded.
+        if end.signed_duration_since(start).num_days() > MAX_SEARCH_DAYS {
+            return Err(StoreError::InvalidCursor(format!(
+                "a date search covers at most {MAX_SEARCH_DAYS} days"
+            )));
+        }
+        let wanted = offset.saturating_add(limit);
         let mut found = Vec::new();
         // Redeliveries list a record again: the first listing counts.
         let mut seen = HashSet::new();
@@ -153,7 +160,7 @@ impl DynamoDbClearingStore {
         offset: usize,
         limit: usize,
     ) -> Result<Page<ClearingMessage>, StoreError> {
-        let wanted = offset + limit;
+        let wanted = offset.saturating_add(limit);
         let from = parse_clearing_cursor(cursor)?;
         let days = self.ingest_days().await?;
         // A message belongs to the arrival its received_at names; other

@@ -88,7 +88,7 @@ impl DynamoDbClearingStore {
                 INDEX_BY_TRANS_UID,
                 "trans_uid = :u",
                 values,
-                offset + limit,
+                offset.saturating_add(limit),
                 None,
             )
             .await?;
