@@ -594,3 +594,74 @@ async fn an_item_dynamodb_refuses_is_refused_not_unavailable() {
     let api: shared::api_error::ApiError = e.into();
     assert_eq!(api.status(), 400);
 }
+
+/// Two records with one id in a notification: the first is stored, the
+/// second, different, is a conflict; a later delivery of other content under
+/// that id is a conflict too, kept in the table and announced, the stored one unchanged.
+#[tokio::test]
+async fn the_first_record_of_an_id_wins_and_different_content_is_a_recorded_conflict() {
+    let stack = TestStack::new().await;
+    let (id, uid, card) = (unique("cf-"), unique("uid-"), unique("card-"));
+    let body = format!(
+        r#"{{"clearing": [{}, {}]}}"#,
+        clearing_record(&id, &uid, &card, "1.00", "4111"),
+        clearing_record(&id, &uid, &card, "9.99", "4111"),
+    );
+    let (status, ack) = post(&stack, CLEARING, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["results"][0]["conflict"], false, "{ack}");
+    assert_eq!(ack["results"][1]["conflict"], true, "{ack}");
+    let stored = stack.store().message(&id).await.unwrap().unwrap();
+    assert_eq!(stored.fields[&ClearingField::TransactionAmount], "1.00");
+
+    let later = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record(&id, &uid, &card, "5.55", "4111")
+    );
+    let (status, ack) = post(&stack, CLEARING, &later).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(
+        (
+            &ack["results"][0]["duplicate"],
+            &ack["results"][0]["conflict"]
+        ),
+        (&serde_json::json!(true), &serde_json::json!(true)),
+        "{ack}"
+    );
+    assert_eq!(stack.store().message(&id).await.unwrap().unwrap(), stored);
+
+    let conflicts = stack
+        .clients
+        .dynamodb
+        .query()
+        .table_name(stack.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONFLICT#{id}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused: Vec<_> = conflicts
+        .items()
+        .iter()
+        .filter_map(|i| i.get("refused_payload")?.as_s().ok().cloned())
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().any(|p| p.contains("9.99")) && refused.iter().any(|p| p.contains("5.55"))
+    );
+
+    let events = stack
+        .drain(&stack.all_events, 4, Duration::from_secs(10))
+        .await;
+    let conflicts: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "clearing_record.conflict")
+        .collect();
+    assert_eq!(conflicts.len(), 2, "{events:?}");
+    assert!(conflicts
+        .iter()
+        .all(|e| e["detail"]["clearing_unique_id"] == id.as_str()));
+}
