@@ -369,11 +369,12 @@ impl ClearingStore for MemoryStore {
             ClearingSearch::TransUid(uid) => Box::new(move |m: &ClearingMessage| {
                 m.fields.get(&ClearingField::TransUid) == Some(uid)
             }),
-            ClearingSearch::DateRange { start, end } => Box::new(in_dates(*start, *end)),
-            ClearingSearch::AfterDate(after) => Box::new(in_dates(
-                after.succ_opt().unwrap_or(*after),
-                Utc::now().date_naive(),
-            )),
+            ClearingSearch::DateRange { .. } | ClearingSearch::AfterDate(_) => {
+                match search.transaction_days(Utc::now().date_naive()) {
+                    Some((start, end)) => Box::new(in_dates(start, end)),
+                    None => Box::new(|_: &ClearingMessage| false),
+                }
+            }
             ClearingSearch::Cursor(_) => Box::new(|_: &ClearingMessage| true),
         };
         let mut found: Vec<(String, ClearingMessage)> = lock(&self.tables)

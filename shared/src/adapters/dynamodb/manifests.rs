@@ -11,9 +11,10 @@ use chrono::NaiveDate;
 
 use super::cursors::{format_clearing_cursor, parse_clearing_cursor, Position};
 use super::items::{key, s, stamp};
-use super::{sdk_error, DynamoDbClearingStore, Item, MAX_SEARCH_DAYS};
+use super::{sdk_error, DynamoDbClearingStore, Item};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::ClearingMessage;
+use crate::ports::MAX_SEARCH_DAYS;
 use crate::ports::{Arrivals, Page, StoreError};
 
 const ARRIVED_PREFIX: &str = "ARRIVED#";
@@ -119,7 +120,7 @@ impl DynamoDbClearingStore {
     ) -> Result<Page<ClearingMessage>, StoreError> {
         // The edge bounds every date search; this keeps a walk from running
         // for ever should one come through unbounded.
-        if end.signed_duration_since(start).num_days() > MAX_SEARCH_DAYS {
+        if end.signed_duration_since(start).num_days() > MAX_SEARCH_DAYS as i64 {
             return Err(StoreError::InvalidCursor(format!(
                 "a date search covers at most {MAX_SEARCH_DAYS} days"
             )));

@@ -65,9 +65,6 @@ pub const INDEX_BY_CARD: &str = "ByCard";
 pub const INDEX_BY_OPEN_STATUS: &str = "ByOpenStatus";
 pub const INDEX_BY_TRANS_UID: &str = "ByTransUid";
 
-/// Searches over days walk at most this many days.
-pub const MAX_SEARCH_DAYS: i64 = 366;
-
 #[derive(Clone)]
 pub struct DynamoDbClearingStore {
     client: Client,

@@ -62,13 +62,14 @@ impl DynamoDbClearingStore {
     ) -> Result<Page<ClearingMessage>, StoreError> {
         match search {
             ClearingSearch::TransUid(uid) => self.search_trans_uid(uid, offset, limit).await,
-            ClearingSearch::DateRange { start, end } => {
-                self.search_days(*start, *end, offset, limit).await
-            }
-            ClearingSearch::AfterDate(after) => {
-                let start = after.succ_opt().unwrap_or(*after);
-                self.search_days(start, Utc::now().date_naive(), offset, limit)
-                    .await
+            ClearingSearch::DateRange { .. } | ClearingSearch::AfterDate(_) => {
+                match search.transaction_days(Utc::now().date_naive()) {
+                    Some((start, end)) => self.search_days(start, end, offset, limit).await,
+                    None => Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    }),
+                }
             }
             ClearingSearch::Cursor(cursor) => self.search_arrivals(cursor, offset, limit).await,
         }
