@@ -14,6 +14,7 @@ use shared::clearing::message::check_adjustments;
 use shared::clearing::{
     parse_clearing_notification, ClearingField, MatchOutcome, MatchingRules, ValidClearing,
 };
+use shared::parse::{parse_decimal, Notation};
 use shared::services::IngestService;
 
 const CASES: u32 = 256;
@@ -123,6 +124,27 @@ proptest! {
                 prop_assert!(a.field.kind().check(&a.new_value).is_ok());
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES * 4))]
+
+    /// Any text is a decimal or a reason, never a panic; plain decimal text
+    /// reads back exactly as written (scale kept: `12.30` stays `12.30`).
+    #[test]
+    fn decimal_text_is_read_exactly_or_refused(
+        any_text in ".{0,48}",
+        exponent_text in "-?[0-9]{1,30}(\\.[0-9]{0,30})?[eE][-+]?[0-9]{1,25}",
+        plain in "-?(0|[1-9][0-9]{0,13})(\\.[0-9]{1,14})?",
+    ) {
+        for notation in [Notation::Plain, Notation::JsonNumber] {
+            let _ = parse_decimal(&any_text, notation);
+            let _ = parse_decimal(&exponent_text, notation);
+        }
+        let read = parse_decimal(&plain, Notation::Plain).unwrap();
+        let expected = if read.is_zero() && plain.starts_with('-') { &plain[1..] } else { plain.as_str() };
+        prop_assert_eq!(read.to_string(), expected);
     }
 }
 
