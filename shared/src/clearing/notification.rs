@@ -57,9 +57,10 @@ pub struct ReceivedRecord {
 }
 
 impl ReceivedRecord {
-    /// The idempotency key: `clearingUniqueId`, or for a record without one a
-    /// digest of its raw JSON, so that a redelivery of the same broken record
-    /// still lands on the same stored item.
+    /// The idempotency key: `clearingUniqueId`, or for a record without a
+    /// valid one (absent, blank, too long, control characters: what could not
+    /// be a key) a digest of its raw JSON, so that a redelivery of the same
+    /// broken record still lands on the same stored item.
     pub fn clearing_unique_id(&self) -> String {
         match self.fields.get(&ClearingField::ClearingUniqueId) {
             // Exactly the ids validation accepts, so a valid record is stored under its own id.
