@@ -348,7 +348,7 @@ async fn a_claim_left_by_an_interrupted_redelivery_is_given_back_by_the_next() {
     };
     stack
         .store()
-        .update_messages(&[], Some(&claim), None)
+        .update_messages(&[], Some(&claim), None, &[])
         .await
         .unwrap();
     assert_eq!(claimed_by(&stack, &uid).await.as_deref(), Some("early-2"));
