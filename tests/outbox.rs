@@ -125,8 +125,15 @@ fn the_local_stream_reader_reads_the_template_mapping() {
 #[tokio::test]
 async fn a_bus_failure_at_ingest_loses_no_event() {
     let stack = TestStack::without_publisher().await;
-    stack.start_publisher(flaky(&stack, broken_bus(&stack), 2)).await;
-    let ack = post(&stack, "/v1/webhooks/mastercard/clearing", SEED_NOTIFICATION).await;
+    stack
+        .start_publisher(flaky(&stack, broken_bus(&stack), 2))
+        .await;
+    let ack = post(
+        &stack,
+        "/v1/webhooks/mastercard/clearing",
+        SEED_NOTIFICATION,
+    )
+    .await;
     assert_eq!(ack["results"][0]["status"], "PENDING");
     let events = stack
         .drain(&stack.all_events, 1, Duration::from_secs(20))
@@ -135,7 +142,12 @@ async fn a_bus_failure_at_ingest_loses_no_event() {
     assert_eq!(pending.len(), 1, "{events:?}");
     assert_eq!(pending[0]["detail"]["clearing_unique_id"], SEED_ID);
     // A redelivery of the notification writes nothing and announces nothing again.
-    let again = post(&stack, "/v1/webhooks/mastercard/clearing", SEED_NOTIFICATION).await;
+    let again = post(
+        &stack,
+        "/v1/webhooks/mastercard/clearing",
+        SEED_NOTIFICATION,
+    )
+    .await;
     assert_eq!(again["results"][0]["duplicate"], true);
     let more = stack
         .drain(&stack.all_events, 0, Duration::from_secs(3))
@@ -148,8 +160,15 @@ async fn a_bus_failure_at_ingest_loses_no_event() {
 #[tokio::test]
 async fn a_queue_failure_after_the_request_loses_no_job() {
     let stack = TestStack::without_publisher().await;
-    post(&stack, "/v1/webhooks/mastercard/clearing", SEED_NOTIFICATION).await;
-    stack.start_publisher(flaky(&stack, broken_queue(&stack), 2)).await;
+    post(
+        &stack,
+        "/v1/webhooks/mastercard/clearing",
+        SEED_NOTIFICATION,
+    )
+    .await;
+    stack
+        .start_publisher(flaky(&stack, broken_queue(&stack), 2))
+        .await;
     assert_eq!(reconcile(&stack, &seed_fix()).await, 202);
     let jobs = stack
         .drain(&stack.reprocessing_queue(), 1, Duration::from_secs(20))
@@ -164,7 +183,12 @@ async fn a_queue_failure_after_the_request_loses_no_job() {
 #[tokio::test]
 async fn a_settled_job_is_announced_even_after_the_message_moved_on() {
     let stack = TestStack::new().await;
-    post(&stack, "/v1/webhooks/mastercard/clearing", SEED_NOTIFICATION).await;
+    post(
+        &stack,
+        "/v1/webhooks/mastercard/clearing",
+        SEED_NOTIFICATION,
+    )
+    .await;
     let no_fix = format!(
         r#"{{"card_network": "MASTERCARD", "card_hash": "{SEED_CARD}", "reconciliation_reason": "retry as is"}}"#
     );
@@ -209,15 +233,35 @@ async fn a_settled_job_is_announced_even_after_the_message_moved_on() {
 #[tokio::test]
 async fn a_batch_that_keeps_failing_goes_to_the_failure_queue() {
     let stack = TestStack::without_publisher().await;
-    post(&stack, "/v1/webhooks/mastercard/clearing", SEED_NOTIFICATION).await;
-    stack.start_publisher(flaky(&stack, broken_bus(&stack), 11)).await;
-    let failures = stack.provisioned.queue("OutboxFailureQueue").unwrap().clone();
+    post(
+        &stack,
+        "/v1/webhooks/mastercard/clearing",
+        SEED_NOTIFICATION,
+    )
+    .await;
+    stack
+        .start_publisher(flaky(&stack, broken_bus(&stack), 11))
+        .await;
+    let failures = stack
+        .provisioned
+        .queue("OutboxFailureQueue")
+        .unwrap()
+        .clone();
     let given_up = stack.drain(&failures, 1, Duration::from_secs(60)).await;
     assert_eq!(given_up.len(), 1, "{given_up:?}");
     let info = &given_up[0]["DDBStreamBatchInfo"];
     assert!(info["shardId"].is_string() && info["startSequenceNumber"].is_string());
-    assert_eq!(given_up[0]["requestContext"]["condition"], "RetryAttemptsExhausted");
-    let record = clearing_record(&unique("later-"), &unique("uid-"), &unique("card-"), "1.00", "4111");
+    assert_eq!(
+        given_up[0]["requestContext"]["condition"],
+        "RetryAttemptsExhausted"
+    );
+    let record = clearing_record(
+        &unique("later-"),
+        &unique("uid-"),
+        &unique("card-"),
+        "1.00",
+        "4111",
+    );
     post(
         &stack,
         "/v1/webhooks/mastercard/clearing",
@@ -227,5 +271,9 @@ async fn a_batch_that_keeps_failing_goes_to_the_failure_queue() {
     let events = stack
         .drain(&stack.all_events, 1, Duration::from_secs(15))
         .await;
-    assert_eq!(of_type(&events, "clearing_message.pending").len(), 1, "{events:?}");
+    assert_eq!(
+        of_type(&events, "clearing_message.pending").len(),
+        1,
+        "{events:?}"
+    );
 }

@@ -53,7 +53,11 @@ async fn record() -> Recorded {
     pix_flows(&stack, &worker).await;
     // The last writes' events leave through the stream.
     stack
-        .drain(&stack.all_events, usize::MAX, std::time::Duration::from_secs(4))
+        .drain(
+            &stack.all_events,
+            usize::MAX,
+            std::time::Duration::from_secs(4),
+        )
         .await;
     stack.stop_publisher();
     Recorded {

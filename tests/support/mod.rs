@@ -139,9 +139,14 @@ impl TestStack {
     /// as the template's event source mapping says.
     pub async fn start_publisher(&self, function: std::sync::Arc<dyn StreamFunction>) {
         self.stop_publisher();
-        let pump = StreamPump::new(&self.clients, &self.provisioned, Self::publisher_source(), function)
-            .await
-            .unwrap();
+        let pump = StreamPump::new(
+            &self.clients,
+            &self.provisioned,
+            Self::publisher_source(),
+            function,
+        )
+        .await
+        .unwrap();
         *self.publisher.lock().unwrap() = Some(RunningPump::spawn(pump));
     }
 

@@ -29,7 +29,10 @@ pub async fn handle(
     Ok(publish_batch(service, &event.payload.records).await)
 }
 
-pub async fn publish_batch(service: &PublisherService, records: &[EventRecord]) -> DynamoDbEventResponse {
+pub async fn publish_batch(
+    service: &PublisherService,
+    records: &[EventRecord],
+) -> DynamoDbEventResponse {
     let mut response = DynamoDbEventResponse::default();
     let publisher = OutboxPublisher {
         bus: service.bus.as_ref(),
@@ -37,7 +40,10 @@ pub async fn publish_batch(service: &PublisherService, records: &[EventRecord]) 
     };
     for record in records {
         let sequence = record.change.sequence_number.clone();
-        let span = tracing::info_span!("stream_record", sequence_number = sequence.as_deref().unwrap_or(""));
+        let span = tracing::info_span!(
+            "stream_record",
+            sequence_number = sequence.as_deref().unwrap_or("")
+        );
         let result = async {
             let entries = entries_added(record)?;
             publisher.publish(&entries).await?;

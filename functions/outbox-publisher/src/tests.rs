@@ -17,7 +17,10 @@ fn event(name: &str) -> OutboxEntry {
 
 fn image(outbox: &[OutboxEntry]) -> serde_dynamo::Item {
     let mut item = HashMap::new();
-    item.insert("pk".to_owned(), serde_dynamo::AttributeValue::S("CLR#1".into()));
+    item.insert(
+        "pk".to_owned(),
+        serde_dynamo::AttributeValue::S("CLR#1".into()),
+    );
     if !outbox.is_empty() {
         item.insert(
             OUTBOX_ATTRIBUTE.to_owned(),

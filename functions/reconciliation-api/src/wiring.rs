@@ -98,11 +98,7 @@ mod tests {
         assert!(ApiService::from_config_with(&env, &clients, &secrets)
             .await
             .is_ok());
-        for missing in [
-            "TABLE_NAME",
-            "JWT_ISSUER",
-            SIGNING_KEY_ARN_SETTING,
-        ] {
+        for missing in ["TABLE_NAME", "JWT_ISSUER", SIGNING_KEY_ARN_SETTING] {
             let env = Env::from_pairs(settings.iter().filter(|(k, _)| *k != missing).copied());
             let e = ApiService::from_config_with(&env, &clients, &secrets)
                 .await

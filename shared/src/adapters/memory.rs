@@ -140,7 +140,10 @@ impl MemoryStore {
 
     /// Publishes the entries written since the last drain through `publisher`
     /// (the publisher function's code); on failure they stay to be drained again.
-    pub async fn publish_outbox(&self, publisher: &OutboxPublisher<'_>) -> Result<usize, OutboxError> {
+    pub async fn publish_outbox(
+        &self,
+        publisher: &OutboxPublisher<'_>,
+    ) -> Result<usize, OutboxError> {
         let entries = self.drain_outbox();
         if let Err(e) = publisher.publish(&entries).await {
             let mut t = lock(&self.tables);

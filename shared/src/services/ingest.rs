@@ -219,7 +219,10 @@ impl IngestService<'_> {
 /// The event of a message's outcome, written with it. A redelivery writes
 /// nothing, so announces nothing again: the first write's stream record did.
 fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
-    clearing_event(message).map(OutboxEntry::from).into_iter().collect()
+    clearing_event(message)
+        .map(OutboxEntry::from)
+        .into_iter()
+        .collect()
 }
 
 /// The message as it now stands, and whether an earlier delivery stored it.
@@ -234,8 +237,8 @@ fn stored(offered: ClearingMessage, outcome: InsertOutcome) -> (ClearingMessage,
 mod tests {
     use super::*;
     use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
-    use crate::outbox::OutboxPublisher;
     use crate::clearing::matching::DEFAULT_MATCHING_RULES;
+    use crate::outbox::OutboxPublisher;
 
     const SEED: &str = include_str!("../../../spec/mastercard-clearing-notification.example.json");
 
@@ -279,7 +282,11 @@ mod tests {
             .unwrap();
         assert!(again.results[0].duplicate);
         assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
-        assert_eq!(bus.events().len(), 1, "announced by the write that stored it");
+        assert_eq!(
+            bus.events().len(),
+            1,
+            "announced by the write that stored it"
+        );
         assert_eq!(bus.events()[0].detail_type, "clearing_message.pending");
         assert_eq!(store.arrivals().len(), 2);
     }

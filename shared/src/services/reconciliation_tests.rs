@@ -7,11 +7,11 @@ use chrono::Utc;
 
 use super::*;
 use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
-use crate::jobs::ReprocessingJob;
-use crate::outbox::OutboxPublisher;
 use crate::api_error::ApiError;
 use crate::clearing::matching::DEFAULT_MATCHING_RULES;
 use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
+use crate::jobs::ReprocessingJob;
+use crate::outbox::OutboxPublisher;
 
 const SEED_CARD: &str = "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd";
 const SEED_ID: &str = "202404261024009777553";

@@ -46,8 +46,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_sdk_dynamodb::Client;
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
-use crate::outbox::OutboxEntry;
 use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
     ReconciliationRequest, StoreError,

@@ -185,7 +185,10 @@ impl StreamPump {
                 .set_exclusive_start_shard_id(start.clone())
                 .send()
                 .await
-                .map_err(|e| self.clients.aws_error("dynamodb", "DescribeStream", &self.stream_arn, e))?;
+                .map_err(|e| {
+                    self.clients
+                        .aws_error("dynamodb", "DescribeStream", &self.stream_arn, e)
+                })?;
             let Some(description) = out.stream_description() else {
                 break;
             };
@@ -206,9 +209,21 @@ impl StreamPump {
         Ok(())
     }
 
-    async fn iterator(&self, id: &str, state: &ShardState) -> Result<Option<String>, DevstackError> {
-        let request = self.streams.get_shard_iterator().stream_arn(&self.stream_arn).shard_id(id);
-        let request = match (&state.last_sequence, state.initial, self.spec.starting_position) {
+    async fn iterator(
+        &self,
+        id: &str,
+        state: &ShardState,
+    ) -> Result<Option<String>, DevstackError> {
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(id);
+        let request = match (
+            &state.last_sequence,
+            state.initial,
+            self.spec.starting_position,
+        ) {
             (Some(seq), _, _) => request
                 .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
                 .sequence_number(seq),
@@ -217,10 +232,10 @@ impl StreamPump {
             }
             (None, _, _) => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
-        let out = request
-            .send()
-            .await
-            .map_err(|e| self.clients.aws_error("dynamodb", "GetShardIterator", id, e))?;
+        let out = request.send().await.map_err(|e| {
+            self.clients
+                .aws_error("dynamodb", "GetShardIterator", id, e)
+        })?;
         Ok(out.shard_iterator().map(str::to_owned))
     }
 
@@ -234,7 +249,11 @@ impl StreamPump {
         outcome
     }
 
-    async fn read_shard(&mut self, id: &str, mut state: ShardState) -> (ShardState, Result<usize, DevstackError>) {
+    async fn read_shard(
+        &mut self,
+        id: &str,
+        mut state: ShardState,
+    ) -> (ShardState, Result<usize, DevstackError>) {
         let iterator = match state.iterator.take() {
             Some(it) => it,
             None => match self.iterator(id, &state).await {
@@ -257,9 +276,19 @@ impl StreamPump {
             Ok(out) => out,
             // An expired or trimmed iterator: a new one from the last record done.
             Err(e) if e.as_service_error().is_some() => return (state, Ok(0)),
-            Err(e) => return (state, Err(self.clients.aws_error("dynamodb", "GetRecords", id, e))),
+            Err(e) => {
+                return (
+                    state,
+                    Err(self.clients.aws_error("dynamodb", "GetRecords", id, e)),
+                )
+            }
         };
-        let region = self.clients.sdk.region().map(|r| r.to_string()).unwrap_or_default();
+        let region = self
+            .clients
+            .sdk
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
         let records: Vec<Value> = out
             .records()
             .iter()
@@ -269,7 +298,12 @@ impl StreamPump {
             // Not handed on: read again from the last record done.
             return (state, Err(e));
         }
-        if let Some(last) = out.records().last().and_then(|r| r.dynamodb()).and_then(|d| d.sequence_number()) {
+        if let Some(last) = out
+            .records()
+            .last()
+            .and_then(|r| r.dynamodb())
+            .and_then(|d| d.sequence_number())
+        {
             state.last_sequence = Some(last.to_owned());
         }
         state.iterator = out.next_shard_iterator().map(str::to_owned);
@@ -289,13 +323,17 @@ impl StreamPump {
                 tokio::time::sleep(Duration::from_millis(50 * u64::from(retries.min(10)))).await;
             }
             self.stats.invocations += 1;
-            let exhausted = self.spec.maximum_retry_attempts.is_some_and(|m| retries >= m);
+            let exhausted = self
+                .spec
+                .maximum_retry_attempts
+                .is_some_and(|m| retries >= m);
             match self.invoke(&batch).await? {
                 Outcome::Done => {}
                 Outcome::FailedFrom(i) => {
                     let rest = batch[i..].to_vec();
                     if exhausted {
-                        self.give_up(shard, &rest, retries, "partial batch failure").await?;
+                        self.give_up(shard, &rest, retries, "partial batch failure")
+                            .await?;
                     } else {
                         self.stats.retries += 1;
                         pending.push_front((rest, retries + 1));
@@ -309,7 +347,9 @@ impl StreamPump {
                     pending.push_front((a.to_vec(), retries));
                     tracing::debug!(why, "batch bisected");
                 }
-                Outcome::Error(why) if exhausted => self.give_up(shard, &batch, retries, &why).await?,
+                Outcome::Error(why) if exhausted => {
+                    self.give_up(shard, &batch, retries, &why).await?
+                }
                 Outcome::Error(_) => {
                     self.stats.retries += 1;
                     pending.push_front((batch, retries + 1));
@@ -342,14 +382,24 @@ impl StreamPump {
                 .and_then(|id| sequences.iter().position(|s| s.as_deref() == Some(id)));
             match found {
                 Some(i) => lowest = Some(lowest.map_or(i, |l| l.min(i))),
-                None => return Ok(Outcome::Error("invalid itemIdentifier in batchItemFailures".into())),
+                None => {
+                    return Ok(Outcome::Error(
+                        "invalid itemIdentifier in batchItemFailures".into(),
+                    ))
+                }
             }
         }
         Ok(lowest.map_or(Outcome::Done, Outcome::FailedFrom))
     }
 
     /// The invocation record Lambda sends an on-failure destination for a stream batch.
-    async fn give_up(&mut self, shard: &str, batch: &[Value], retries: u32, why: &str) -> Result<(), DevstackError> {
+    async fn give_up(
+        &mut self,
+        shard: &str,
+        batch: &[Value],
+        retries: u32,
+        why: &str,
+    ) -> Result<(), DevstackError> {
         self.stats.given_up += batch.len() as u64;
         let seq = |r: Option<&Value>| r.map(|r| r["dynamodb"]["SequenceNumber"].clone());
         let message = json!({
@@ -370,7 +420,10 @@ impl StreamPump {
                 "streamArn": self.stream_arn,
             },
         });
-        eprintln!("stream {}: batch given up after {retries} retries: {why}", self.spec.function);
+        eprintln!(
+            "stream {}: batch given up after {retries} retries: {why}",
+            self.spec.function
+        );
         let Some(queue) = &self.on_failure else {
             return Ok(());
         };

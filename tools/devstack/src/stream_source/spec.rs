@@ -76,7 +76,11 @@ impl StreamSourceSpec {
         let err = |what: String| DevstackError::Template(format!("{owner}: {what}"));
         let table = match reference(&p.stream) {
             Some(Reference::Logical(t)) if template.kind_of(&t) == Some(TABLE) => t,
-            _ => return Err(err("Stream must be Fn::GetAtt of a table's StreamArn".into())),
+            _ => {
+                return Err(err(
+                    "Stream must be Fn::GetAtt of a table's StreamArn".into()
+                ))
+            }
         };
         let starting_position = match p.starting_position.as_str() {
             "TRIM_HORIZON" => StartingPosition::TrimHorizon,
@@ -103,7 +107,11 @@ impl StreamSourceSpec {
         {
             None => None,
             Some(Some(Reference::Logical(q))) if template.kind_of(&q) == Some(QUEUE) => Some(q),
-            Some(_) => return Err(err("OnFailure.Destination must be a queue of the template".into())),
+            Some(_) => {
+                return Err(err(
+                    "OnFailure.Destination must be a queue of the template".into()
+                ))
+            }
         };
         Ok(Self {
             function: function.to_owned(),

@@ -23,7 +23,12 @@ impl StreamFunction for Scripted {
             .filter_map(|r| r.change.sequence_number.clone())
             .collect();
         self.seen.lock().unwrap().push(batch);
-        let answer = self.answers.lock().unwrap().pop_front().unwrap_or(Ok(vec![]));
+        let answer = self
+            .answers
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Ok(vec![]));
         answer.map(|failed| {
             let mut response = DynamoDbEventResponse::default();
             for id in failed {
@@ -38,9 +43,11 @@ impl StreamFunction for Scripted {
 
 fn records(n: usize) -> Vec<Value> {
     (1..=n)
-        .map(|i| json!({"eventID": i.to_string(), "eventName": "INSERT", "eventSource": "aws:dynamodb",
+        .map(|i| {
+            json!({"eventID": i.to_string(), "eventName": "INSERT", "eventSource": "aws:dynamodb",
             "awsRegion": "us-east-1", "dynamodb": {"SequenceNumber": i.to_string(), "SizeBytes": 1,
-            "Keys": {"pk": {"S": "x"}}, "NewImage": {"pk": {"S": "x"}}}}))
+            "Keys": {"pk": {"S": "x"}}, "NewImage": {"pk": {"S": "x"}}}})
+        })
         .collect()
 }
 
@@ -95,13 +102,21 @@ async fn a_reported_failure_retries_from_its_sequence_number() {
 async fn a_function_error_bisects_without_using_a_retry() {
     let (mut pump, f) = pump(vec![Err("crash".into())], Some(0)).await;
     pump.deliver("s", records(4)).await.unwrap();
-    assert_eq!(seen(&f), [vec!["1", "2", "3", "4"], vec!["1", "2"], vec!["3", "4"]]);
+    assert_eq!(
+        seen(&f),
+        [vec!["1", "2", "3", "4"], vec!["1", "2"], vec!["3", "4"]]
+    );
     assert_eq!((pump.stats.bisections, pump.stats.given_up), (1, 0));
 }
 
 #[tokio::test]
 async fn an_unknown_identifier_fails_the_whole_batch_and_retries_run_out() {
-    let answers = vec![Ok(vec!["nope"]), Ok(vec!["1"]), Ok(vec!["1"]), Ok(vec!["1"])];
+    let answers = vec![
+        Ok(vec!["nope"]),
+        Ok(vec!["1"]),
+        Ok(vec!["1"]),
+        Ok(vec!["1"]),
+    ];
     let (mut pump, f) = pump(answers, Some(2)).await;
     pump.deliver("s", records(1)).await.unwrap();
     // One invocation and two retries, then the batch is given up and the shard moves on.
