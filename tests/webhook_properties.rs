@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clearing_webhook::{handle, WebhookService};
 use integration_tests::*;
 use proptest::prelude::*;
-use shared::adapters::memory::{MemoryBus, MemoryStore};
+use shared::adapters::memory::MemoryStore;
 use shared::clearing::matching::DEFAULT_MATCHING_RULES;
 use shared::clearing::MatchingRules;
 use shared::webhook_auth::{AllowedClients, SigningSecrets, WebhookAuth};
@@ -16,7 +16,6 @@ fn service() -> WebhookService {
         SigningSecrets::from_json(&format!(r#"{{"mastercard": ["{WEBHOOK_SECRET}"]}}"#)).unwrap();
     WebhookService {
         store: Arc::new(MemoryStore::new()),
-        bus: Arc::new(MemoryBus::new()),
         rules: MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap(),
         auth: WebhookAuth::new(secrets, AllowedClients::default()),
     }

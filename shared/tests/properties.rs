@@ -6,7 +6,7 @@ use chrono::{NaiveDate, Utc};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
-use shared::adapters::memory::{MemoryBus, MemoryStore};
+use shared::adapters::memory::MemoryStore;
 use shared::api_error::ApiError;
 use shared::authorization::{parse_authorization_notification, Authorization, AuthorizationStatus};
 use shared::clearing::matching::{match_clearing, DEFAULT_MATCHING_RULES};
@@ -72,9 +72,9 @@ proptest! {
 
     #[test]
     fn any_clearing_body_is_an_ack_or_a_4xx(body in body("clearing")) {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let store = MemoryStore::new();
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
-        let service = IngestService { store: &store, bus: &bus, rules: &rules };
+        let service = IngestService { store: &store, rules: &rules };
         match runtime().block_on(service.ingest_clearing("MASTERCARD", &body)) {
             Ok(ack) => {
                 prop_assert_eq!(ack.results.len() + ack.rejected.len(), ack.received);
@@ -90,9 +90,9 @@ proptest! {
 
     #[test]
     fn any_authorization_body_is_an_ack_or_a_4xx(body in body("authorizations")) {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let store = MemoryStore::new();
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
-        let service = IngestService { store: &store, bus: &bus, rules: &rules };
+        let service = IngestService { store: &store, rules: &rules };
         match runtime().block_on(service.ingest_authorizations("MASTERCARD", &body)) {
             Ok(ack) => prop_assert_eq!(ack.stored + ack.duplicates + ack.rejected.len(), ack.received),
             Err(e) => {

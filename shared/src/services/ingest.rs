@@ -1,6 +1,7 @@
 //! The networks' notifications: every clearing record is stored with its raw
-//! payload, validated and matched, and its outcome announced; authorizations
-//! are stored for the records to come.
+//! payload, validated and matched, and its outcome announced (the event is
+//! written in the message's item, published from the table's stream);
+//! authorizations are stored for the records to come.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,9 +21,8 @@ use crate::clearing::{
 };
 use crate::events::{clearing_conflict_event, clearing_event};
 use crate::metrics::IngestTally;
-use crate::ports::{
-    Arrivals, AuthorizationSaved, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError,
-};
+use crate::outbox::OutboxEntry;
+use crate::ports::{Arrivals, AuthorizationSaved, ClearingStore, InsertOutcome, StoreError};
 
 /// How many records are written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -92,15 +92,11 @@ pub enum IngestError {
     Notification(#[from] NotificationError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Everything is stored; the sender's retry announces it again (same event ids).
-    #[error("event bus is temporarily unavailable; retry later")]
-    EventBus(#[source] EventBusError),
 }
 
 /// The ingest use case over the function's ports (borrowed for one call).
 pub struct IngestService<'a> {
     pub store: &'a dyn ClearingStore,
-    pub bus: &'a dyn EventBus,
     pub rules: &'a MatchingRules,
 }
 
@@ -152,17 +148,17 @@ impl IngestService<'_> {
             let outcome = repeat_outcome(&outcomes, &p, network, now);
             outcomes.insert(index, outcome);
         }
-        self.announce(&outcomes).await?;
+        self.record_outcomes(&outcomes).await?;
         Ok(acknowledge(received, outcomes))
     }
 
-    /// Records the conflicts, counts the outcomes and announces them,
-    /// re-announcing on redelivery (ids are stable), so an event lost to a
-    /// failure after storing is sent when the network retries.
-    async fn announce(&self, outcomes: &BTreeMap<usize, Outcome>) -> Result<(), IngestError> {
+    /// Records each conflict with its announcement (written in its item, like
+    /// a message's) and counts the outcomes.
+    async fn record_outcomes(
+        &self,
+        outcomes: &BTreeMap<usize, Outcome>,
+    ) -> Result<(), IngestError> {
         let mut tally = IngestTally::default();
-        let mut events = Vec::new();
-        let mut announced = BTreeSet::new();
         for outcome in outcomes.values() {
             let Outcome::Stored {
                 message,
@@ -178,19 +174,12 @@ impl IngestService<'_> {
                 *duplicate,
             );
             if let Some(conflict) = conflict {
-                self.store.save_conflict(conflict).await?;
-                events.push(clearing_conflict_event(conflict));
-            }
-            if announced.insert(message.clearing_unique_id.as_str()) {
-                events.extend(clearing_event(message));
+                let announcement = [OutboxEntry::from(clearing_conflict_event(conflict))];
+                self.store.save_conflict(conflict, &announcement).await?;
             }
         }
-        // Counted once stored, whether or not the announcement below goes out.
         tally.record();
-        self.bus.publish(&events).await.map_err(|e| {
-            tracing::error!(error = %e, "events not published; the sender will retry the notification");
-            IngestError::EventBus(e)
-        })
+        Ok(())
     }
 
     /// Stores one record at its outcome, or finds it stored by an earlier delivery.
@@ -214,7 +203,11 @@ impl IngestService<'_> {
         let offered = prepared.record.raw.clone();
         let result = self
             .store
-            .insert_message(&decision.message, decision.claim.as_ref())
+            .insert_message(
+                &decision.message,
+                decision.claim.as_ref(),
+                &announcement(&decision.message),
+            )
             .await;
         let result = match result {
             Ok(outcome) => Ok(stored(decision.message, outcome)),
@@ -238,7 +231,11 @@ impl IngestService<'_> {
                     now,
                 );
                 self.store
-                    .insert_message(&decision.message, decision.claim.as_ref())
+                    .insert_message(
+                        &decision.message,
+                        decision.claim.as_ref(),
+                        &announcement(&decision.message),
+                    )
                     .await
                     .map(|outcome| stored(decision.message, outcome))
             }
@@ -393,6 +390,15 @@ fn acknowledge(received: usize, outcomes: BTreeMap<usize, Outcome>) -> ClearingA
         }
     }
     ack
+}
+
+/// The event of a message's outcome, written with it. A redelivery writes
+/// nothing, so announces nothing again: the first write's stream record did.
+fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
+    clearing_event(message)
+        .map(OutboxEntry::from)
+        .into_iter()
+        .collect()
 }
 
 /// The message as it now stands, and whether an earlier delivery stored it.

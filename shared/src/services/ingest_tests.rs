@@ -1,8 +1,9 @@
 //! The ingest use case over the in-memory ports.
 
 use super::*;
-use crate::adapters::memory::{MemoryBus, MemoryStore};
+use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
 use crate::clearing::matching::DEFAULT_MATCHING_RULES;
+use crate::outbox::OutboxPublisher;
 
 const SEED: &str = include_str!("../../../spec/mastercard-clearing-notification.example.json");
 
@@ -15,12 +16,15 @@ fn seed_authorization(amount: &str) -> String {
 }
 
 #[tokio::test]
-async fn records_are_stored_once_announced_every_time_and_authorizations_kept() {
-    let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+async fn records_are_stored_and_announced_once_and_authorizations_kept() {
+    let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+    let publisher = OutboxPublisher {
+        bus: &bus,
+        queue: &queue,
+    };
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
     let service = IngestService {
         store: &store,
-        bus: &bus,
         rules: &rules,
     };
     let ack = service
@@ -42,31 +46,40 @@ async fn records_are_stored_once_announced_every_time_and_authorizations_kept() 
         .await
         .unwrap();
     assert!(again.results[0].duplicate);
-    assert_eq!(bus.events().len(), 2, "announced on each delivery");
-    assert_eq!(bus.events()[0].id, bus.events()[1].id);
+    assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
+    assert_eq!(
+        bus.events().len(),
+        1,
+        "announced by the write that stored it"
+    );
+    assert_eq!(bus.events()[0].detail_type, "clearing_message.pending");
     assert_eq!(store.arrivals().len(), 2);
 }
 
 #[tokio::test]
-async fn a_bus_failure_is_reported_after_the_records_are_stored() {
-    let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+async fn a_bus_failure_after_the_write_loses_no_event() {
+    let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+    let publisher = OutboxPublisher {
+        bus: &bus,
+        queue: &queue,
+    };
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
     let service = IngestService {
         store: &store,
-        bus: &bus,
         rules: &rules,
     };
     bus.fail(true);
-    let e = service
+    // Stored and acknowledged: the bus is not on the webhook's path.
+    let ack = service
         .ingest_clearing("MASTERCARD", SEED.as_bytes())
         .await
-        .unwrap_err();
-    assert!(matches!(e, IngestError::EventBus(_)), "{e}");
-    assert!(store
-        .message("202404261024009777553")
-        .await
-        .unwrap()
-        .is_some());
+        .unwrap();
+    assert_eq!(ack.results.len(), 1);
+    assert!(store.publish_outbox(&publisher).await.is_err());
+    assert!(bus.events().is_empty());
+    bus.fail(false);
+    assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
+    assert_eq!(bus.events().len(), 1);
     let e = service
         .ingest_clearing("MASTERCARD", b"{")
         .await
@@ -87,17 +100,24 @@ fn notification(records: &[String]) -> String {
     format!(r#"{{"clearing": [{}]}}"#, records.join(","))
 }
 
-fn service<'a>(
-    store: &'a MemoryStore,
-    bus: &'a MemoryBus,
-    rules: &'a MatchingRules,
-) -> IngestService<'a> {
-    IngestService { store, bus, rules }
+fn service<'a>(store: &'a MemoryStore, rules: &'a MatchingRules) -> IngestService<'a> {
+    IngestService { store, rules }
+}
+
+/// Everything the store's writes announced so far, as the stream's publisher sends it.
+async fn published(store: &MemoryStore) -> Vec<crate::events::OutboundEvent> {
+    let (bus, queue) = (MemoryBus::new(), MemoryQueue::new());
+    let publisher = OutboxPublisher {
+        bus: &bus,
+        queue: &queue,
+    };
+    store.publish_outbox(&publisher).await.unwrap();
+    bus.events()
 }
 
 #[tokio::test]
 async fn a_record_the_store_refuses_is_rejected_alone() {
-    let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+    let store = MemoryStore::new();
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
     store.refuse("R-2");
     let body = notification(&[
@@ -105,7 +125,7 @@ async fn a_record_the_store_refuses_is_rejected_alone() {
         record("R-2", "2.00"),
         record("R-3", "3.00"),
     ]);
-    let ack = service(&store, &bus, &rules)
+    let ack = service(&store, &rules)
         .ingest_clearing("MASTERCARD", body.as_bytes())
         .await
         .unwrap();
@@ -128,13 +148,17 @@ async fn a_record_the_store_refuses_is_rejected_alone() {
         "{}",
         ack.rejected[0].problem
     );
-    assert_eq!(bus.events().len(), 2, "the stored ones are announced");
+    assert_eq!(
+        published(&store).await.len(),
+        2,
+        "the stored ones are announced"
+    );
     assert!(store.message("R-3").await.unwrap().is_some());
 }
 
 #[tokio::test]
 async fn within_a_notification_the_first_record_of_an_id_wins_and_a_different_one_conflicts() {
-    let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+    let store = MemoryStore::new();
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
     let body = notification(&[
         record("C-1", "1.00"),
@@ -142,7 +166,7 @@ async fn within_a_notification_the_first_record_of_an_id_wins_and_a_different_on
         record("C-1", "9.99"),
         record("C-2", "2.00"),
     ]);
-    let ack = service(&store, &bus, &rules)
+    let ack = service(&store, &rules)
         .ingest_clearing("MASTERCARD", body.as_bytes())
         .await
         .unwrap();
@@ -163,7 +187,11 @@ async fn within_a_notification_the_first_record_of_an_id_wins_and_a_different_on
     let conflicts = store.conflicts();
     assert_eq!(conflicts.len(), 1);
     assert!(conflicts[0].refused_payload.contains("9.99"));
-    let types: Vec<_> = bus.events().iter().map(|e| e.detail_type.clone()).collect();
+    let types: Vec<_> = published(&store)
+        .await
+        .iter()
+        .map(|e| e.detail_type.clone())
+        .collect();
     assert_eq!(
         types
             .iter()
@@ -177,9 +205,9 @@ async fn within_a_notification_the_first_record_of_an_id_wins_and_a_different_on
 
 #[tokio::test]
 async fn a_later_delivery_of_different_content_is_a_conflict_and_the_same_content_a_duplicate() {
-    let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+    let store = MemoryStore::new();
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
-    let service = service(&store, &bus, &rules);
+    let service = service(&store, &rules);
     let first = notification(&[record("L-1", "1.00")]);
     service
         .ingest_clearing("MASTERCARD", first.as_bytes())
@@ -214,13 +242,16 @@ async fn a_later_delivery_of_different_content_is_a_conflict_and_the_same_conten
         1,
         "a redelivered conflict is the same conflict"
     );
-    let conflict_ids: BTreeSet<_> = bus
-        .events()
-        .iter()
+    let conflicts: Vec<_> = published(&store)
+        .await
+        .into_iter()
         .filter(|e| e.detail_type == crate::events::CLEARING_RECORD_CONFLICT)
-        .map(|e| e.id)
         .collect();
-    assert_eq!(conflict_ids.len(), 1, "announced under one stable id");
+    assert_eq!(
+        conflicts.len(),
+        1,
+        "announced once, by the write that recorded it"
+    );
     let stored = store.message("L-1").await.unwrap().unwrap();
     assert_eq!(
         stored.fields[&crate::clearing::ClearingField::TransactionAmount],

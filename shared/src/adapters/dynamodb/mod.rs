@@ -50,6 +50,7 @@ use aws_sdk_dynamodb::Client;
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
     ReconciliationRequest, StoreError,
@@ -166,8 +167,9 @@ impl ClearingStore for DynamoDbClearingStore {
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
-        DynamoDbClearingStore::insert_message(self, message, claim).await
+        DynamoDbClearingStore::insert_message(self, message, claim, outbox).await
     }
 
     async fn update_messages(
@@ -175,16 +177,21 @@ impl ClearingStore for DynamoDbClearingStore {
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::update_messages(self, updates, claim, request).await
+        DynamoDbClearingStore::update_messages(self, updates, claim, request, outbox).await
     }
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
         DynamoDbClearingStore::note_arrivals(self, arrivals).await
     }
 
-    async fn save_conflict(&self, conflict: &ClearingConflict) -> Result<(), StoreError> {
-        DynamoDbClearingStore::save_conflict(self, conflict).await
+    async fn save_conflict(
+        &self,
+        conflict: &ClearingConflict,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::save_conflict(self, conflict, outbox).await
     }
 
     async fn message(&self, id: &str) -> Result<Option<ClearingMessage>, StoreError> {
