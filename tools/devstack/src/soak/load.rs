@@ -389,7 +389,8 @@ pub async fn settle(
     queues: &[QueueInfo],
     events: &Mutex<Vec<serde_json::Value>>,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(300);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(300);
     let event_count = || events.lock().map(|e| e.len()).unwrap_or(0);
     let (mut last, mut quiet_since) = (event_count(), Instant::now());
     while Instant::now() < deadline {
@@ -399,12 +400,16 @@ pub async fn settle(
             (last, quiet_since) = (now, Instant::now());
             continue;
         }
-        let mut idle = true;
+        let mut backlogs = Vec::new();
         for queue in queues {
-            idle &= backlog(clients, queue).await == Some(0);
+            backlogs.push(backlog(clients, queue).await);
         }
-        if idle && quiet_since.elapsed() >= Duration::from_secs(5) {
+        if backlogs.iter().all(|b| *b == Some(0)) && quiet_since.elapsed() >= Duration::from_secs(5)
+        {
             return;
+        }
+        if started.elapsed().as_secs().is_multiple_of(15) {
+            println!("soak: settling: {now} events captured, work queues hold {backlogs:?}");
         }
     }
     println!("soak: the system did not settle within 5 minutes; checking as it is");
