@@ -384,8 +384,31 @@ mod tests {
             parse(&["sample-events", "--check"]),
             Ok(Command::SampleEvents { check: true })
         );
+        match parse(&[
+            "soak",
+            "--records",
+            "2000",
+            "--seed",
+            "7",
+            "--faults-every",
+            "0",
+        ]) {
+            Ok(Command::Soak(config)) => {
+                assert_eq!((config.records, config.seed), (2000, 7));
+                assert_eq!(config.fault_every_seconds, 0);
+                assert_eq!(
+                    (config.dynamodb_port, config.moto_port, config.port),
+                    (8107, 5107, 3107)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         for bad in [
-            &["provision", "--prefix"][..],
+            &["soak", "--records"][..],
+            &["soak", "--records", "many"],
+            &["soak", "--port", "70000"],
+            &["soak", "--prefix", "x-"],
+            &["provision", "--prefix"],
             &["provision", "--bogus"],
             &["provision", "--port", "1"],
             &["up", "--port", "http"],

@@ -4,7 +4,7 @@
 //! are shown able to fail: the run's own observations, corrupted one way at a
 //! time, move the count they should.
 //!
-//! `SOAK_RECORDS` (default 600) and `SOAK_SEED` choose the run.
+//! `SOAK_RECORDS` (default 300) and `SOAK_SEED` choose the run.
 
 use devstack::soak::{check, summary_line, SoakConfig};
 
@@ -18,7 +18,7 @@ fn env_number(name: &str, default: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_short_soak_loses_duplicates_and_leaves_unannounced_nothing_and_its_checks_can_fail() {
     let config = SoakConfig {
-        records: env_number("SOAK_RECORDS", 600) as usize,
+        records: env_number("SOAK_RECORDS", 300) as usize,
         seed: env_number("SOAK_SEED", 20_261_123),
         fault_every_seconds: 4,
         ..SoakConfig::default()
