@@ -146,7 +146,15 @@ fn parse_soak(args: &[String]) -> Result<devstack::soak::SoakConfig, String> {
 
 /// The soak; its last line is the counts, and it fails when one is not zero.
 async fn soak(config: devstack::soak::SoakConfig) -> ExitCode {
-    match devstack::soak::run(config).await {
+    // Ctrl-C drops the run, and with it the services it started.
+    let outcome = tokio::select! {
+        outcome = devstack::soak::run(config) => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("devstack: soak interrupted");
+            return ExitCode::from(130);
+        }
+    };
+    match outcome {
         Ok(report) => {
             println!("{}", report.summary());
             if report.counts.all_zero() {

@@ -88,13 +88,19 @@ pub async fn run_on(
     let bus = p.bus("ReconciliationBus")?.to_owned();
     let jobs = p.queue("ReprocessingQueue")?.clone();
     let pix_inputs = p.queue("PixInputQueue")?.clone();
-    let tap = add_subscriber(
-        &clients,
-        &bus,
-        &serde_json::json!({"source": ["clearing", "pix"]}),
-        &format!("{}EventsTap", config.prefix),
-    )
-    .await?;
+    // Quiet, nobody reads the tap: it is not made (it would only load moto).
+    let tap = match output {
+        Output::Show => Some(
+            add_subscriber(
+                &clients,
+                &bus,
+                &serde_json::json!({"source": ["clearing", "pix"]}),
+                &format!("{}EventsTap", config.prefix),
+            )
+            .await?,
+        ),
+        Output::Quiet => None,
+    };
 
     let settings = local_settings()?;
     let env = Env::from_pairs(function_env(&p, &settings)?);
@@ -137,7 +143,7 @@ pub async fn run_on(
         let (worker, clients) = (worker.clone(), clients.clone());
         tasks.spawn(async move { feed_worker(clients, queue, worker, output).await });
     }
-    if output == Output::Show {
+    if let Some(tap) = tap {
         let clients = clients.clone();
         tasks.spawn(async move { show_events(clients, tap).await });
     }

@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
 use shared::config::Env;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::plan::{Kind, Plan};
 use super::truth::Truth;
-use crate::{delete_batch, receive_batch, DevstackError, LocalClients, QueueInfo};
+use crate::{receive_batch, DevstackError, LocalClients, QueueInfo};
 
 const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -356,7 +357,18 @@ pub async fn capture(
             events.extend(bodies);
         }
         // Undeleted, a message comes back after the visibility timeout: a duplicate, never a loss.
-        let _ = delete_batch(&clients, &queue, &batch).await;
+        let entries = batch.iter().enumerate().filter_map(|(i, r)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(r.receipt_handle.clone()?)
+                .build()
+                .ok()
+        });
+        let entries: Vec<_> = entries.collect();
+        if !entries.is_empty() {
+            let delete = clients.sqs.delete_message_batch().queue_url(&queue.url);
+            let _ = delete.set_entries(Some(entries)).send().await;
+        }
     }
 }
 

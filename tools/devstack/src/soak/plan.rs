@@ -118,7 +118,7 @@ impl Plan {
     }
 }
 
-/// Records in shuffled order, 20 to 60 a notification; 5% repeated inside
+/// Records in shuffled order, 10 to 30 a notification; 5% repeated inside
 /// their notification, 10% repeated in a later one.
 fn notifications(rng: &mut Rng, count: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..count).collect();
@@ -126,7 +126,7 @@ fn notifications(rng: &mut Rng, count: usize) -> Vec<Vec<usize>> {
     let mut out: Vec<Vec<usize>> = Vec::new();
     let mut rest = order.as_slice();
     while !rest.is_empty() {
-        let size = (20 + rng.below(41) as usize).min(rest.len());
+        let size = (10 + rng.below(21) as usize).min(rest.len());
         let (head, tail) = rest.split_at(size);
         let mut notification = head.to_vec();
         for &i in head {
