@@ -23,6 +23,7 @@ mod sam_env;
 pub mod samples;
 mod settings;
 pub mod soak;
+mod stream_source;
 mod template;
 mod tokens;
 
@@ -50,6 +51,9 @@ pub use sam_env::{
 };
 pub use settings::{
     function_env, local_settings, parse_env_file, resource_env, signing_secret, LOCAL_ENV_FILE,
+};
+pub use stream_source::{
+    PumpStats, RunningPump, StartingPosition, StreamFunction, StreamPump, StreamSourceSpec,
 };
 pub use template::Template;
 pub use tokens::{dev_token, mint_hs256, Claims};

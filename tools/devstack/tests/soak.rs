@@ -26,6 +26,7 @@ async fn a_short_soak_loses_duplicates_and_leaves_unannounced_nothing_and_its_ch
     let report = devstack::soak::run(config.clone())
         .await
         .expect("the soak runs");
+    println!("{}", report.summary());
     assert!(report.faults > 0, "faults were injected");
     assert_eq!(report.records, config.records);
     assert_eq!(

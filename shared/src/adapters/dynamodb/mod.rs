@@ -47,6 +47,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
     ReconciliationRequest, StoreError,
@@ -153,8 +154,9 @@ impl ClearingStore for DynamoDbClearingStore {
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
-        DynamoDbClearingStore::insert_message(self, message, claim).await
+        DynamoDbClearingStore::insert_message(self, message, claim, outbox).await
     }
 
     async fn update_messages(
@@ -162,8 +164,9 @@ impl ClearingStore for DynamoDbClearingStore {
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::update_messages(self, updates, claim, request).await
+        DynamoDbClearingStore::update_messages(self, updates, claim, request, outbox).await
     }
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
