@@ -182,13 +182,12 @@ pub trait ClearingStore: Send + Sync {
     /// stored, or stored by another delivery, is passed over by the searches.
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError>;
 
-    /// Records a refused conflicting record with `outbox` (its announcement)
-    /// in its item (idempotent: the same refused payload under the same id is
-    /// one record, announced once).
+    /// Records a refused conflicting record with its announcement (idempotent:
+    /// the same refused payload under the same id is one record).
     async fn save_conflict(
         &self,
         conflict: &crate::clearing::conflict::ClearingConflict,
-        outbox: &[OutboxEntry],
+        outbox: &[crate::outbox::OutboxEntry],
     ) -> Result<(), StoreError>;
 
     async fn message(

@@ -138,16 +138,6 @@ impl MemoryStore {
         lock(&self.tables).rejected.clone()
     }
 
-    /// Every conflicting record refused, by id and payload digest.
-    pub fn conflicts(&self) -> Vec<ClearingConflict> {
-        lock(&self.tables).conflicts.values().cloned().collect()
-    }
-
-    /// Makes every insert of message `id` fail as a ValidationException would.
-    pub fn refuse(&self, id: &str) {
-        lock(&self.tables).refused.insert(id.to_owned());
-    }
-
     /// Takes the outbox entries written since the last drain, in write order.
     pub fn drain_outbox(&self) -> Vec<OutboxEntry> {
         std::mem::take(&mut lock(&self.tables).outbox)
@@ -167,6 +157,16 @@ impl MemoryStore {
             return Err(e);
         }
         Ok(entries.len())
+    }
+
+    /// Every conflicting record refused, by id and payload digest.
+    pub fn conflicts(&self) -> Vec<ClearingConflict> {
+        lock(&self.tables).conflicts.values().cloned().collect()
+    }
+
+    /// Makes every insert of message `id` fail as a ValidationException would.
+    pub fn refuse(&self, id: &str) {
+        lock(&self.tables).refused.insert(id.to_owned());
     }
 
     /// Stores a message as it is (test set-up), replacing any stored under its id.
@@ -340,7 +340,7 @@ impl ClearingStore for MemoryStore {
             conflict.payload_digest.clone(),
         );
         let mut t = lock(&self.tables);
-        // Written again by a redelivery: as on the stream, only a new item announces.
+        // Rewriting the same conflict adds nothing to the stream's view.
         if t.conflicts.insert(key, conflict.clone()).is_none() {
             t.outbox.extend_from_slice(outbox);
         }

@@ -152,8 +152,9 @@ impl IngestService<'_> {
         Ok(acknowledge(received, outcomes))
     }
 
-    /// Records each conflict with its announcement (written in its item, like
-    /// a message's) and counts the outcomes.
+    /// Records the conflicts (each with its event in its item's outbox) and
+    /// counts the outcomes. A stored message's event went out with its first
+    /// write, so a redelivery announces nothing again.
     async fn record_outcomes(
         &self,
         outcomes: &BTreeMap<usize, Outcome>,
@@ -174,8 +175,8 @@ impl IngestService<'_> {
                 *duplicate,
             );
             if let Some(conflict) = conflict {
-                let announcement = [OutboxEntry::from(clearing_conflict_event(conflict))];
-                self.store.save_conflict(conflict, &announcement).await?;
+                let event = OutboxEntry::from(clearing_conflict_event(conflict));
+                self.store.save_conflict(conflict, &[event]).await?;
             }
         }
         tally.record();
@@ -309,6 +310,15 @@ impl IngestService<'_> {
     }
 }
 
+/// The event of a message's outcome, written with it. A redelivery writes
+/// nothing, so announces nothing again: the first write's stream record did.
+fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
+    clearing_event(message)
+        .map(OutboxEntry::from)
+        .into_iter()
+        .collect()
+}
+
 /// The first record of each id, and the later ones, each with its place.
 type Indexed = Vec<(usize, PreparedRecord)>;
 fn first_of_each_id(prepared: Vec<PreparedRecord>) -> (Indexed, Indexed) {
@@ -390,15 +400,6 @@ fn acknowledge(received: usize, outcomes: BTreeMap<usize, Outcome>) -> ClearingA
         }
     }
     ack
-}
-
-/// The event of a message's outcome, written with it. A redelivery writes
-/// nothing, so announces nothing again: the first write's stream record did.
-fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
-    clearing_event(message)
-        .map(OutboxEntry::from)
-        .into_iter()
-        .collect()
 }
 
 /// The message as it now stands, and whether an earlier delivery stored it.

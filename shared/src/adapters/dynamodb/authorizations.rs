@@ -7,11 +7,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::items::{authorization_key, authorization_pk, key, s, stamp, with_outbox, AUTH_SK};
+use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
 use super::{corrupt, is_conditional_failure, sdk_error, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::conflict::ClearingConflict;
-use crate::outbox::OutboxEntry;
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
@@ -109,12 +108,10 @@ impl DynamoDbClearingStore {
 
     /// A refused conflicting record, one item per id and refused payload (a
     /// redelivery writes the same item again).
-    /// Written again by a redelivery: the same entries in the old image, so
-    /// the publisher announces it once.
     pub(super) async fn save_conflict(
         &self,
         c: &ClearingConflict,
-        outbox: &[OutboxEntry],
+        outbox: &[crate::outbox::OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut item: Item = serde_dynamo::to_item(c).map_err(corrupt)?;
         item.extend(key(
@@ -122,6 +119,7 @@ impl DynamoDbClearingStore {
             &c.payload_digest,
         ));
         item.insert("entity".into(), s("CLEARING_CONFLICT"));
-        self.put(with_outbox(item, outbox)).await
+        // Rewritten unchanged on a redelivery: the stream sees no new entry.
+        self.put(super::items::with_outbox(item, outbox)).await
     }
 }
