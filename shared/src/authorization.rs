@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::authorization_change::{change_id, AuthorizationChange, AuthorizationChangeKind};
 use crate::clearing::currency;
 use crate::clearing::fields::parse_amount;
 use crate::clearing::notification::{check_count, check_sizes, parse_envelope, NotificationError};
@@ -81,6 +82,19 @@ pub struct Authorization {
     #[serde(default)]
     pub claimed_by: Option<String>,
     pub raw_payload: String,
+    /// Reversed so far; the amount still authorized is `amount - reversed_amount`.
+    #[serde(default)]
+    pub reversed_amount: Decimal,
+    /// Number of changes so far; updates are conditional on it.
+    #[serde(default = "first_version")]
+    pub version: u64,
+    /// Every record that changed it, in order (the first is the one that created it).
+    #[serde(default)]
+    pub history: Vec<AuthorizationChange>,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 impl Authorization {
@@ -132,6 +146,9 @@ struct WireAuthorization<'a> {
     merchant_category_code: Option<String>,
     authorization_date_time: String,
     status: AuthorizationStatus,
+    /// For a partial reversal (status REVERSED): the amount reversed; absent, all of it.
+    #[serde(borrow, default)]
+    reversal_amount: Option<&'a RawValue>,
 }
 
 /// Splits an authorization notification into readable and rejected records.
@@ -212,6 +229,45 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
             ));
         }
     }
+    let reversal = reversal_of(&wire, amount)?;
+    let (kind, status, reversed_amount) = match (wire.status, reversal) {
+        (AuthorizationStatus::Reversed, Some(r)) if r < amount => (
+            AuthorizationChangeKind::PartiallyReversed,
+            AuthorizationStatus::Approved,
+            r,
+        ),
+        (AuthorizationStatus::Reversed, _) => (
+            AuthorizationChangeKind::Reversed,
+            AuthorizationStatus::Reversed,
+            amount,
+        ),
+        (AuthorizationStatus::Approved, _) => (
+            AuthorizationChangeKind::Approved,
+            AuthorizationStatus::Approved,
+            Decimal::ZERO,
+        ),
+        (AuthorizationStatus::Declined, _) => (
+            AuthorizationChangeKind::Declined,
+            AuthorizationStatus::Declined,
+            Decimal::ZERO,
+        ),
+    };
+    let change = AuthorizationChange {
+        version: 1,
+        kind,
+        amount: if reversed_amount.is_zero() {
+            amount
+        } else {
+            reversed_amount
+        },
+        status,
+        reversed_amount,
+        at: Utc::now(),
+        actor: format!("webhook:{}", card_network.to_ascii_lowercase()),
+        change_id: change_id(raw.get()),
+        matched_clearing: None,
+        raw_payload: raw.get().to_owned(),
+    };
     Ok(Authorization {
         trans_uid: wire.trans_uid,
         card_network: card_network.to_owned(),
@@ -223,10 +279,33 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         currency: wire.transaction_currency,
         merchant_category_code: wire.merchant_category_code,
         authorized_at,
-        status: wire.status,
+        status,
         claimed_by: None,
         raw_payload: raw.get().to_owned(),
+        reversed_amount,
+        version: 1,
+        history: vec![change],
     })
+}
+
+/// The amount a REVERSED record reverses, when it names one: positive, in the
+/// currency's minor units, at most the authorized amount.
+fn reversal_of(wire: &WireAuthorization<'_>, amount: Decimal) -> Result<Option<Decimal>, String> {
+    let Some(raw) = wire.reversal_amount else {
+        return Ok(None);
+    };
+    let r =
+        parse_amount(raw.get().trim_matches('"')).map_err(|e| format!("reversalAmount: {e}"))?;
+    let units = currency::minor_units(&wire.transaction_currency).unwrap_or(2);
+    if r <= Decimal::ZERO || r > amount || !currency::fits_minor_units(r, units) {
+        return Err(format!(
+            "reversalAmount: {r} must be above zero, at most the transactionAmount {amount}, with at most {units} decimal places"
+        ));
+    }
+    if wire.status != AuthorizationStatus::Reversed {
+        return Err("reversalAmount: only a REVERSED record reverses an amount".into());
+    }
+    Ok(Some(r))
 }
 
 #[cfg(test)]

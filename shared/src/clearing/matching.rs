@@ -223,15 +223,17 @@ fn compare_amounts(
             detail,
         ))
     };
-    let Some(difference) = clearing.transaction_amount.checked_sub(auth.amount) else {
+    // What is still authorized: a partial reversal lowers it.
+    let authorized = auth.open_amount();
+    let Some(difference) = clearing.transaction_amount.checked_sub(authorized) else {
         return divergent(format!(
             "cleared {} and authorized {} cannot be compared: out of range",
-            clearing.transaction_amount, auth.amount
+            clearing.transaction_amount, authorized
         ));
     };
     let details = |tolerance_rule| MatchDetails {
         authorization_trans_uid: auth.trans_uid.clone(),
-        authorized_amount: auth.amount,
+        authorized_amount: authorized,
         cleared_amount: clearing.transaction_amount,
         difference,
         currency: auth.currency.clone(),
@@ -252,7 +254,7 @@ fn compare_amounts(
             "cleared {} {} but authorized {} (difference {difference}); no tolerance applies to merchant category {}",
             clearing.transaction_amount,
             auth.currency,
-            auth.amount,
+            authorized,
             mcc.unwrap_or("(none)")
         ));
     };
@@ -266,7 +268,7 @@ fn compare_amounts(
         Some(allowed) if difference <= allowed => MatchOutcome::Matched(details(Some(rule.name.clone()))),
         _ => divergent(format!(
             "cleared {} {} is {difference} above the authorized {}, more than the {}% allowed by `{}`",
-            clearing.transaction_amount, auth.currency, auth.amount, rule.max_over_percent, rule.name
+            clearing.transaction_amount, auth.currency, authorized, rule.max_over_percent, rule.name
         )),
     }
 }
@@ -301,6 +303,9 @@ mod tests {
             status: AuthorizationStatus::Approved,
             claimed_by: None,
             raw_payload: "{}".into(),
+            reversed_amount: Decimal::ZERO,
+            version: 1,
+            history: Vec::new(),
         }
     }
 
@@ -430,6 +435,36 @@ mod tests {
             reason(match_clearing(
                 &clearing("12.34", "4111"),
                 Some(&declined),
+                &rules()
+            )),
+            PendingReasonCode::AuthorizationNotApproved
+        );
+    }
+
+    #[test]
+    fn a_partially_reversed_authorization_clears_only_what_is_left() {
+        let mut partly = auth("100.00");
+        partly.reversed_amount = Decimal::from_str("30.00").unwrap();
+        let MatchOutcome::Matched(m) =
+            match_clearing(&clearing("70.00", "4111"), Some(&partly), &rules())
+        else {
+            panic!("not matched")
+        };
+        assert_eq!(m.authorized_amount.to_string(), "70.00");
+        assert_eq!(
+            reason(match_clearing(
+                &clearing("100.00", "4111"),
+                Some(&partly),
+                &rules()
+            )),
+            PendingReasonCode::AmountDivergent
+        );
+        let mut reversed = auth("100.00");
+        reversed.status = AuthorizationStatus::Reversed;
+        assert_eq!(
+            reason(match_clearing(
+                &clearing("100.00", "4111"),
+                Some(&reversed),
                 &rules()
             )),
             PendingReasonCode::AuthorizationNotApproved
