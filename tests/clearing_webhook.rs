@@ -345,6 +345,7 @@ async fn a_claim_left_by_an_interrupted_redelivery_is_given_back_by_the_next() {
         trans_uid: uid.clone(),
         clearing_unique_id: "early-2".into(),
         already_held: false,
+        authorization_version: 1,
     };
     stack
         .store()

@@ -230,7 +230,38 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         }
     }
     let reversal = reversal_of(&wire, amount)?;
-    let (kind, status, reversed_amount) = match (wire.status, reversal) {
+    let change = first_change(wire.status, reversal, amount, card_network, raw.get());
+    let (status, reversed_amount) = (change.status, change.reversed_amount);
+    Ok(Authorization {
+        trans_uid: wire.trans_uid,
+        card_network: card_network.to_owned(),
+        card_hash: wire.card_reference,
+        financial_network_code: wire.financial_network_code,
+        reference_number: wire.reference_number,
+        settlement_date,
+        amount,
+        currency: wire.transaction_currency,
+        merchant_category_code: wire.merchant_category_code,
+        authorized_at,
+        status,
+        claimed_by: None,
+        raw_payload: raw.get().to_owned(),
+        reversed_amount,
+        version: 1,
+        history: vec![change],
+    })
+}
+
+/// The change a record makes to an authorization not stored yet: a reversal
+/// received before its approval stores the authorization reversed (in part or whole).
+fn first_change(
+    wire_status: AuthorizationStatus,
+    reversal: Option<Decimal>,
+    amount: Decimal,
+    card_network: &str,
+    raw: &str,
+) -> AuthorizationChange {
+    let (kind, status, reversed_amount) = match (wire_status, reversal) {
         (AuthorizationStatus::Reversed, Some(r)) if r < amount => (
             AuthorizationChangeKind::PartiallyReversed,
             AuthorizationStatus::Approved,
@@ -252,7 +283,7 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
             Decimal::ZERO,
         ),
     };
-    let change = AuthorizationChange {
+    AuthorizationChange {
         version: 1,
         kind,
         amount: if reversed_amount.is_zero() {
@@ -264,28 +295,10 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         reversed_amount,
         at: Utc::now(),
         actor: format!("webhook:{}", card_network.to_ascii_lowercase()),
-        change_id: change_id(raw.get()),
+        change_id: change_id(raw),
         matched_clearing: None,
-        raw_payload: raw.get().to_owned(),
-    };
-    Ok(Authorization {
-        trans_uid: wire.trans_uid,
-        card_network: card_network.to_owned(),
-        card_hash: wire.card_reference,
-        financial_network_code: wire.financial_network_code,
-        reference_number: wire.reference_number,
-        settlement_date,
-        amount,
-        currency: wire.transaction_currency,
-        merchant_category_code: wire.merchant_category_code,
-        authorized_at,
-        status,
-        claimed_by: None,
-        raw_payload: raw.get().to_owned(),
-        reversed_amount,
-        version: 1,
-        history: vec![change],
-    })
+        raw_payload: raw.to_owned(),
+    }
 }
 
 /// The amount a REVERSED record reverses, when it names one: positive, in the

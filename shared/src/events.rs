@@ -4,8 +4,12 @@
 //! same fact, in the entry's `resources` as `urn:clearing-reconciliation:event:<uuid>`
 //! (clearing events also repeat it as `detail.event_id`): subscribers dedupe on it.
 
+use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
+
+use crate::authorization::{Authorization, AuthorizationStatus};
+use crate::authorization_change::AuthorizationChangeKind;
 
 use crate::clearing::{ClearingMessage, ClearingStatus, FieldValues, MatchDetails, PendingReason};
 
@@ -93,4 +97,81 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         // Serializing plain data with string keys cannot fail.
         detail: serde_json::to_string(&detail).unwrap_or_default(),
     })
+}
+
+pub const AUTHORIZATION_REVERSED: &str = "authorization.reversed";
+pub const AUTHORIZATION_PARTIALLY_REVERSED: &str = "authorization.partially_reversed";
+/// A clearing already MATCHED to an authorization that was then reversed (in full or in part).
+pub const CLEARING_AUTHORIZATION_REVERSED: &str = "clearing_message.authorization_reversed";
+
+#[derive(Serialize)]
+struct AuthorizationEventDetail<'a> {
+    event_id: Uuid,
+    trans_uid: &'a str,
+    card_network: &'a str,
+    card_hash: &'a str,
+    status: AuthorizationStatus,
+    /// The authorization's version this change made.
+    version: u64,
+    change: AuthorizationChangeKind,
+    /// The amount this record reversed.
+    amount: Decimal,
+    authorized_amount: Decimal,
+    /// Reversed in total after this change.
+    reversed_amount: Decimal,
+    currency: &'a str,
+    /// The first presentment MATCHED to it when it was reversed, if any.
+    matched_clearing: Option<&'a str>,
+    occurred_at: String,
+}
+
+/// The events announcing the change an authorization's `version` recorded: a
+/// reversal (full or partial), and, when a clearing was already MATCHED to it,
+/// that clearing's. Approvals and declines announce nothing. The same change
+/// gives the same events (ids included) however often it is announced.
+pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundEvent> {
+    let Some(change) = auth.history.iter().find(|c| c.version == version) else {
+        return Vec::new();
+    };
+    let detail_type = match change.kind {
+        AuthorizationChangeKind::Reversed => AUTHORIZATION_REVERSED,
+        AuthorizationChangeKind::PartiallyReversed => AUTHORIZATION_PARTIALLY_REVERSED,
+        AuthorizationChangeKind::Approved | AuthorizationChangeKind::Declined => return Vec::new(),
+    };
+    let name = format!("authorization/{}/v{version}", auth.trans_uid);
+    let detail = |event_id| AuthorizationEventDetail {
+        event_id,
+        trans_uid: &auth.trans_uid,
+        card_network: &auth.card_network,
+        card_hash: &auth.card_hash,
+        status: change.status,
+        version,
+        change: change.kind,
+        amount: change.amount,
+        authorized_amount: auth.amount,
+        reversed_amount: change.reversed_amount,
+        currency: &auth.currency,
+        matched_clearing: change.matched_clearing.as_deref(),
+        occurred_at: change
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
+    let event = |name: String, detail_type: &str| {
+        let id = stable_id(&name);
+        OutboundEvent {
+            id,
+            source: CLEARING_EVENT_SOURCE.into(),
+            detail_type: detail_type.into(),
+            // Serializing plain data with string keys cannot fail.
+            detail: serde_json::to_string(&detail(id)).unwrap_or_default(),
+        }
+    };
+    let mut events = vec![event(name.clone(), detail_type)];
+    if let Some(clearing) = &change.matched_clearing {
+        events.push(event(
+            format!("clearing/{clearing}/{name}"),
+            CLEARING_AUTHORIZATION_REVERSED,
+        ));
+    }
+    events
 }

@@ -127,6 +127,19 @@ pub trait ClearingStore: Send + Sync {
         rejected: &RejectedAuthorization,
     ) -> Result<(), StoreError>;
 
+    /// The authorization stored under a transUid, read strongly consistent:
+    /// what a change is computed from.
+    async fn authorization(&self, trans_uid: &str) -> Result<Option<Authorization>, StoreError>;
+
+    /// Writes an authorization's new state and history (never its claim), only
+    /// if it is still at `expected_version` and its claim is still the one
+    /// `authorization.claimed_by` names; else [`StoreError::VersionConflict`].
+    async fn update_authorization(
+        &self,
+        authorization: &Authorization,
+        expected_version: u64,
+    ) -> Result<(), StoreError>;
+
     /// Stores a new message (and takes its authorization claim) unless a
     /// message with that id is stored already.
     async fn insert_message(

@@ -50,6 +50,12 @@ impl ClearingStore for Empty {
     ) -> Result<(), StoreError> {
         unreachable!("the worker never stores authorizations")
     }
+    async fn authorization(&self, _: &str) -> Result<Option<Authorization>, StoreError> {
+        unreachable!("the worker never changes authorizations")
+    }
+    async fn update_authorization(&self, _: &Authorization, _: u64) -> Result<(), StoreError> {
+        unreachable!("the worker never changes authorizations")
+    }
     async fn insert_message(
         &self,
         _: &ClearingMessage,

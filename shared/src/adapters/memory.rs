@@ -46,10 +46,11 @@ impl Tables {
     fn take_claim(&mut self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
         match self.authorizations.get_mut(&claim.trans_uid) {
             Some(auth)
-                if auth
-                    .claimed_by
-                    .as_ref()
-                    .is_none_or(|id| *id == claim.clearing_unique_id) =>
+                if auth.version == claim.authorization_version
+                    && auth
+                        .claimed_by
+                        .as_ref()
+                        .is_none_or(|id| *id == claim.clearing_unique_id) =>
             {
                 auth.claimed_by = Some(claim.clearing_unique_id.clone());
                 Ok(())
@@ -85,9 +86,10 @@ impl Tables {
         }
         if let Some(c) = claim {
             let free = self.authorizations.get(&c.trans_uid).is_some_and(|a| {
-                a.claimed_by
-                    .as_ref()
-                    .is_none_or(|id| *id == c.clearing_unique_id)
+                a.version == c.authorization_version
+                    && a.claimed_by
+                        .as_ref()
+                        .is_none_or(|id| *id == c.clearing_unique_id)
             });
             if !free {
                 return Err(StoreError::ClaimLost(c.trans_uid.clone()));
@@ -228,6 +230,25 @@ impl ClearingStore for MemoryStore {
         rejected: &RejectedAuthorization,
     ) -> Result<(), StoreError> {
         lock(&self.tables).rejected.push(rejected.clone());
+        Ok(())
+    }
+
+    async fn authorization(&self, trans_uid: &str) -> Result<Option<Authorization>, StoreError> {
+        Ok(lock(&self.tables).authorizations.get(trans_uid).cloned())
+    }
+
+    async fn update_authorization(
+        &self,
+        authorization: &Authorization,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut t = lock(&self.tables);
+        let stored = t
+            .authorizations
+            .get_mut(&authorization.trans_uid)
+            .filter(|a| a.version == expected_version && a.claimed_by == authorization.claimed_by)
+            .ok_or_else(|| StoreError::VersionConflict(authorization.trans_uid.clone()))?;
+        *stored = authorization.clone();
         Ok(())
     }
 

@@ -159,6 +159,9 @@ pub struct AuthorizationClaim {
     /// after the claim was taken): a store may skip writing it again where
     /// that is safe, and must still give it back if the message is stored unmatched.
     pub already_held: bool,
+    /// The authorization's version the match was decided on: the claim is
+    /// taken only if it is still that version (a reversal meanwhile changes it).
+    pub authorization_version: u64,
 }
 
 /// A record read and validated, waiting for its authorization lookup.
@@ -220,6 +223,7 @@ fn outcome_of(
                         clearing_unique_id: valid.clearing_unique_id.clone(),
                         already_held: auth.claimed_by.as_deref()
                             == Some(valid.clearing_unique_id.as_str()),
+                        authorization_version: auth.version,
                     })
                 }
                 _ => None,

@@ -9,9 +9,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::authorization::{
-    parse_authorization_notification, Authorization, RejectedAuthorization,
-};
+use crate::authorization::{Authorization, RejectedAuthorization};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{
     parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, NotificationError,
@@ -19,9 +17,7 @@ use crate::clearing::{
 };
 use crate::events::clearing_event;
 use crate::metrics::IngestTally;
-use crate::ports::{
-    Arrivals, AuthorizationSaved, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError,
-};
+use crate::ports::{Arrivals, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError};
 
 /// How many records are written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -48,7 +44,11 @@ pub struct ClearingAck {
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizationAck {
     pub received: usize,
+    /// New authorizations stored.
     pub stored: usize,
+    /// Stored authorizations changed by a record (a reversal), now or by an earlier delivery.
+    pub updated: usize,
+    /// Records that repeat what is stored.
     pub duplicates: usize,
     pub rejected: Vec<RejectedAuthorization>,
 }
@@ -193,34 +193,6 @@ impl IngestService<'_> {
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// Stores every readable authorization; unreadable ones are kept aside with the reason.
-    pub async fn ingest_authorizations(
-        &self,
-        network: &str,
-        body: &[u8],
-    ) -> Result<AuthorizationAck, IngestError> {
-        let parsed = parse_authorization_notification(body, network)?;
-        let mut ack = AuthorizationAck {
-            received: parsed.len(),
-            stored: 0,
-            duplicates: 0,
-            rejected: Vec::new(),
-        };
-        for record in parsed {
-            match record {
-                Ok(auth) => match self.store.save_authorization(&auth).await? {
-                    AuthorizationSaved::Inserted => ack.stored += 1,
-                    AuthorizationSaved::AlreadyStored => ack.duplicates += 1,
-                },
-                Err(rejected) => {
-                    self.store.save_rejected_authorization(&rejected).await?;
-                    ack.rejected.push(rejected);
-                }
-            }
-        }
-        Ok(ack)
     }
 }
 

@@ -89,6 +89,87 @@ impl DynamoDbClearingStore {
         Ok(saved)
     }
 
+    pub(super) async fn authorization(
+        &self,
+        trans_uid: &str,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(authorization_key(trans_uid)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        resp.item()
+            .cloned()
+            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .transpose()
+    }
+
+    /// Sets every attribute of the authorization but its key and its claim,
+    /// conditional on its version and on the claim being the one read (a claim
+    /// taken meanwhile must be seen by the change: it names the clearing to announce).
+    pub(super) async fn update_authorization(
+        &self,
+        auth: &Authorization,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            if name == "claimed_by" {
+                continue;
+            }
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+            sets.push(format!("#a{i} = :a{i}"));
+        }
+        names.insert("#version".into(), "version".into());
+        names.insert("#claimed".into(), "claimed_by".into());
+        values.insert(
+            ":expected".into(),
+            AttributeValue::N(expected_version.to_string()),
+        );
+        // Items stored before authorizations had versions are at version 1.
+        let version = if expected_version == 1 {
+            "(attribute_not_exists(#version) OR #version = :expected)"
+        } else {
+            "#version = :expected"
+        };
+        let claim = match &auth.claimed_by {
+            Some(id) => {
+                values.insert(":claimed".into(), s(id.clone()));
+                "#claimed = :claimed"
+            }
+            None => {
+                values.insert(":nul".into(), s("NULL"));
+                "(attribute_not_exists(#claimed) OR attribute_type(#claimed, :nul))"
+            }
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(authorization_key(&auth.trans_uid)))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(format!("attribute_exists(pk) AND {version} AND {claim}"))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
+                Err(StoreError::VersionConflict(auth.trans_uid.clone()))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     pub(super) async fn save_rejected_authorization(
         &self,
         rejected: &RejectedAuthorization,

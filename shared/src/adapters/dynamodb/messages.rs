@@ -20,8 +20,16 @@ use super::{
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{InsertOutcome, ReconciliationRequest, StoreError};
 
-/// An authorization is claimed once, by one first presentment (`:id`).
-const CLAIM_CONDITION: &str = "attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null)";
+/// An authorization is claimed once, by one first presentment (`:id`), and only
+/// as it was when matched: a reversal meanwhile (a new version) makes the match
+/// decide again. Items stored before authorizations had versions are at version 1.
+fn claim_condition(version: u64) -> &'static str {
+    if version == 1 {
+        "attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null) AND (attribute_not_exists(version) OR version = :version)"
+    } else {
+        "attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null) AND version = :version"
+    }
+}
 
 impl DynamoDbClearingStore {
     /// A matched first presentment takes its authorization's claim first and
@@ -101,9 +109,13 @@ impl DynamoDbClearingStore {
             .table_name(&self.table)
             .set_key(Some(authorization_key(&claim.trans_uid)))
             .update_expression("SET claimed_by = :id")
-            .condition_expression(CLAIM_CONDITION)
+            .condition_expression(claim_condition(claim.authorization_version))
             .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
             .expression_attribute_values(":null", AttributeValue::Null(true))
+            .expression_attribute_values(
+                ":version",
+                AttributeValue::N(claim.authorization_version.to_string()),
+            )
             .build()
             .map_err(unavailable)
     }

@@ -149,6 +149,18 @@ impl ClearingStore for DynamoDbClearingStore {
         DynamoDbClearingStore::save_rejected_authorization(self, rejected).await
     }
 
+    async fn authorization(&self, trans_uid: &str) -> Result<Option<Authorization>, StoreError> {
+        DynamoDbClearingStore::authorization(self, trans_uid).await
+    }
+
+    async fn update_authorization(
+        &self,
+        authorization: &Authorization,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::update_authorization(self, authorization, expected_version).await
+    }
+
     async fn insert_message(
         &self,
         message: &ClearingMessage,

@@ -1,0 +1,195 @@
+//! The clearing lifecycle through the webhook handler, against DynamoDB Local
+//! and moto: authorizations that change after they were stored.
+
+use std::time::Duration;
+
+use clearing_webhook::handle;
+use integration_tests::*;
+use shared::authorization::AuthorizationStatus;
+use shared::clearing::AuthorizationClaim;
+use shared::ports::{ClearingStore, StoreError};
+
+const CLEARING: &str = "/v1/webhooks/mastercard/clearing";
+const AUTHORIZATIONS: &str = "/v1/webhooks/mastercard/authorizations";
+
+async fn post(stack: &TestStack, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let resp = handle(&stack.webhook(), signed_webhook(path, body))
+        .await
+        .unwrap();
+    (resp.status().as_u16(), response_json(&resp))
+}
+
+/// A reversal of `uid` (the whole amount unless `reversal` names a part).
+fn reversal(uid: &str, card: &str, amount: &str, reversal: Option<&str>) -> String {
+    let part = reversal
+        .map(|r| format!(r#", "reversalAmount": {r}"#))
+        .unwrap_or_default();
+    authorization(uid, card, amount, "4111").replace(
+        r#""status": "APPROVED""#,
+        &format!(r#""status": "REVERSED"{part}"#),
+    )
+}
+
+fn notification(records: &[String]) -> String {
+    format!(r#"{{"clearing": [{}]}}"#, records.join(","))
+}
+
+#[tokio::test]
+async fn a_reversal_after_a_match_updates_the_authorization_and_announces_the_clearing() {
+    let stack = TestStack::new().await;
+    let (card, uid) = (unique("card-"), unique("uid-"));
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "100.00", "4111"),
+    )
+    .await;
+    let (_, ack) = post(
+        &stack,
+        CLEARING,
+        &notification(&[clearing_record("rev-1", &uid, &card, "100.00", "4111")]),
+    )
+    .await;
+    assert_eq!(ack["results"][0]["status"], "MATCHED", "{ack}");
+
+    let body = reversal(&uid, &card, "100.00", None);
+    let (status, ack) = post(&stack, AUTHORIZATIONS, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(
+        (ack["stored"].as_u64(), ack["updated"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let stored = stack.store().authorization(&uid).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Reversed);
+    assert_eq!((stored.version, stored.history.len()), (2, 2));
+    assert_eq!(
+        stored.claimed_by.as_deref(),
+        Some("rev-1"),
+        "the claim is kept"
+    );
+
+    let events = stack
+        .drain(&stack.all_events, 3, Duration::from_secs(10))
+        .await;
+    let types: Vec<_> = events
+        .iter()
+        .map(|e| e["detail-type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"authorization.reversed"), "{types:?}");
+    let announced = events
+        .iter()
+        .find(|e| e["detail-type"] == "clearing_message.authorization_reversed")
+        .expect("the matched clearing is announced");
+    assert_eq!(announced["detail"]["matched_clearing"], "rev-1");
+    assert_eq!(announced["detail"]["trans_uid"], uid.as_str());
+
+    // Redelivered: nothing changes, the same facts are announced again.
+    let (_, again) = post(&stack, AUTHORIZATIONS, &body).await;
+    assert_eq!(again["updated"], 1);
+    assert_eq!(
+        stack
+            .store()
+            .authorization(&uid)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+    let repeated = stack
+        .drain(&stack.all_events, 2, Duration::from_secs(10))
+        .await;
+    let ids = |es: &[serde_json::Value]| {
+        let mut v: Vec<_> = es
+            .iter()
+            .map(|e| e["detail"]["event_id"].to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let first: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] != "clearing_message.matched")
+        .cloned()
+        .collect();
+    assert_eq!(ids(&repeated), ids(&first));
+
+    // A first presentment decided on the authorization as it was before the
+    // reversal cannot take its claim now.
+    let stale = AuthorizationClaim {
+        trans_uid: uid.clone(),
+        clearing_unique_id: "rev-late".into(),
+        already_held: false,
+        authorization_version: 1,
+    };
+    let lost = stack.store().update_messages(&[], Some(&stale), None).await;
+    assert!(matches!(lost, Err(StoreError::ClaimLost(_))), "{lost:?}");
+}
+
+#[tokio::test]
+async fn a_partial_reversal_leaves_the_rest_to_clear_and_a_later_clearing_sees_it() {
+    let stack = TestStack::new().await;
+    let card = unique("card-");
+    let (partly, fully) = (unique("uid-"), unique("uid-"));
+    // Approval and reversals in one notification: applied in order.
+    let body = format!(
+        r#"{{"authorizations": [{}, {}, {}, {}]}}"#,
+        authorization_record(&authorization(&partly, &card, "100.00", "4111")),
+        authorization_record(&reversal(&partly, &card, "100.00", Some("30.00"))),
+        authorization_record(&authorization(&fully, &card, "100.00", "4111")),
+        authorization_record(&reversal(&fully, &card, "100.00", None)),
+    );
+    let (status, ack) = post(&stack, AUTHORIZATIONS, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(
+        (ack["stored"].as_u64(), ack["updated"].as_u64()),
+        (Some(2), Some(2))
+    );
+    let (_, ack) = post(
+        &stack,
+        CLEARING,
+        &notification(&[
+            clearing_record("part-1", &partly, &card, "70.00", "4111"),
+            clearing_record("full-1", &fully, &card, "100.00", "4111"),
+        ]),
+    )
+    .await;
+    assert_eq!(ack["results"][0]["status"], "MATCHED", "{ack}");
+    assert_eq!(
+        ack["results"][1]["pendingReason"]["code"],
+        "AUTHORIZATION_NOT_APPROVED"
+    );
+    let m = stack.store().message("part-1").await.unwrap().unwrap();
+    assert_eq!(m.matched.unwrap().authorized_amount.to_string(), "70.00");
+}
+
+#[tokio::test]
+async fn a_thousand_authorizations_are_written_concurrently() {
+    let stack = TestStack::new().await;
+    let card = unique("card-");
+    let prefix = unique("many-");
+    let records: Vec<_> = (0..1000)
+        .map(|i| {
+            authorization_record(&authorization(
+                &format!("{prefix}{i}"),
+                &card,
+                "1.00",
+                "4111",
+            ))
+        })
+        .collect();
+    let body = format!(r#"{{"authorizations": [{}]}}"#, records.join(","));
+    let started = std::time::Instant::now();
+    let (status, ack) = post(&stack, AUTHORIZATIONS, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["stored"], 1000);
+    println!("1,000 authorizations stored in {:?}", started.elapsed());
+}
+
+/// The one record of a one-record authorization notification, as its text
+/// (exact amounts: not read back through floating point).
+fn authorization_record(notification: &str) -> String {
+    let start = notification.find('[').unwrap() + 1;
+    let end = notification.rfind(']').unwrap();
+    notification[start..end].trim().to_owned()
+}
