@@ -193,3 +193,85 @@ fn authorization_record(notification: &str) -> String {
     let end = notification.rfind(']').unwrap();
     notification[start..end].trim().to_owned()
 }
+
+/// `clearing_record` with another function code.
+fn with_code(record: String, code: &str) -> String {
+    record.replace(
+        r#""functionCode": "200""#,
+        &format!(r#""functionCode": "{code}""#),
+    )
+}
+
+#[tokio::test]
+async fn a_chargeback_and_a_second_presentment_after_a_purchase_are_linked_and_move_it() {
+    let stack = TestStack::new().await;
+    let (card, uid) = (unique("card-"), unique("uid-"));
+    let id = |s: &str| format!("{uid}-{s}");
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "100.00", "4111"),
+    )
+    .await;
+    let (_, ack) = post(
+        &stack,
+        CLEARING,
+        &notification(&[clearing_record(&id("p"), &uid, &card, "100.00", "4111")]),
+    )
+    .await;
+    assert_eq!(ack["results"][0]["status"], "MATCHED", "{ack}");
+    stack
+        .drain(&stack.all_events, 1, Duration::from_secs(10))
+        .await;
+
+    let disputes = notification(&[
+        with_code(
+            clearing_record(&id("cb"), &uid, &card, "100.00", "4111"),
+            "450",
+        ),
+        with_code(
+            clearing_record(&id("sp"), &uid, &card, "100.00", "4111"),
+            "205",
+        ),
+        with_code(
+            clearing_record(&id("fee"), &unique("nouid-"), &card, "1.50", "4111"),
+            "783",
+        ),
+    ]);
+    let (status, ack) = post(&stack, CLEARING, &disputes).await;
+    assert_eq!(status, 200, "{ack}");
+    for r in ack["results"].as_array().unwrap() {
+        assert_eq!(r["status"], "RECORDED", "{ack}");
+    }
+    let cb = stack.store().message(&id("cb")).await.unwrap().unwrap();
+    let link = cb.lifecycle.expect("linked");
+    assert_eq!(link.original_presentment.as_deref(), Some(id("p").as_str()));
+    assert!(cb.matched.is_none(), "never matched as a purchase");
+    let original = stack.store().message(&id("p")).await.unwrap().unwrap();
+    assert_eq!(original.disputes.len(), 2);
+    assert_eq!(original.history.len(), 4);
+    let fee = stack.store().message(&id("fee")).await.unwrap().unwrap();
+    assert_eq!(
+        fee.lifecycle.unwrap().message_type,
+        shared::clearing::MessageType::FeeCollection
+    );
+
+    let events = stack
+        .drain(&stack.all_events, 5, Duration::from_secs(10))
+        .await;
+    let count = |t: &str| events.iter().filter(|e| e["detail-type"] == t).count();
+    assert_eq!(count("clearing_message.recorded"), 3, "{events:?}");
+    assert_eq!(count("clearing_message.disputed"), 2, "{events:?}");
+    let disputed = events
+        .iter()
+        .filter(|e| e["detail-type"] == "clearing_message.disputed")
+        .max_by_key(|e| e["detail"]["version"].as_u64())
+        .unwrap();
+    assert_eq!(disputed["detail"]["disputes"].as_array().unwrap().len(), 2);
+
+    // Redelivered: stored once, recorded once on the original.
+    let (_, again) = post(&stack, CLEARING, &disputes).await;
+    assert_eq!(again["results"][0]["duplicate"], true);
+    let original = stack.store().message(&id("p")).await.unwrap().unwrap();
+    assert_eq!(original.version, 4);
+}

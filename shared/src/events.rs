@@ -11,7 +11,10 @@ use uuid::Uuid;
 use crate::authorization::{Authorization, AuthorizationStatus};
 use crate::authorization_change::AuthorizationChangeKind;
 
-use crate::clearing::{ClearingMessage, ClearingStatus, FieldValues, MatchDetails, PendingReason};
+use crate::clearing::{
+    ClearingMessage, ClearingStatus, DisputeStep, FieldValues, LifecycleLink, MatchDetails,
+    PendingReason,
+};
 
 /// Namespace of the v5 ids of every event this product emits.
 pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_93a2_4c1b_4e0a_9a51_0c3e_55b1_7f20);
@@ -20,6 +23,10 @@ pub const CLEARING_EVENT_SOURCE: &str = "clearing";
 pub const CLEARING_MATCHED: &str = "clearing_message.matched";
 pub const CLEARING_PENDING: &str = "clearing_message.pending";
 pub const CLEARING_RECONCILED: &str = "clearing_message.reconciled";
+/// A record that is not a purchase: a dispute step linked to its first presentment, or a fee collection.
+pub const CLEARING_RECORDED: &str = "clearing_message.recorded";
+/// A first presentment moved through the dispute lifecycle (a dispute step recorded on it).
+pub const CLEARING_DISPUTED: &str = "clearing_message.disputed";
 
 /// One event ready for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +58,12 @@ struct ClearingEventDetail<'a> {
     version: u64,
     pending_reason: Option<&'a PendingReason>,
     matched: Option<&'a MatchDetails>,
+    /// Once RECORDED: the message type and the first presentment it is linked to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<&'a LifecycleLink>,
+    /// For a first presentment: the dispute steps recorded against it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    disputes: &'a [DisputeStep],
     /// The clearing record as it stands (after any adjustment).
     message: &'a FieldValues,
     occurred_at: String,
@@ -61,6 +74,8 @@ struct ClearingEventDetail<'a> {
 pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
     let detail_type = match message.status {
         ClearingStatus::Pending => CLEARING_PENDING,
+        ClearingStatus::Recorded => CLEARING_RECORDED,
+        ClearingStatus::Matched if message.last_change_is_dispute() => CLEARING_DISPUTED,
         ClearingStatus::Matched
             if message
                 .history
@@ -85,6 +100,8 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         version: message.version,
         pending_reason: message.pending_reason.as_ref(),
         matched: message.matched.as_ref(),
+        lifecycle: message.lifecycle.as_ref(),
+        disputes: &message.disputes,
         message: &message.fields,
         occurred_at: message
             .updated_at

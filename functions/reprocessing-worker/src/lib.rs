@@ -190,8 +190,20 @@ pub async fn process_job(
             .await
         {
             Ok(()) => {
-                if let Some(event) = clearing_event(&decision.message) {
-                    service.bus.publish(&[event]).await?;
+                let mut events: Vec<_> = clearing_event(&decision.message).into_iter().collect();
+                // A dispute step now linked moves its first presentment on.
+                if let Some((original, step)) = &decision.dispute {
+                    let moved = shared::services::disputes::record_on_original(
+                        service.store.as_ref(),
+                        original,
+                        step,
+                        WORKER_ACTOR,
+                    )
+                    .await?;
+                    events.extend(moved.as_ref().and_then(clearing_event));
+                }
+                if !events.is_empty() {
+                    service.bus.publish(&events).await?;
                 }
                 return Ok(JobOutcome::Settled(decision.message.status));
             }
@@ -213,7 +225,10 @@ async fn already_applied_or_stale(
     let settled_by_this_job = message.history.iter().any(|t| {
         t.request_id.as_deref() == Some(job.request_id.as_str())
             && t.from == Some(ClearingStatus::Reprocessing)
-            && matches!(t.to, ClearingStatus::Matched | ClearingStatus::Pending)
+            && matches!(
+                t.to,
+                ClearingStatus::Matched | ClearingStatus::Pending | ClearingStatus::Recorded
+            )
             && t.actor == WORKER_ACTOR
     });
     if settled_by_this_job && message.version == job.expected_version + 1 {

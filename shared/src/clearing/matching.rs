@@ -22,6 +22,8 @@ pub enum PendingReasonCode {
     AmountDivergent,
     CurrencyMismatch,
     DuplicatePresentment,
+    /// A second presentment or chargeback whose first presentment is not found.
+    OriginalPresentmentNotFound,
 }
 
 impl PendingReasonCode {
@@ -34,6 +36,7 @@ impl PendingReasonCode {
             Self::AmountDivergent => "AMOUNT_DIVERGENT",
             Self::CurrencyMismatch => "CURRENCY_MISMATCH",
             Self::DuplicatePresentment => "DUPLICATE_PRESENTMENT",
+            Self::OriginalPresentmentNotFound => "ORIGINAL_PRESENTMENT_NOT_FOUND",
         }
     }
 }
@@ -94,6 +97,8 @@ pub struct MatchDetails {
 pub enum MatchOutcome {
     Matched(MatchDetails),
     Pending(PendingReason),
+    /// Not a purchase: a dispute step linked to its first presentment, or a fee collection.
+    Recorded(super::lifecycle::LifecycleLink),
 }
 
 /// Clearing above the authorization is allowed up to `max_over_percent`
@@ -316,7 +321,7 @@ mod tests {
     fn reason(outcome: MatchOutcome) -> PendingReasonCode {
         match outcome {
             MatchOutcome::Pending(r) => r.code,
-            MatchOutcome::Matched(m) => panic!("expected pending, matched {m:?}"),
+            other => panic!("expected pending, got {other:?}"),
         }
     }
 

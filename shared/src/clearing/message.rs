@@ -6,9 +6,13 @@
 //!            ingest                     operator asks                worker
 //! (none) -> RECEIVED -> MATCHED        PENDING -> REPROCESSING -> MATCHED
 //!                    -> PENDING                               -> PENDING (new reason)
+//!                    -> RECORDED                              -> RECORDED
 //!                                      REPROCESSING -> PENDING (request released: queue failure,
 //!                                                               or its lease expired)
 //! ```
+//! RECORDED: a record that is not a purchase (a dispute step linked to its
+//! first presentment, a fee collection). A MATCHED first presentment records
+//! each dispute step on it as a MATCHED -> MATCHED transition (see `lifecycle`).
 //! `version` counts transitions; stores write a new state only if the stored
 //! version is still the one the change was computed from.
 
@@ -16,6 +20,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{ClearingField, FieldValues};
+use super::lifecycle::{lifecycle_outcome, DisputeStep, LifecycleLink};
 use super::matching::{match_clearing, MatchDetails, MatchOutcome, MatchingRules, PendingReason};
 use super::notification::ReceivedRecord;
 use super::validate::{validate, ValidClearing};
@@ -29,6 +34,7 @@ pub enum ClearingStatus {
     Matched,
     Pending,
     Reprocessing,
+    Recorded,
 }
 
 impl ClearingStatus {
@@ -38,6 +44,7 @@ impl ClearingStatus {
             Self::Matched => "MATCHED",
             Self::Pending => "PENDING",
             Self::Reprocessing => "REPROCESSING",
+            Self::Recorded => "RECORDED",
         }
     }
 
@@ -47,6 +54,7 @@ impl ClearingStatus {
             Self::Matched,
             Self::Pending,
             Self::Reprocessing,
+            Self::Recorded,
         ]
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(text))
@@ -62,6 +70,8 @@ impl ClearingStatus {
                 | (Pending, Reprocessing)
                 | (Reprocessing, Matched)
                 | (Reprocessing, Pending)
+                | (Received, Recorded)
+                | (Reprocessing, Recorded)
         )
     }
 
@@ -147,6 +157,13 @@ pub struct ClearingMessage {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reprocessing: Option<ReprocessingTicket>,
     pub history: Vec<Transition>,
+    /// Once RECORDED (not a purchase): what it is and what it is linked to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<LifecycleLink>,
+    /// For a first presentment: the dispute steps (second presentments,
+    /// chargebacks, arbitration) recorded against it, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disputes: Vec<DisputeStep>,
 }
 
 /// What a change needs the store to do besides writing the message.
@@ -205,6 +222,8 @@ impl PreparedRecord {
 pub struct Decision {
     pub message: ClearingMessage,
     pub claim: Option<AuthorizationClaim>,
+    /// A dispute step to record on its original first presentment (by id).
+    pub dispute: Option<(String, DisputeStep)>,
 }
 
 fn outcome_of(
@@ -215,6 +234,9 @@ fn outcome_of(
     match validation {
         Err(reason) => (MatchOutcome::Pending(reason.clone()), None),
         Ok(valid) => {
+            if let Some(outcome) = lifecycle_outcome(valid, authorization) {
+                return (outcome, None);
+            }
             let outcome = match_clearing(valid, authorization, rules);
             let claim = match (&outcome, authorization) {
                 (MatchOutcome::Matched(_), Some(auth)) if valid.is_first_presentment() => {
@@ -262,6 +284,8 @@ impl ClearingMessage {
             updated_at: now,
             matched: None,
             reprocessing: None,
+            lifecycle: None,
+            disputes: Vec::new(),
             history: vec![Transition {
                 version: 1,
                 from: None,
@@ -275,7 +299,12 @@ impl ClearingMessage {
             }],
         };
         message.settle(outcome, actor, None, Vec::new(), None, now);
-        Decision { message, claim }
+        let dispute = message.dispute_step();
+        Decision {
+            message,
+            claim,
+            dispute,
+        }
     }
 
     /// PENDING -> REPROCESSING for an operator's request.
@@ -355,9 +384,11 @@ impl ClearingMessage {
             ticket.map(|t| t.request_id),
             now,
         );
+        let dispute = next.dispute_step();
         Ok(Decision {
             message: next,
             claim,
+            dispute,
         })
     }
 
@@ -391,9 +422,14 @@ impl ClearingMessage {
         request_id: Option<String>,
         now: DateTime<Utc>,
     ) {
+        let mut lifecycle = None;
         let (to, pending_reason, matched) = match outcome {
             MatchOutcome::Matched(details) => (ClearingStatus::Matched, None, Some(details)),
             MatchOutcome::Pending(reason) => (ClearingStatus::Pending, Some(reason), None),
+            MatchOutcome::Recorded(link) => {
+                lifecycle = Some(link);
+                (ClearingStatus::Recorded, None, None)
+            }
         };
         self.push(Transition {
             version: 0,
@@ -408,6 +444,7 @@ impl ClearingMessage {
         });
         self.pending_reason = pending_reason;
         self.matched = matched;
+        self.lifecycle = lifecycle;
     }
 
     /// The authorization whose claim this message holds: a MATCHED first
@@ -444,7 +481,7 @@ impl ClearingMessage {
         Ok(fields)
     }
 
-    fn push(&mut self, mut transition: Transition) {
+    pub(super) fn push(&mut self, mut transition: Transition) {
         self.version += 1;
         transition.version = self.version;
         self.status = transition.to;

@@ -18,6 +18,7 @@ use crate::clearing::{
 use crate::events::clearing_event;
 use crate::metrics::IngestTally;
 use crate::ports::{Arrivals, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError};
+use crate::services::disputes::record_on_original;
 
 /// How many records are written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -119,11 +120,22 @@ impl IngestService<'_> {
         // Counted once stored, whether or not the announcement below goes out.
         tally.record();
 
+        // Dispute steps move their first presentments on, on every delivery
+        // (nothing changes once recorded); one at a time, as several may share one.
+        let mut originals = Vec::new();
+        for (original, step) in stored.iter().filter_map(|(m, _)| m.dispute_step()) {
+            if let Some(m) = record_on_original(self.store, &original, &step, &actor).await? {
+                originals.push(m);
+            }
+        }
+
         // Announce every outcome, re-announcing on redelivery (ids are stable), so
         // an event lost to a failure after storing is sent when the network retries.
         let events: Vec<_> = stored
             .iter()
-            .filter_map(|(m, _)| clearing_event(m))
+            .map(|(m, _)| m)
+            .chain(&originals)
+            .filter_map(clearing_event)
             .collect();
         self.bus.publish(&events).await.map_err(|e| {
             tracing::error!(error = %e, "events not published; the sender will retry the notification");

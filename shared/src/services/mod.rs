@@ -2,6 +2,7 @@
 //! only translate HTTP or SQS into calls to these and their errors into responses.
 
 pub mod authorizations;
+pub mod disputes;
 pub mod ingest;
 pub mod reconciliation;
 
