@@ -275,3 +275,66 @@ async fn a_chargeback_and_a_second_presentment_after_a_purchase_are_linked_and_m
     let original = stack.store().message(&id("p")).await.unwrap().unwrap();
     assert_eq!(original.version, 4);
 }
+
+#[tokio::test]
+async fn not_previously_authorized_is_force_posted_and_a_foreign_purchase_compares_billed_amounts()
+{
+    let stack = TestStack::new().await;
+    let (card, uid, brl_uid) = (unique("card-"), unique("uid-"), unique("uid-"));
+    let forced = clearing_record(&format!("{uid}-1400"), &uid, &card, "25.00", "4111").replace(
+        r#""messageReasonCode": "1401""#,
+        r#""messageReasonCode": "1400""#,
+    );
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&brl_uid, &card, "500.00", "4111").replace(
+            r#""transactionCurrency": "USD""#,
+            r#""transactionCurrency": "BRL""#,
+        ),
+    )
+    .await;
+    // Cleared in USD, billed 510.00 BRL: within the shipped 3% exchange-rate variance.
+    let foreign = clearing_record(&format!("{brl_uid}-fx"), &brl_uid, &card, "100.00", "4111")
+        .replace(
+            r#""cardholderAmount": 100.00, "cardholderCurrency": "USD""#,
+            r#""cardholderAmount": 510.00, "cardholderCurrency": "BRL""#,
+        )
+        .replace(
+            r#""messageReasonCode": "1401""#,
+            r#""messageReasonCode": "1402""#,
+        );
+    let (status, ack) = post(&stack, CLEARING, &notification(&[forced, foreign])).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["results"][0]["status"], "FORCE_POSTED", "{ack}");
+    assert_eq!(ack["results"][1]["status"], "MATCHED", "{ack}");
+    let posted = stack
+        .store()
+        .message(&format!("{uid}-1400"))
+        .await
+        .unwrap()
+        .unwrap();
+    let why = posted.history.last().unwrap().reason.clone().unwrap();
+    assert!(why.contains("1400") && why.contains("FORCE_POST"), "{why}");
+    let fx = stack
+        .store()
+        .message(&format!("{brl_uid}-fx"))
+        .await
+        .unwrap()
+        .unwrap();
+    let m = fx.matched.unwrap();
+    assert_eq!(
+        (m.currency.as_str(), m.cleared_amount.to_string()),
+        ("BRL", "510.00".into())
+    );
+    assert_eq!(m.fx_variance.unwrap().to_string(), "10.00");
+    let events = stack
+        .drain(&stack.all_events, 2, Duration::from_secs(10))
+        .await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail-type"] == "clearing_message.force_posted"),
+        "{events:?}"
+    );
+}

@@ -249,10 +249,19 @@ async fn restaurant_tip_within_tolerance_matches_and_beyond_it_is_divergent() {
         &authorization(&over_uid, &card, "100.00", "5812"),
     )
     .await;
+    // DE25 1402: the cleared amount differs from the authorized one.
+    let differs = |r: String| {
+        r.replace(
+            r#""messageReasonCode": "1401""#,
+            r#""messageReasonCode": "1402""#,
+        )
+    };
     let body = format!(
         r#"{{"clearing": [{}, {}]}}"#,
-        clearing_record("tip-1", &tip_uid, &card, "118.50", "5812"),
-        clearing_record("over-1", &over_uid, &card, "120.01", "5812")
+        differs(clearing_record("tip-1", &tip_uid, &card, "118.50", "5812")),
+        differs(clearing_record(
+            "over-1", &over_uid, &card, "120.01", "5812"
+        ))
     );
     let (_, ack) = post(&stack, CLEARING, &body).await;
     assert_eq!(ack["results"][0]["status"], "MATCHED");

@@ -25,6 +25,8 @@ pub const CLEARING_PENDING: &str = "clearing_message.pending";
 pub const CLEARING_RECONCILED: &str = "clearing_message.reconciled";
 /// A record that is not a purchase: a dispute step linked to its first presentment, or a fee collection.
 pub const CLEARING_RECORDED: &str = "clearing_message.recorded";
+/// Posted without an authorization by rule (DE25 1400).
+pub const CLEARING_FORCE_POSTED: &str = "clearing_message.force_posted";
 /// A first presentment moved through the dispute lifecycle (a dispute step recorded on it).
 pub const CLEARING_DISPUTED: &str = "clearing_message.disputed";
 
@@ -75,6 +77,7 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
     let detail_type = match message.status {
         ClearingStatus::Pending => CLEARING_PENDING,
         ClearingStatus::Recorded => CLEARING_RECORDED,
+        ClearingStatus::ForcePosted => CLEARING_FORCE_POSTED,
         ClearingStatus::Matched if message.last_change_is_dispute() => CLEARING_DISPUTED,
         ClearingStatus::Matched
             if message

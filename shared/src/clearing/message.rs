@@ -7,6 +7,7 @@
 //! (none) -> RECEIVED -> MATCHED        PENDING -> REPROCESSING -> MATCHED
 //!                    -> PENDING                               -> PENDING (new reason)
 //!                    -> RECORDED                              -> RECORDED
+//!                    -> FORCE_POSTED                          -> FORCE_POSTED
 //!                                      REPROCESSING -> PENDING (request released: queue failure,
 //!                                                               or its lease expired)
 //! ```
@@ -35,6 +36,7 @@ pub enum ClearingStatus {
     Pending,
     Reprocessing,
     Recorded,
+    ForcePosted,
 }
 
 impl ClearingStatus {
@@ -45,6 +47,7 @@ impl ClearingStatus {
             Self::Pending => "PENDING",
             Self::Reprocessing => "REPROCESSING",
             Self::Recorded => "RECORDED",
+            Self::ForcePosted => "FORCE_POSTED",
         }
     }
 
@@ -55,6 +58,7 @@ impl ClearingStatus {
             Self::Pending,
             Self::Reprocessing,
             Self::Recorded,
+            Self::ForcePosted,
         ]
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(text))
@@ -72,6 +76,8 @@ impl ClearingStatus {
                 | (Reprocessing, Pending)
                 | (Received, Recorded)
                 | (Reprocessing, Recorded)
+                | (Received, ForcePosted)
+                | (Reprocessing, ForcePosted)
         )
     }
 
@@ -417,7 +423,7 @@ impl ClearingMessage {
         &mut self,
         outcome: MatchOutcome,
         actor: &str,
-        reason: Option<String>,
+        mut reason: Option<String>,
         changes: Vec<FieldChange>,
         request_id: Option<String>,
         now: DateTime<Utc>,
@@ -429,6 +435,14 @@ impl ClearingMessage {
             MatchOutcome::Recorded(link) => {
                 lifecycle = Some(link);
                 (ClearingStatus::Recorded, None, None)
+            }
+            MatchOutcome::ForcePosted(why) => {
+                // The rule's reason is the transition's own; an operator's stays with it.
+                reason = Some(match reason {
+                    Some(r) => format!("{r}; {why}"),
+                    None => why,
+                });
+                (ClearingStatus::ForcePosted, None, None)
             }
         };
         self.push(Transition {
