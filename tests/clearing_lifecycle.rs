@@ -61,7 +61,8 @@ async fn a_reversal_after_a_match_updates_the_authorization_and_announces_the_cl
     );
     let stored = stack.store().authorization(&uid).await.unwrap().unwrap();
     assert_eq!(stored.status, AuthorizationStatus::Reversed);
-    assert_eq!((stored.version, stored.history.len()), (2, 2));
+    // Version 1, the claim of rev-1, then the reversal.
+    assert_eq!((stored.version, stored.history.len()), (3, 2));
     assert_eq!(
         stored.claimed_by.as_deref(),
         Some("rev-1"),
@@ -94,7 +95,7 @@ async fn a_reversal_after_a_match_updates_the_authorization_and_announces_the_cl
             .unwrap()
             .unwrap()
             .version,
-        2
+        3
     );
     let repeated = stack
         .drain(&stack.all_events, 2, Duration::from_secs(10))
@@ -121,6 +122,11 @@ async fn a_reversal_after_a_match_updates_the_authorization_and_announces_the_cl
         clearing_unique_id: "rev-late".into(),
         already_held: false,
         authorization_version: 1,
+        presentment: shared::authorization::ClearedPresentment {
+            amount: "1.00".parse().unwrap(),
+            reference_number: None,
+            transaction_date: chrono::NaiveDate::from_ymd_opt(2024, 4, 24).unwrap(),
+        },
     };
     let lost = stack.store().update_messages(&[], Some(&stale), None).await;
     assert!(matches!(lost, Err(StoreError::ClaimLost(_))), "{lost:?}");
@@ -337,4 +343,88 @@ async fn not_previously_authorized_is_force_posted_and_a_foreign_purchase_compar
             .any(|e| e["detail-type"] == "clearing_message.force_posted"),
         "{events:?}"
     );
+}
+
+/// `clearing_record` with DE25 1402 (the amount differs from the authorization's).
+fn differs(record: String) -> String {
+    record.replace(
+        r#""messageReasonCode": "1401""#,
+        r#""messageReasonCode": "1402""#,
+    )
+}
+
+#[tokio::test]
+async fn a_split_shipment_clears_one_authorization_cumulatively_without_losing_an_update() {
+    let stack = TestStack::new().await;
+    let (card, uid) = (unique("card-"), unique("uid-"));
+    let id = |s: &str| format!("{uid}-{s}");
+    post(
+        &stack,
+        AUTHORIZATIONS,
+        &authorization(&uid, &card, "100.00", "4111"),
+    )
+    .await;
+    // Two shipments in one notification, written concurrently: one claim loses
+    // the race, reads the authorization again and clears the rest.
+    let shipment = |n: &str, amount: &str| {
+        differs(clearing_record(&id(n), &uid, &card, amount, "4111"))
+            .replace(&format!("REF{uid}"), &format!("REF{uid}{n}"))
+    };
+    let (status, ack) = post(
+        &stack,
+        CLEARING,
+        &notification(&[shipment("a", "60.00"), shipment("b", "40.00")]),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["results"][0]["status"], "MATCHED", "{ack}");
+    assert_eq!(ack["results"][1]["status"], "MATCHED", "{ack}");
+    let auth = stack.store().authorization(&uid).await.unwrap().unwrap();
+    assert_eq!(auth.clearings.len(), 2);
+    let total: rust_decimal::Decimal = auth.clearings.values().map(|c| c.amount).sum();
+    assert_eq!(total.to_string(), "100.00");
+    let (a, b) = (
+        stack.store().message(&id("a")).await.unwrap().unwrap(),
+        stack.store().message(&id("b")).await.unwrap().unwrap(),
+    );
+    let fully: Vec<bool> = [&a, &b]
+        .iter()
+        .map(|m| m.matched.as_ref().unwrap().fully_cleared)
+        .collect();
+    assert!(fully.contains(&true) && fully.contains(&false), "{fully:?}");
+
+    // Past it, in a later notification: pending, with the totals.
+    let (_, ack) = post(&stack, CLEARING, &notification(&[shipment("c", "0.01")])).await;
+    assert_eq!(
+        ack["results"][0]["pendingReason"]["code"], "AMOUNT_DIVERGENT",
+        "{ack}"
+    );
+    let detail = ack["results"][0]["pendingReason"]["detail"]
+        .as_str()
+        .unwrap();
+    assert!(
+        detail.contains("100.00 cleared before") && detail.contains("100.01 in total"),
+        "{detail}"
+    );
+
+    // A true duplicate of the first shipment under another id.
+    let copy = shipment("a", "60.00").replace(&id("a"), &id("copy"));
+    let (_, ack) = post(&stack, CLEARING, &notification(&[copy])).await;
+    assert_eq!(
+        ack["results"][0]["pendingReason"]["code"], "DUPLICATE_PRESENTMENT",
+        "{ack}"
+    );
+
+    // The transUid search finds both shipments.
+    let found = stack
+        .store()
+        .search(&shared::ports::ClearingSearch::TransUid(uid.clone()), 0, 10)
+        .await
+        .unwrap();
+    let ids: Vec<_> = found
+        .items
+        .iter()
+        .map(|m| m.clearing_unique_id.clone())
+        .collect();
+    assert!(ids.contains(&id("a")) && ids.contains(&id("b")), "{ids:?}");
 }

@@ -355,6 +355,11 @@ async fn a_claim_left_by_an_interrupted_redelivery_is_given_back_by_the_next() {
         clearing_unique_id: "early-2".into(),
         already_held: false,
         authorization_version: 1,
+        presentment: shared::authorization::ClearedPresentment {
+            amount: "1.00".parse().unwrap(),
+            reference_number: None,
+            transaction_date: chrono::NaiveDate::from_ymd_opt(2024, 4, 24).unwrap(),
+        },
     };
     stack
         .store()

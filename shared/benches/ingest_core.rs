@@ -70,6 +70,7 @@ fn main() {
                     reversed_amount: Decimal::ZERO,
                     version: 1,
                     history: Vec::new(),
+                    clearings: Default::default(),
                 },
             )
         })

@@ -4,6 +4,7 @@
 //! `{"authorizations": [{...}]}` with camelCase fields like the clearing
 //! record's. Amounts are exact decimals read from the JSON text.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -91,6 +92,33 @@ pub struct Authorization {
     /// Every record that changed it, in order (the first is the one that created it).
     #[serde(default)]
     pub history: Vec<AuthorizationChange>,
+    /// The first presentments that cleared it, by clearing id (split shipments
+    /// and partial captures clear it cumulatively). Written by the claims
+    /// only; stores keep them apart from the rest of the item.
+    #[serde(skip)]
+    pub clearings: BTreeMap<String, ClearedPresentment>,
+}
+
+/// A first presentment that cleared (part of) an authorization: what a true
+/// duplicate repeats (amount, reference and date) and what it counts towards the total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearedPresentment {
+    /// In the authorization's currency (the billed amount for a foreign purchase).
+    pub amount: Decimal,
+    #[serde(default)]
+    pub reference_number: Option<String>,
+    pub transaction_date: NaiveDate,
+}
+
+impl Authorization {
+    /// What the first presentments other than `except` cleared so far
+    /// (None if out of range).
+    pub fn cleared_except(&self, except: &str) -> Option<Decimal> {
+        self.clearings
+            .iter()
+            .filter(|(id, _)| id.as_str() != except)
+            .try_fold(Decimal::ZERO, |sum, (_, c)| sum.checked_add(c.amount))
+    }
 }
 
 fn first_version() -> u64 {
@@ -249,6 +277,7 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         reversed_amount,
         version: 1,
         history: vec![change],
+        clearings: BTreeMap::new(),
     })
 }
 

@@ -42,17 +42,23 @@ struct Tables {
 }
 
 impl Tables {
-    /// The claim condition: the authorization exists and is unclaimed or already this message's.
+    /// The claim condition: the authorization exists and is still at the
+    /// version the match was decided on, or already lists this presentment.
+    fn claim_allowed(auth: &Authorization, claim: &AuthorizationClaim) -> bool {
+        auth.version == claim.authorization_version
+            || auth.clearings.contains_key(&claim.clearing_unique_id)
+    }
+
+    /// Adds the presentment to the authorization's clearings (the first to
+    /// clear it holds `claimed_by`) and moves its version on.
     fn take_claim(&mut self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
         match self.authorizations.get_mut(&claim.trans_uid) {
-            Some(auth)
-                if auth.version == claim.authorization_version
-                    && auth
-                        .claimed_by
-                        .as_ref()
-                        .is_none_or(|id| *id == claim.clearing_unique_id) =>
-            {
-                auth.claimed_by = Some(claim.clearing_unique_id.clone());
+            Some(auth) if Self::claim_allowed(auth, claim) => {
+                auth.clearings
+                    .insert(claim.clearing_unique_id.clone(), claim.presentment.clone());
+                auth.claimed_by
+                    .get_or_insert_with(|| claim.clearing_unique_id.clone());
+                auth.version += 1;
                 Ok(())
             }
             _ => Err(StoreError::ClaimLost(claim.trans_uid.clone())),
@@ -66,8 +72,14 @@ impl Tables {
             .get(&claim.clearing_unique_id)
             .is_some_and(|m| m.status != ClearingStatus::Matched);
         if let Some(auth) = self.authorizations.get_mut(&claim.trans_uid) {
-            if unmatched && auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id) {
-                auth.claimed_by = None;
+            let held = auth.clearings.contains_key(&claim.clearing_unique_id)
+                || auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id);
+            if unmatched && held {
+                auth.clearings.remove(&claim.clearing_unique_id);
+                if auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id) {
+                    auth.claimed_by = None;
+                }
+                auth.version += 1;
             }
         }
     }
@@ -85,12 +97,10 @@ impl Tables {
             }
         }
         if let Some(c) = claim {
-            let free = self.authorizations.get(&c.trans_uid).is_some_and(|a| {
-                a.version == c.authorization_version
-                    && a.claimed_by
-                        .as_ref()
-                        .is_none_or(|id| *id == c.clearing_unique_id)
-            });
+            let free = self
+                .authorizations
+                .get(&c.trans_uid)
+                .is_some_and(|a| Self::claim_allowed(a, c));
             if !free {
                 return Err(StoreError::ClaimLost(c.trans_uid.clone()));
             }
@@ -220,6 +230,7 @@ impl ClearingStore for MemoryStore {
         }
         let mut stored = authorization.clone();
         stored.claimed_by = None;
+        stored.clearings.clear();
         t.authorizations
             .insert(authorization.trans_uid.clone(), stored);
         Ok(AuthorizationSaved::Inserted)
@@ -248,7 +259,10 @@ impl ClearingStore for MemoryStore {
             .get_mut(&authorization.trans_uid)
             .filter(|a| a.version == expected_version && a.claimed_by == authorization.claimed_by)
             .ok_or_else(|| StoreError::VersionConflict(authorization.trans_uid.clone()))?;
+        // The claims' part of the item is theirs: kept as stored.
+        let clearings = std::mem::take(&mut stored.clearings);
         *stored = authorization.clone();
+        stored.clearings = clearings;
         Ok(())
     }
 

@@ -102,6 +102,21 @@ pub struct MatchDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub fx_variance: Option<Decimal>,
+    /// Cleared by earlier first presentments of the same authorization
+    /// (`difference` is then the cumulative total - authorized).
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub cleared_before: Decimal,
+    /// Those earlier first presentments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_presentments: Vec<String>,
+    /// Whether the authorization is now cleared in full (else the rest stays open).
+    #[serde(default = "fully")]
+    pub fully_cleared: bool,
+}
+
+fn fully() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,6 +150,10 @@ pub struct MatchingRules {
     /// (DE25 1400) when no authorization is found.
     #[serde(default)]
     pub not_previously_authorized: NotPreviouslyAuthorizedRule,
+    /// Whether a first presentment below what is still authorized matches
+    /// (a split shipment or partial capture), leaving the rest open.
+    #[serde(default = "fully")]
+    pub allow_partial_clearing: bool,
 }
 
 /// DE25 1400 with no authorization: post it, or hold it for an operator.
@@ -240,6 +259,9 @@ pub fn match_clearing(
             ),
         ));
     };
+    if let Some(reason) = duplicate_of(clearing, &billed, auth) {
+        return MatchOutcome::Pending(reason);
+    }
     let outcome = compare_amounts(clearing, &billed, auth, rules);
     check_reason_code(clearing, outcome)
 }
@@ -302,19 +324,33 @@ fn ineligibility(clearing: &ValidClearing, auth: &Authorization) -> Option<Pendi
             ),
         ));
     }
-    let other = auth
-        .claimed_by
-        .as_deref()
-        .filter(|id| *id != clearing.clearing_unique_id)?;
-    clearing.is_first_presentment().then(|| {
-        PendingReason::new(
-            DuplicatePresentment,
-            format!(
-                "authorization {} was already cleared by {other}",
-                auth.trans_uid
-            ),
-        )
-    })
+    None
+}
+
+/// A true duplicate: another first presentment already cleared this
+/// authorization with the same amount, reference number and transaction date.
+fn duplicate_of(
+    clearing: &ValidClearing,
+    billed: &Billed,
+    auth: &Authorization,
+) -> Option<PendingReason> {
+    let (id, _) = auth.clearings.iter().find(|(id, c)| {
+        id.as_str() != clearing.clearing_unique_id
+            && c.amount == billed.amount
+            && c.reference_number == clearing.reference_number
+            && c.transaction_date == clearing.transaction_local_date
+    })?;
+    Some(PendingReason::new(
+        PendingReasonCode::DuplicatePresentment,
+        format!(
+            "expected a presentment not seen before; {id} already cleared authorization {} with the same amount {} {}, referenceNumber {} and transactionLocalDate {}",
+            auth.trans_uid,
+            billed.amount,
+            auth.currency,
+            clearing.reference_number.as_deref().unwrap_or("(none)"),
+            clearing.transaction_local_date
+        ),
+    ))
 }
 
 /// Equal amounts match; a foreign-currency purchase matches within the
@@ -332,10 +368,16 @@ fn compare_amounts(
             detail,
         ))
     };
-    // What is still authorized: a partial reversal lowers it.
+    // What is still authorized: a partial reversal lowers it. Presentments
+    // clear it cumulatively: the total so far is compared, this one included.
     let authorized = auth.open_amount();
     let cleared = billed.amount;
-    let Some(difference) = cleared.checked_sub(authorized) else {
+    let Some(Cumulative {
+        earlier,
+        cleared_before,
+        difference,
+    }) = Cumulative::of(clearing, cleared, authorized, auth)
+    else {
         return divergent(format!(
             "{} {cleared} and authorized {authorized} cannot be compared: out of range",
             billed.field
@@ -349,27 +391,26 @@ fn compare_amounts(
         currency: auth.currency.clone(),
         tolerance_rule,
         fx_variance,
+        cleared_before,
+        earlier_presentments: earlier.clone(),
+        fully_cleared: difference >= Decimal::ZERO,
     };
     if difference.is_zero() {
         return MatchOutcome::Matched(details(None, None));
     }
-    // Checked: an absurd amount is divergent rather than a panic.
-    let percent_of = |p: Decimal| {
-        authorized
-            .checked_mul(p)
-            .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
-    };
-    if billed.foreign {
-        let within = percent_of(rules.fx_variance_percent).is_some_and(|a| difference.abs() <= a);
-        if within {
-            return MatchOutcome::Matched(details(
-                Some(format!(
-                    "exchange-rate variance within {}%",
-                    rules.fx_variance_percent
-                )),
-                Some(difference),
-            ));
-        }
+    if difference.is_sign_negative() && rules.allow_partial_clearing {
+        // A split shipment or partial capture: the rest stays authorized.
+        return MatchOutcome::Matched(details(None, None));
+    }
+    let totals = totals_note(&earlier, cleared_before, cleared);
+    let fx_within =
+        percent_of(authorized, rules.fx_variance_percent).is_some_and(|a| difference.abs() <= a);
+    if billed.foreign && fx_within {
+        let rule = format!(
+            "exchange-rate variance within {}%",
+            rules.fx_variance_percent
+        );
+        return MatchOutcome::Matched(details(Some(rule), Some(difference)));
     }
     let mcc = clearing
         .merchant_category_code
@@ -381,21 +422,21 @@ fn compare_amounts(
     let fx_note = fx_note(clearing, billed, rules);
     let Some(rule) = rule else {
         return divergent(format!(
-            "expected {} {authorized} {} (authorization {}{}); arrived {cleared} (difference {difference}); no tolerance applies to merchant category {}{fx_note}",
+            "expected {} {authorized} {} (authorization {}{}); arrived {cleared}{totals} (difference {difference}); no tolerance applies to merchant category {}{fx_note}",
             billed.field,
             auth.currency,
             auth.trans_uid,
-            if auth.reversed_amount.is_zero() { String::new() } else { format!(", {} reversed of {}", auth.reversed_amount, auth.amount) },
+            reversed_note(auth),
             mcc.unwrap_or("(none)")
         ));
     };
     // Exact: allowed = authorized * percent / 100, no rounding before comparing.
-    match percent_of(rule.max_over_percent) {
+    match percent_of(authorized, rule.max_over_percent) {
         Some(allowed) if difference <= allowed => {
             MatchOutcome::Matched(details(Some(rule.name.clone()), None))
         }
         allowed => divergent(format!(
-            "expected {} at most {authorized} {} plus {}% (`{}`, up to {}); arrived {cleared}, {difference} above{fx_note}",
+            "expected {} at most {authorized} {} plus {}% (`{}`, up to {}); arrived {cleared}{totals}, {difference} above{fx_note}",
             billed.field,
             auth.currency,
             rule.max_over_percent,
@@ -403,6 +444,68 @@ fn compare_amounts(
             allowed.map_or("(out of range)".to_owned(), |a| a.to_string())
         )),
     }
+}
+
+/// `amount * percent / 100`, exact; checked, so an absurd amount is divergent
+/// rather than a panic.
+fn percent_of(amount: Decimal, percent: Decimal) -> Option<Decimal> {
+    amount
+        .checked_mul(percent)
+        .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+}
+
+/// For an operator: what was reversed of the authorized amount.
+fn reversed_note(auth: &Authorization) -> String {
+    if auth.reversed_amount.is_zero() {
+        return String::new();
+    }
+    format!(", {} reversed of {}", auth.reversed_amount, auth.amount)
+}
+
+/// This presentment with those that cleared the authorization before it.
+struct Cumulative {
+    earlier: Vec<String>,
+    cleared_before: Decimal,
+    /// The total, this one included, less what is still authorized.
+    difference: Decimal,
+}
+
+impl Cumulative {
+    /// None when the sums are out of range.
+    fn of(
+        clearing: &ValidClearing,
+        cleared: Decimal,
+        authorized: Decimal,
+        auth: &Authorization,
+    ) -> Option<Self> {
+        let id = clearing.clearing_unique_id.as_str();
+        let cleared_before = auth.cleared_except(id)?;
+        let difference = cleared_before
+            .checked_add(cleared)?
+            .checked_sub(authorized)?;
+        Some(Self {
+            earlier: auth
+                .clearings
+                .keys()
+                .filter(|k| k.as_str() != id)
+                .cloned()
+                .collect(),
+            cleared_before,
+            difference,
+        })
+    }
+}
+
+/// For an operator: what was cleared before and the total it makes.
+fn totals_note(earlier: &[String], cleared_before: Decimal, cleared: Decimal) -> String {
+    if earlier.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {cleared_before} cleared before by {} makes {} in total",
+        earlier.join(", "),
+        cleared_before.checked_add(cleared).unwrap_or(cleared)
+    )
 }
 
 /// For an operator: how a foreign purchase was billed and the variance allowed.
@@ -420,7 +523,9 @@ fn fx_note(clearing: &ValidClearing, billed: &Billed, rules: &MatchingRules) -> 
 /// difference contradicts it and waits for an operator.
 fn check_reason_code(clearing: &ValidClearing, outcome: MatchOutcome) -> MatchOutcome {
     match (&outcome, clearing.message_reason_code.as_deref()) {
-        (MatchOutcome::Matched(m), Some("1401")) if !m.difference.is_zero() && m.fx_variance.is_none() => {
+        (MatchOutcome::Matched(m), Some("1401"))
+            if !m.difference.is_zero() && m.fx_variance.is_none() && m.earlier_presentments.is_empty() =>
+        {
             MatchOutcome::Pending(PendingReason::new(
                 PendingReasonCode::ReasonCodeMismatch,
                 format!(

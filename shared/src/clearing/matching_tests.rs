@@ -37,6 +37,7 @@ fn auth(amount: &str) -> Authorization {
         reversed_amount: Decimal::ZERO,
         version: 1,
         history: Vec::new(),
+        clearings: Default::default(),
     }
 }
 
@@ -110,7 +111,7 @@ fn lodging_allows_fifteen_percent() {
 }
 
 #[test]
-fn other_categories_and_lower_amounts_are_divergent() {
+fn other_categories_are_divergent_and_lower_amounts_clear_part_by_rule() {
     assert_eq!(
         reason(match_clearing(
             &clearing("12.35", "4111"),
@@ -119,14 +120,69 @@ fn other_categories_and_lower_amounts_are_divergent() {
         )),
         PendingReasonCode::AmountDivergent
     );
+    let MatchOutcome::Matched(m) =
+        match_clearing(&clearing("90.00", "5812"), Some(&auth("100.00")), &rules())
+    else {
+        panic!("a partial capture did not match")
+    };
+    assert!(!m.fully_cleared);
+    assert_eq!(m.difference.to_string(), "-10.00");
+    let mut strict = rules();
+    strict.allow_partial_clearing = false;
     assert_eq!(
         reason(match_clearing(
             &clearing("90.00", "5812"),
             Some(&auth("100.00")),
-            &rules()
+            &strict
         )),
         PendingReasonCode::AmountDivergent
     );
+}
+
+fn cleared(amount: &str, reference: &str) -> crate::authorization::ClearedPresentment {
+    crate::authorization::ClearedPresentment {
+        amount: Decimal::from_str(amount).unwrap(),
+        reference_number: Some(reference.into()),
+        transaction_date: chrono::NaiveDate::from_ymd_opt(2024, 4, 24).unwrap(),
+    }
+}
+
+#[test]
+fn split_shipments_clear_cumulatively_within_the_tolerance_on_the_total() {
+    let mut split = auth("100.00");
+    split
+        .clearings
+        .insert("first-60".into(), cleared("60.00", "OTHERREF"));
+    let MatchOutcome::Matched(m) =
+        match_clearing(&clearing("40.00", "4111"), Some(&split), &rules())
+    else {
+        panic!("the second shipment did not match")
+    };
+    assert!(m.fully_cleared);
+    assert_eq!(m.cleared_before.to_string(), "60.00");
+    assert_eq!(m.earlier_presentments, ["first-60"]);
+    assert!(m.difference.is_zero());
+    // Past the total: pending, with the totals in the reason.
+    let MatchOutcome::Pending(r) =
+        match_clearing(&clearing("40.01", "4111"), Some(&split), &rules())
+    else {
+        panic!("past the authorization matched")
+    };
+    assert_eq!(r.code, PendingReasonCode::AmountDivergent);
+    assert!(
+        r.detail
+            .contains("60.00 cleared before by first-60 makes 100.01 in total"),
+        "{}",
+        r.detail
+    );
+    // A restaurant's tolerance applies to the total.
+    let mut tab = auth("100.00");
+    tab.clearings
+        .insert("first".into(), cleared("60.00", "OTHERREF"));
+    assert!(matches!(
+        match_clearing(&clearing("60.00", "5812"), Some(&tab), &rules()),
+        MatchOutcome::Matched(_)
+    ));
 }
 
 #[test]
@@ -145,19 +201,27 @@ fn missing_mismatched_and_claimed_authorizations_are_pending() {
         )),
         PendingReasonCode::CurrencyMismatch
     );
+    // A true duplicate: same amount, reference and date as a presentment that cleared it.
+    let seed_reference = clearing("12.34", "4111").reference_number.unwrap();
     let mut claimed = auth("12.34");
-    claimed.claimed_by = Some("another-clearing".into());
-    assert_eq!(
-        reason(match_clearing(
-            &clearing("12.34", "4111"),
-            Some(&claimed),
-            &rules()
-        )),
-        PendingReasonCode::DuplicatePresentment
+    claimed
+        .clearings
+        .insert("another-clearing".into(), cleared("12.34", &seed_reference));
+    let MatchOutcome::Pending(r) =
+        match_clearing(&clearing("12.34", "4111"), Some(&claimed), &rules())
+    else {
+        panic!("a true duplicate matched")
+    };
+    assert_eq!(r.code, PendingReasonCode::DuplicatePresentment);
+    assert!(r.detail.contains("another-clearing"), "{}", r.detail);
+    // Its own entry (a redelivery) is not a duplicate.
+    let mut own = auth("12.34");
+    own.clearings.insert(
+        "202404261024009777553".into(),
+        cleared("12.34", &seed_reference),
     );
-    claimed.claimed_by = Some("202404261024009777553".into());
     assert!(matches!(
-        match_clearing(&clearing("12.34", "4111"), Some(&claimed), &rules()),
+        match_clearing(&clearing("12.34", "4111"), Some(&own), &rules()),
         MatchOutcome::Matched(_)
     ));
     let mut declined = auth("12.34");

@@ -25,7 +25,7 @@ use super::lifecycle::{lifecycle_outcome, DisputeStep, LifecycleLink};
 use super::matching::{match_clearing, MatchDetails, MatchOutcome, MatchingRules, PendingReason};
 use super::notification::ReceivedRecord;
 use super::validate::{validate, ValidClearing};
-use crate::authorization::{Authorization, AuthorizationKey};
+use crate::authorization::{Authorization, AuthorizationKey, ClearedPresentment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -183,8 +183,11 @@ pub struct AuthorizationClaim {
     /// that is safe, and must still give it back if the message is stored unmatched.
     pub already_held: bool,
     /// The authorization's version the match was decided on: the claim is
-    /// taken only if it is still that version (a reversal meanwhile changes it).
+    /// taken only if it is still that version (a reversal or another
+    /// presentment's claim meanwhile changes it), and moves it on.
     pub authorization_version: u64,
+    /// What this presentment adds to the authorization's cleared total.
+    pub presentment: ClearedPresentment,
 }
 
 /// A record read and validated, waiting for its authorization lookup.
@@ -245,13 +248,17 @@ fn outcome_of(
             }
             let outcome = match_clearing(valid, authorization, rules);
             let claim = match (&outcome, authorization) {
-                (MatchOutcome::Matched(_), Some(auth)) if valid.is_first_presentment() => {
+                (MatchOutcome::Matched(m), Some(auth)) if valid.is_first_presentment() => {
                     Some(AuthorizationClaim {
                         trans_uid: auth.trans_uid.clone(),
                         clearing_unique_id: valid.clearing_unique_id.clone(),
-                        already_held: auth.claimed_by.as_deref()
-                            == Some(valid.clearing_unique_id.as_str()),
+                        already_held: auth.clearings.contains_key(&valid.clearing_unique_id),
                         authorization_version: auth.version,
+                        presentment: ClearedPresentment {
+                            amount: m.cleared_amount,
+                            reference_number: valid.reference_number.clone(),
+                            transaction_date: valid.transaction_local_date,
+                        },
                     })
                 }
                 _ => None,
@@ -473,9 +480,11 @@ impl ClearingMessage {
             .fields
             .get(&ClearingField::FunctionCode)
             .is_some_and(|c| super::validate::is_first_presentment_code(c));
+        // The first to clear it holds `claimed_by`; later ones of a split do not.
         first_presentment
             .then_some(self.matched.as_ref())
             .flatten()
+            .filter(|m| m.earlier_presentments.is_empty())
             .map(|m| m.authorization_trans_uid.as_str())
     }
 

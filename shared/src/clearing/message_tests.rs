@@ -37,6 +37,7 @@ fn seed_auth() -> Authorization {
         reversed_amount: rust_decimal::Decimal::ZERO,
         version: 1,
         history: Vec::new(),
+        clearings: Default::default(),
     }
 }
 

@@ -236,7 +236,8 @@ mod tests {
         assert_eq!((ack.stored, ack.updated, ack.duplicates), (0, 1, 0));
         let stored = store.authorization("T1").await.unwrap().unwrap();
         assert_eq!(stored.status, AuthorizationStatus::Reversed);
-        assert_eq!((stored.version, stored.history.len()), (2, 2));
+        // Version 1, then the claim of c-1, then the reversal.
+        assert_eq!((stored.version, stored.history.len()), (3, 2));
         assert_eq!(
             stored.claimed_by.as_deref(),
             Some("c-1"),
@@ -258,7 +259,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again.updated, 1);
-        assert_eq!(store.authorization("T1").await.unwrap().unwrap().version, 2);
+        assert_eq!(store.authorization("T1").await.unwrap().unwrap().version, 3);
         let events = bus.events();
         assert_eq!(events[events.len() - 2..], after_first[n - 2..]);
 
@@ -348,6 +349,11 @@ mod tests {
             clearing_unique_id: "c-1".into(),
             already_held: false,
             authorization_version: before.version,
+            presentment: crate::authorization::ClearedPresentment {
+                amount: "1.00".parse().unwrap(),
+                reference_number: None,
+                transaction_date: chrono::NaiveDate::from_ymd_opt(2024, 4, 24).unwrap(),
+            },
         };
         assert!(matches!(
             store.update_messages(&[], Some(&claim), None).await,

@@ -8,11 +8,31 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
+use super::messages::CLEARED_PREFIX;
 use super::{corrupt, is_conditional_failure, unavailable, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
+
+/// An authorization item, with the presentments that cleared it (one
+/// top-level `cleared#<clearingUniqueId>` attribute each, written by the claims).
+fn authorization_from_item(mut item: Item) -> Result<Authorization, StoreError> {
+    let names: Vec<String> = item
+        .keys()
+        .filter(|k| k.starts_with(CLEARED_PREFIX))
+        .cloned()
+        .collect();
+    let mut clearings = std::collections::BTreeMap::new();
+    for name in names {
+        let value = item.remove(&name).unwrap_or(AttributeValue::Null(true));
+        let entry = serde_dynamo::from_attribute_value(value).map_err(corrupt)?;
+        clearings.insert(name[CLEARED_PREFIX.len()..].to_owned(), entry);
+    }
+    let mut auth: Authorization = serde_dynamo::from_item(item).map_err(corrupt)?;
+    auth.clearings = clearings;
+    Ok(auth)
+}
 
 impl DynamoDbClearingStore {
     pub(super) async fn authorizations(
@@ -48,7 +68,7 @@ impl DynamoDbClearingStore {
         let auth_keys = by_uid.keys().map(|uid| authorization_key(uid)).collect();
         let mut out = HashMap::new();
         for item in self.batch_get(auth_keys, false).await? {
-            let auth: Authorization = serde_dynamo::from_item(item).map_err(corrupt)?;
+            let auth = authorization_from_item(item)?;
             for k in by_uid.get(&auth.trans_uid).into_iter().flatten() {
                 out.insert(k.clone(), auth.clone());
             }
@@ -104,7 +124,7 @@ impl DynamoDbClearingStore {
             .map_err(unavailable)?;
         resp.item()
             .cloned()
-            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .map(authorization_from_item)
             .transpose()
     }
 

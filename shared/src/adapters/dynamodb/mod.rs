@@ -4,7 +4,9 @@
 //! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
 //!   and the attributes of the indexes below; its fields are not stored but
 //!   read again from the raw payload with the history's adjustments.
-//! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization; `claimed_by` once cleared.
+//! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization with its `version` and
+//!   `history`; `claimed_by` (the first presentment to clear it) and one
+//!   `cleared#<clearingUniqueId>` attribute per presentment that cleared it.
 //! - `AUTHREF#<network>#<reference>#<settlementDate>` / `ALIAS`: points to the transUid.
 //! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
 //! - `RECON#<requestId>` / `REQUEST`: an operator's reconciliation request.
