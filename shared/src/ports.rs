@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::{Adjustment, AuthorizationClaim, ClearingMessage, ClearingStatus};
 use crate::events::OutboundEvent;
+use crate::outbox::OutboxEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,9 +118,12 @@ pub trait ClearingStore: Send + Sync {
         keys: &[AuthorizationKey],
     ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError>;
 
+    /// Stores a new authorization with `outbox` in its item, or reports it stored already
+    /// (then writes nothing).
     async fn save_authorization(
         &self,
         authorization: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError>;
 
     async fn save_rejected_authorization(
@@ -134,27 +138,34 @@ pub trait ClearingStore: Send + Sync {
     /// Writes an authorization's new state and history (never its claim), only
     /// if it is still at `expected_version` and its claim is still the one
     /// `authorization.claimed_by` names; else [`StoreError::VersionConflict`].
+    /// `outbox` (this change's entries) is written in the same item.
     async fn update_authorization(
         &self,
         authorization: &Authorization,
         expected_version: u64,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
 
     /// Stores a new message (and takes its authorization claim) unless a
-    /// message with that id is stored already.
+    /// message with that id is stored already; `outbox` is written in the
+    /// message's item (announced from the table's stream).
     async fn insert_message(
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError>;
 
     /// Replaces messages, each only if still at its expected version, all or
     /// nothing, together with an authorization claim and the operator request.
+    /// `outbox` is written in the same transaction: in the request's item when
+    /// there is one, else in the first message's.
     async fn update_messages(
         &self,
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
 
     /// Notes a notification's records before any of them is stored, for the
@@ -197,7 +208,7 @@ pub trait ClearingStore: Send + Sync {
 #[error("work queue unavailable: {0}")]
 pub struct QueueError(pub String);
 
-/// The reprocessing work queue.
+/// The reprocessing work queue (the outbox publisher queues jobs on it).
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
     async fn enqueue(&self, job: &crate::jobs::ReprocessingJob) -> Result<(), QueueError>;
@@ -207,7 +218,7 @@ pub trait WorkQueue: Send + Sync {
 #[error("event bus unavailable: {0}")]
 pub struct EventBusError(pub String);
 
-/// The outbound event bus. Publishing is at least once: a failed entry is
+/// The outbound event bus (the outbox publisher announces on it). Publishing is at least once: a failed entry is
 /// resent, and an error means some event may not have been delivered.
 #[async_trait]
 pub trait EventBus: Send + Sync {
@@ -227,12 +238,15 @@ pub struct StoredPixState {
 pub trait PixStore: Send + Sync {
     async fn pix_state(&self, end_to_end_id: &str) -> Result<Option<StoredPixState>, StoreError>;
     /// Writes `state` as version `expected_version + 1`, only if the stored
-    /// version is still `expected_version` (0: not stored yet).
+    /// version is still `expected_version` (0: not stored yet), with `outbox`
+    /// in the same item; `published`: its decision is announced (in this
+    /// outbox or an earlier one).
     async fn save_pix_state(
         &self,
         state: &crate::pix::PixReconciliation,
         expected_version: u64,
         published: bool,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
     async fn close_pix_day(&self, business_date: NaiveDate) -> Result<(), StoreError>;
     async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError>;

@@ -19,7 +19,7 @@ use lambda_http::{Body, Request, Response};
 use shared::api_error::ApiError;
 use shared::http::{respond, Reply, Router};
 use shared::operator_auth::{Operator, TokenError, TokenVerifier};
-use shared::ports::{ClearingStore, WorkQueue};
+use shared::ports::ClearingStore;
 use shared::services::ReconciliationService;
 
 pub mod openapi;
@@ -37,7 +37,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ApiService {
     pub store: Arc<dyn ClearingStore>,
-    pub queue: Arc<dyn WorkQueue>,
     pub tokens: TokenVerifier,
     /// How long a request may keep its messages REPROCESSING. Past it (its job
     /// ended in the dead-letter queue), a new request for the card takes them
@@ -50,7 +49,6 @@ impl ApiService {
     pub fn reconciliation(&self) -> ReconciliationService {
         ReconciliationService {
             store: self.store.clone(),
-            queue: self.queue.clone(),
             lease: self.reprocessing_lease,
         }
     }

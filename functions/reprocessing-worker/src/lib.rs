@@ -1,7 +1,8 @@
 //! Reprocessing worker: applies operators' reconciliation requests from the
 //! SQS work queue. For each job it applies the adjustments to the stored
 //! record, validates and matches it exactly as ingest does (same domain code),
-//! and records the outcome with a transition conditional on the version it read.
+//! and records the outcome with a transition conditional on the version it read,
+//! its event in the same write (the outbox, published from the table's stream).
 //! It also consumes the Pix input queue (`pix.rs`); what a record is follows
 //! from the queue it came from (`eventSourceARN`), never from guessing at its body.
 //!
@@ -19,7 +20,8 @@ use tracing::Instrument;
 use shared::clearing::{ClearingMessage, ClearingStatus, MatchingRules};
 use shared::events::clearing_event;
 use shared::jobs::ReprocessingJob;
-use shared::ports::{ClearingStore, EventBus, PixStore, StoreError};
+use shared::outbox::OutboxEntry;
+use shared::ports::{ClearingStore, PixStore, StoreError};
 
 pub mod pix;
 mod wiring;
@@ -29,7 +31,6 @@ pub const WORKER_ACTOR: &str = "worker:reprocessing";
 pub struct WorkerService {
     pub store: Arc<dyn ClearingStore>,
     pub pix: Arc<dyn PixStore>,
-    pub bus: Arc<dyn EventBus>,
     pub rules: MatchingRules,
     pub queues: SourceQueues,
 }
@@ -80,8 +81,6 @@ pub enum JobError {
     UnknownQueue(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Bus(#[from] shared::ports::EventBusError),
 }
 
 /// The Lambda handler: every record is processed; failures are reported per
@@ -160,7 +159,7 @@ pub async fn process_job(
             && message.reprocessing.as_ref().map(|t| t.request_id.as_str())
                 == Some(job.request_id.as_str());
         if !ours {
-            return already_applied_or_stale(service, job, &message).await;
+            return already_applied_or_stale(job, &message);
         }
         let key = message.authorization_key_after(&job.adjustments);
         let authorization = match &key {
@@ -180,30 +179,31 @@ pub async fn process_job(
                 Utc::now(),
             )
             .map_err(|e| JobError::Unreadable(e.to_string()))?;
+        // The outcome's event is written with it (published from the table's stream).
+        let announcement: Vec<OutboxEntry> = clearing_event(&decision.message)
+            .map(OutboxEntry::from)
+            .into_iter()
+            .collect();
         match service
             .store
             .update_messages(
                 &[(decision.message.clone(), message.version)],
                 decision.claim.as_ref(),
                 None,
+                &announcement,
             )
             .await
         {
             Ok(()) => {
-                let mut events: Vec<_> = clearing_event(&decision.message).into_iter().collect();
                 // A dispute step now linked moves its first presentment on.
                 if let Some((original, step)) = &decision.dispute {
-                    let moved = shared::services::disputes::record_on_original(
+                    shared::services::disputes::record_on_original(
                         service.store.as_ref(),
                         original,
                         step,
                         WORKER_ACTOR,
                     )
                     .await?;
-                    events.extend(moved.as_ref().and_then(clearing_event));
-                }
-                if !events.is_empty() {
-                    service.bus.publish(&events).await?;
                 }
                 return Ok(JobOutcome::Settled(decision.message.status));
             }
@@ -217,8 +217,7 @@ pub async fn process_job(
     )))
 }
 
-async fn already_applied_or_stale(
-    service: &WorkerService,
+fn already_applied_or_stale(
     job: &ReprocessingJob,
     message: &ClearingMessage,
 ) -> Result<JobOutcome, JobError> {
@@ -231,14 +230,7 @@ async fn already_applied_or_stale(
             )
             && t.actor == WORKER_ACTOR
     });
-    if settled_by_this_job && message.version == job.expected_version + 1 {
-        // A redelivery after the state was written: the event may not have gone out, so send it
-        // again (same stable id; subscribers dedupe).
-        if let Some(event) = clearing_event(message) {
-            service.bus.publish(&[event]).await?;
-        }
-        return Ok(JobOutcome::AlreadyApplied);
-    }
+    // Its event went out with the write that settled it, whatever happened since.
     if settled_by_this_job {
         return Ok(JobOutcome::AlreadyApplied);
     }

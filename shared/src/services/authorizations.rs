@@ -12,6 +12,7 @@ use crate::authorization::{
 };
 use crate::authorization_change::AuthorizationUpdate;
 use crate::events::authorization_events;
+use crate::outbox::OutboxEntry;
 use crate::ports::{AuthorizationSaved, StoreError};
 
 /// How many authorizations are written at once.
@@ -23,10 +24,10 @@ const MAX_ATTEMPTS: usize = 8;
 /// What one record did.
 enum Applied {
     /// Stored as a new authorization.
-    Inserted(Authorization),
-    /// Applied to the stored authorization, or applied by an earlier delivery:
-    /// the authorization and the version that change made (announced again).
-    Changed(Authorization, u64),
+    Inserted,
+    /// Applied to the stored authorization, now or by an earlier delivery
+    /// (whose write announced it).
+    Changed,
     /// A repeat of what is stored.
     Unchanged,
     Refused(RejectedAuthorization),
@@ -40,8 +41,8 @@ enum Unit {
 
 impl IngestService<'_> {
     /// Stores or applies every readable authorization; unreadable ones are kept
-    /// aside with the reason. Reversals are announced, with any clearing
-    /// already MATCHED to the authorization they reverse.
+    /// aside with the reason. Reversals are announced (written with the
+    /// change), with any clearing already MATCHED to the authorization they reverse.
     pub async fn ingest_authorizations(
         &self,
         network: &str,
@@ -74,28 +75,15 @@ impl IngestService<'_> {
             duplicates: 0,
             rejected: Vec::new(),
         };
-        let mut events = Vec::new();
         for a in applied.into_iter().flatten() {
             match a {
-                Applied::Inserted(auth) => {
-                    ack.stored += 1;
-                    events.extend(authorization_events(&auth, auth.version));
-                }
-                Applied::Changed(auth, version) => {
-                    ack.updated += 1;
-                    events.extend(authorization_events(&auth, version));
-                }
+                Applied::Inserted => ack.stored += 1,
+                Applied::Changed => ack.updated += 1,
                 Applied::Unchanged => ack.duplicates += 1,
                 Applied::Refused(r) => ack.rejected.push(r),
             }
         }
         ack.rejected.sort_by_key(|r| r.index);
-        // Re-announced on redelivery (same ids), so a failure after storing is
-        // made good when the network retries.
-        self.bus.publish(&events).await.map_err(|e| {
-            tracing::error!(error = %e, "authorization events not published; the sender will retry");
-            IngestError::EventBus(e)
-        })?;
         Ok(ack)
     }
 
@@ -122,8 +110,20 @@ impl IngestService<'_> {
         index: usize,
         incoming: Authorization,
     ) -> Result<Applied, StoreError> {
-        if self.store.save_authorization(&incoming).await? == AuthorizationSaved::Inserted {
-            return Ok(Applied::Inserted(incoming));
+        // Each write carries the events of its change (a reversal received
+        // before its approval is one), published from the table's stream.
+        let announce = |a: &Authorization| -> Vec<OutboxEntry> {
+            authorization_events(a, a.version)
+                .into_iter()
+                .map(OutboxEntry::from)
+                .collect()
+        };
+        let saved = self
+            .store
+            .save_authorization(&incoming, &announce(&incoming))
+            .await?;
+        if saved == AuthorizationSaved::Inserted {
+            return Ok(Applied::Inserted);
         }
         for _ in 0..MAX_ATTEMPTS {
             let current = self
@@ -138,9 +138,7 @@ impl IngestService<'_> {
                 })?;
             let next = match current.apply(&incoming) {
                 Ok(AuthorizationUpdate::Changed(next)) => next,
-                Ok(AuthorizationUpdate::AlreadyApplied(version)) => {
-                    return Ok(Applied::Changed(current, version))
-                }
+                Ok(AuthorizationUpdate::AlreadyApplied(_)) => return Ok(Applied::Changed),
                 Ok(AuthorizationUpdate::Unchanged) => return Ok(Applied::Unchanged),
                 Err(problem) => {
                     let rejected = RejectedAuthorization {
@@ -155,13 +153,10 @@ impl IngestService<'_> {
             };
             match self
                 .store
-                .update_authorization(&next, current.version)
+                .update_authorization(&next, current.version, &announce(&next))
                 .await
             {
-                Ok(()) => {
-                    let version = next.version;
-                    return Ok(Applied::Changed(*next, version));
-                }
+                Ok(()) => return Ok(Applied::Changed),
                 Err(StoreError::VersionConflict(_)) => continue,
                 Err(e) => return Err(e),
             }
@@ -176,13 +171,14 @@ impl IngestService<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{MemoryBus, MemoryStore};
+    use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
     use crate::authorization::AuthorizationStatus;
     use crate::clearing::matching::DEFAULT_MATCHING_RULES;
     use crate::clearing::{ClearingStatus, MatchingRules, PendingReasonCode};
     use crate::events::{
         AUTHORIZATION_PARTIALLY_REVERSED, AUTHORIZATION_REVERSED, CLEARING_AUTHORIZATION_REVERSED,
     };
+    use crate::outbox::OutboxPublisher;
     use crate::ports::ClearingStore;
 
     fn auth(uid: &str, status: &str, extra: &str) -> String {
@@ -212,11 +208,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_reversal_after_a_match_is_applied_recorded_and_announced_with_the_clearing() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+        let publisher = OutboxPublisher {
+            bus: &bus,
+            queue: &queue,
+        };
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         service
@@ -243,6 +242,7 @@ mod tests {
             Some("c-1"),
             "the claim is kept"
         );
+        store.publish_outbox(&publisher).await.unwrap();
         let after_first: Vec<_> = bus.events();
         let n = after_first.len();
         assert_eq!(
@@ -253,15 +253,15 @@ mod tests {
             .detail
             .contains(r#""matched_clearing":"c-1""#));
 
-        // A redelivery changes nothing and announces the same facts again.
+        // A redelivery changes nothing, so writes and announces nothing: the first write did.
         let again = service
             .ingest_authorizations("MASTERCARD", &reversal)
             .await
             .unwrap();
         assert_eq!(again.updated, 1);
         assert_eq!(store.authorization("T1").await.unwrap().unwrap().version, 3);
-        let events = bus.events();
-        assert_eq!(events[events.len() - 2..], after_first[n - 2..]);
+        store.publish_outbox(&publisher).await.unwrap();
+        assert_eq!(bus.events(), after_first);
 
         // A clearing arriving later sees the reversal.
         let late = service
@@ -288,11 +288,14 @@ mod tests {
 
     #[tokio::test]
     async fn approval_and_partial_reversals_in_one_notification_apply_in_order() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+        let publisher = OutboxPublisher {
+            bus: &bus,
+            queue: &queue,
+        };
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         let mut records: Vec<String> = (0..40)
@@ -311,6 +314,7 @@ mod tests {
         assert_eq!(u7.open_amount().to_string(), "50.00");
         assert_eq!(u7.status, AuthorizationStatus::Approved);
         assert_eq!(u7.version, 3);
+        store.publish_outbox(&publisher).await.unwrap();
         assert_eq!(
             types(&bus),
             [
@@ -328,11 +332,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_match_decided_before_a_reversal_cannot_take_the_claim_after_it() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let store = MemoryStore::new();
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         service
@@ -356,7 +359,7 @@ mod tests {
             },
         };
         assert!(matches!(
-            store.update_messages(&[], Some(&claim), None).await,
+            store.update_messages(&[], Some(&claim), None, &[]).await,
             Err(StoreError::ClaimLost(_))
         ));
     }

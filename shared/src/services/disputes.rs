@@ -2,9 +2,11 @@
 //! its original first presentment, after the step's own message is stored:
 //! ingest and the worker both call it, and every delivery does again (it
 //! changes nothing once recorded), so a failure in between is made good by
-//! the network's retry or the job's redelivery.
+//! the network's retry. The write carries the first presentment's event.
 
 use crate::clearing::{ClearingMessage, DisputeStep};
+use crate::events::clearing_event;
+use crate::outbox::OutboxEntry;
 use crate::ports::{ClearingStore, StoreError};
 
 const MAX_ATTEMPTS: usize = 8;
@@ -28,8 +30,18 @@ pub async fn record_on_original(
         let Some(next) = current.record_dispute(step, actor) else {
             return Ok(Some(current));
         };
+        // Its event is written with it (published from the table's stream).
+        let announcement: Vec<OutboxEntry> = clearing_event(&next)
+            .map(OutboxEntry::from)
+            .into_iter()
+            .collect();
         match store
-            .update_messages(&[(next.clone(), current.version)], None, None)
+            .update_messages(
+                &[(next.clone(), current.version)],
+                None,
+                None,
+                &announcement,
+            )
             .await
         {
             Ok(()) => return Ok(Some(next)),
@@ -44,10 +56,11 @@ pub async fn record_on_original(
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::memory::{MemoryBus, MemoryStore};
+    use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
     use crate::clearing::matching::DEFAULT_MATCHING_RULES;
     use crate::clearing::{ClearingStatus, MatchingRules, MessageType, PendingReasonCode};
     use crate::events::{CLEARING_DISPUTED, CLEARING_RECORDED};
+    use crate::outbox::OutboxPublisher;
     use crate::ports::ClearingStore;
     use crate::services::IngestService;
 
@@ -70,11 +83,14 @@ mod tests {
 
     #[tokio::test]
     async fn chargebacks_and_second_presentments_are_linked_never_matched_and_move_the_original() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+        let publisher = OutboxPublisher {
+            bus: &bus,
+            queue: &queue,
+        };
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         service
@@ -124,6 +140,7 @@ mod tests {
             .as_deref()
             .unwrap()
             .contains("cb-1"));
+        store.publish_outbox(&publisher).await.unwrap();
         let types: Vec<_> = bus.events().into_iter().map(|e| e.detail_type).collect();
         assert_eq!(types.iter().filter(|t| *t == CLEARING_RECORDED).count(), 3);
         assert_eq!(types.iter().filter(|t| *t == CLEARING_DISPUTED).count(), 3);
@@ -139,11 +156,10 @@ mod tests {
 
     #[tokio::test]
     async fn fees_are_recorded_orphan_disputes_wait_and_unknown_codes_are_named() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+        let store = MemoryStore::new();
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         service

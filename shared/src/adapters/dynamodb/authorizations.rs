@@ -7,10 +7,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
+use super::items::{authorization_key, authorization_pk, key, s, stamp, with_outbox, AUTH_SK};
 use super::messages::CLEARED_PREFIX;
 use super::{corrupt, is_conditional_failure, unavailable, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::outbox::{encode, OutboxEntry, OUTBOX_ATTRIBUTE};
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
@@ -79,8 +80,10 @@ impl DynamoDbClearingStore {
     pub(super) async fn save_authorization(
         &self,
         auth: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let mut item = with_outbox(item, outbox);
         item.insert("pk".into(), s(authorization_pk(&auth.trans_uid)));
         item.insert("sk".into(), s(AUTH_SK));
         item.insert("entity".into(), s("AUTHORIZATION"));
@@ -135,6 +138,7 @@ impl DynamoDbClearingStore {
         &self,
         auth: &Authorization,
         expected_version: u64,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
         let mut names = HashMap::new();
@@ -147,6 +151,16 @@ impl DynamoDbClearingStore {
             names.insert(format!("#a{i}"), name);
             values.insert(format!(":a{i}"), value);
             sets.push(format!("#a{i} = :a{i}"));
+        }
+        // This change's entries replace the last change's (the stream's
+        // publisher sends those the old image did not hold).
+        names.insert("#outbox".into(), OUTBOX_ATTRIBUTE.into());
+        let mut expression = format!("SET {}", sets.join(", "));
+        if outbox.is_empty() {
+            expression.push_str(" REMOVE #outbox");
+        } else {
+            values.insert(":outbox".into(), s(encode(outbox)));
+            expression.push_str(", #outbox = :outbox");
         }
         names.insert("#version".into(), "version".into());
         names.insert("#claimed".into(), "claimed_by".into());
@@ -175,7 +189,7 @@ impl DynamoDbClearingStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(authorization_key(&auth.trans_uid)))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(expression)
             .condition_expression(format!("attribute_exists(pk) AND {version} AND {claim}"))
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))

@@ -49,6 +49,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
     ReconciliationRequest, StoreError,
@@ -140,8 +141,9 @@ impl ClearingStore for DynamoDbClearingStore {
     async fn save_authorization(
         &self,
         auth: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
-        DynamoDbClearingStore::save_authorization(self, auth).await
+        DynamoDbClearingStore::save_authorization(self, auth, outbox).await
     }
 
     async fn save_rejected_authorization(
@@ -159,16 +161,19 @@ impl ClearingStore for DynamoDbClearingStore {
         &self,
         authorization: &Authorization,
         expected_version: u64,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::update_authorization(self, authorization, expected_version).await
+        DynamoDbClearingStore::update_authorization(self, authorization, expected_version, outbox)
+            .await
     }
 
     async fn insert_message(
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
-        DynamoDbClearingStore::insert_message(self, message, claim).await
+        DynamoDbClearingStore::insert_message(self, message, claim, outbox).await
     }
 
     async fn update_messages(
@@ -176,8 +181,9 @@ impl ClearingStore for DynamoDbClearingStore {
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::update_messages(self, updates, claim, request).await
+        DynamoDbClearingStore::update_messages(self, updates, claim, request, outbox).await
     }
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
