@@ -250,10 +250,19 @@ async fn restaurant_tip_within_tolerance_matches_and_beyond_it_is_divergent() {
         &authorization(&over_uid, &card, "100.00", "5812"),
     )
     .await;
+    // DE25 1402: the cleared amount differs from the authorized one.
+    let differs = |r: String| {
+        r.replace(
+            r#""messageReasonCode": "1401""#,
+            r#""messageReasonCode": "1402""#,
+        )
+    };
     let body = format!(
         r#"{{"clearing": [{}, {}]}}"#,
-        clearing_record("tip-1", &tip_uid, &card, "118.50", "5812"),
-        clearing_record("over-1", &over_uid, &card, "120.01", "5812")
+        differs(clearing_record("tip-1", &tip_uid, &card, "118.50", "5812")),
+        differs(clearing_record(
+            "over-1", &over_uid, &card, "120.01", "5812"
+        ))
     );
     let (_, ack) = post(&stack, CLEARING, &body).await;
     assert_eq!(ack["results"][0]["status"], "MATCHED");
@@ -346,6 +355,12 @@ async fn a_claim_left_by_an_interrupted_redelivery_is_given_back_by_the_next() {
         trans_uid: uid.clone(),
         clearing_unique_id: "early-2".into(),
         already_held: false,
+        authorization_version: 1,
+        presentment: shared::authorization::ClearedPresentment {
+            amount: "1.00".parse().unwrap(),
+            reference_number: None,
+            transaction_date: chrono::NaiveDate::from_ymd_opt(2024, 4, 24).unwrap(),
+        },
     };
     stack
         .store()

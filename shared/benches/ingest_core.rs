@@ -67,6 +67,10 @@ fn main() {
                     status: AuthorizationStatus::Approved,
                     claimed_by: None,
                     raw_payload: String::new(),
+                    reversed_amount: Decimal::ZERO,
+                    version: 1,
+                    history: Vec::new(),
+                    clearings: Default::default(),
                 },
             )
         })

@@ -4,6 +4,7 @@
 //! `{"authorizations": [{...}]}` with camelCase fields like the clearing
 //! record's. Amounts are exact decimals read from the JSON text.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,6 +12,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::authorization_change::{change_id, AuthorizationChange, AuthorizationChangeKind};
 use crate::clearing::currency;
 use crate::clearing::fields::parse_amount;
 use crate::clearing::notification::{check_count, check_sizes, parse_envelope, NotificationError};
@@ -81,6 +83,46 @@ pub struct Authorization {
     #[serde(default)]
     pub claimed_by: Option<String>,
     pub raw_payload: String,
+    /// Reversed so far; the amount still authorized is `amount - reversed_amount`.
+    #[serde(default)]
+    pub reversed_amount: Decimal,
+    /// Number of changes so far; updates are conditional on it.
+    #[serde(default = "first_version")]
+    pub version: u64,
+    /// Every record that changed it, in order (the first is the one that created it).
+    #[serde(default)]
+    pub history: Vec<AuthorizationChange>,
+    /// The first presentments that cleared it, by clearing id (split shipments
+    /// and partial captures clear it cumulatively). Written by the claims
+    /// only; stores keep them apart from the rest of the item.
+    #[serde(skip)]
+    pub clearings: BTreeMap<String, ClearedPresentment>,
+}
+
+/// A first presentment that cleared (part of) an authorization: what a true
+/// duplicate repeats (amount, reference and date) and what it counts towards the total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearedPresentment {
+    /// In the authorization's currency (the billed amount for a foreign purchase).
+    pub amount: Decimal,
+    #[serde(default)]
+    pub reference_number: Option<String>,
+    pub transaction_date: NaiveDate,
+}
+
+impl Authorization {
+    /// What the first presentments other than `except` cleared so far
+    /// (None if out of range).
+    pub fn cleared_except(&self, except: &str) -> Option<Decimal> {
+        self.clearings
+            .iter()
+            .filter(|(id, _)| id.as_str() != except)
+            .try_fold(Decimal::ZERO, |sum, (_, c)| sum.checked_add(c.amount))
+    }
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 impl Authorization {
@@ -132,6 +174,9 @@ struct WireAuthorization<'a> {
     merchant_category_code: Option<String>,
     authorization_date_time: String,
     status: AuthorizationStatus,
+    /// For a partial reversal (status REVERSED): the amount reversed; absent, all of it.
+    #[serde(borrow, default)]
+    reversal_amount: Option<&'a RawValue>,
 }
 
 /// Splits an authorization notification into readable and rejected records.
@@ -223,6 +268,9 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
             ));
         }
     }
+    let reversal = reversal_of(&wire, amount)?;
+    let change = first_change(wire.status, reversal, amount, card_network, raw.get());
+    let (status, reversed_amount) = (change.status, change.reversed_amount);
     Ok(Authorization {
         trans_uid: wire.trans_uid,
         card_network: card_network.to_owned(),
@@ -234,10 +282,83 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         currency: wire.transaction_currency,
         merchant_category_code: wire.merchant_category_code,
         authorized_at,
-        status: wire.status,
+        status,
         claimed_by: None,
         raw_payload: raw.get().to_owned(),
+        reversed_amount,
+        version: 1,
+        history: vec![change],
+        clearings: BTreeMap::new(),
     })
+}
+
+/// The change a record makes to an authorization not stored yet: a reversal
+/// received before its approval stores the authorization reversed (in part or whole).
+fn first_change(
+    wire_status: AuthorizationStatus,
+    reversal: Option<Decimal>,
+    amount: Decimal,
+    card_network: &str,
+    raw: &str,
+) -> AuthorizationChange {
+    let (kind, status, reversed_amount) = match (wire_status, reversal) {
+        (AuthorizationStatus::Reversed, Some(r)) if r < amount => (
+            AuthorizationChangeKind::PartiallyReversed,
+            AuthorizationStatus::Approved,
+            r,
+        ),
+        (AuthorizationStatus::Reversed, _) => (
+            AuthorizationChangeKind::Reversed,
+            AuthorizationStatus::Reversed,
+            amount,
+        ),
+        (AuthorizationStatus::Approved, _) => (
+            AuthorizationChangeKind::Approved,
+            AuthorizationStatus::Approved,
+            Decimal::ZERO,
+        ),
+        (AuthorizationStatus::Declined, _) => (
+            AuthorizationChangeKind::Declined,
+            AuthorizationStatus::Declined,
+            Decimal::ZERO,
+        ),
+    };
+    AuthorizationChange {
+        version: 1,
+        kind,
+        amount: if reversed_amount.is_zero() {
+            amount
+        } else {
+            reversed_amount
+        },
+        status,
+        reversed_amount,
+        at: Utc::now(),
+        actor: format!("webhook:{}", card_network.to_ascii_lowercase()),
+        change_id: change_id(raw),
+        matched_clearing: None,
+        raw_payload: raw.to_owned(),
+    }
+}
+
+/// The amount a REVERSED record reverses, when it names one: positive, in the
+/// currency's minor units, at most the authorized amount.
+fn reversal_of(wire: &WireAuthorization<'_>, amount: Decimal) -> Result<Option<Decimal>, String> {
+    let Some(raw) = wire.reversal_amount else {
+        return Ok(None);
+    };
+    let r =
+        parse_amount(raw.get().trim_matches('"')).map_err(|e| format!("reversalAmount: {e}"))?;
+    let units = currency::minor_units(&wire.transaction_currency).unwrap_or(2);
+    if r <= Decimal::ZERO || r > amount || !currency::fits_minor_units(r, units) {
+        return Err(format!(
+            "reversalAmount: {r} must be above zero, at most the transactionAmount {amount}, with at most {units} decimal places"
+        ));
+    }
+    if wire.status != AuthorizationStatus::Reversed {
+        return Err("reversalAmount: only a REVERSED record reverses an amount".into());
+    }
+    Ok(Some(r))
 }
 
 #[cfg(test)]

@@ -4,11 +4,17 @@
 //! same fact, in the entry's `resources` as `urn:clearing-reconciliation:event:<uuid>`
 //! (clearing events also repeat it as `detail.event_id`): subscribers dedupe on it.
 
+use rust_decimal::Decimal;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::authorization::{Authorization, AuthorizationStatus};
+use crate::authorization_change::AuthorizationChangeKind;
 use crate::clearing::conflict::ClearingConflict;
-use crate::clearing::{ClearingMessage, ClearingStatus, FieldValues, MatchDetails, PendingReason};
+use crate::clearing::{
+    ClearingMessage, ClearingStatus, DisputeStep, FieldValues, LifecycleLink, MatchDetails,
+    PendingReason,
+};
 
 /// Namespace of the v5 ids of every event this product emits.
 pub const EVENT_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_93a2_4c1b_4e0a_9a51_0c3e_55b1_7f20);
@@ -19,6 +25,12 @@ pub const CLEARING_PENDING: &str = "clearing_message.pending";
 pub const CLEARING_RECONCILED: &str = "clearing_message.reconciled";
 /// A record refused because different content is stored under its id.
 pub const CLEARING_RECORD_CONFLICT: &str = "clearing_record.conflict";
+/// A record that is not a purchase: a dispute step linked to its first presentment, or a fee collection.
+pub const CLEARING_RECORDED: &str = "clearing_message.recorded";
+/// Posted without an authorization by rule (DE25 1400).
+pub const CLEARING_FORCE_POSTED: &str = "clearing_message.force_posted";
+/// A first presentment moved through the dispute lifecycle (a dispute step recorded on it).
+pub const CLEARING_DISPUTED: &str = "clearing_message.disputed";
 
 /// One event ready for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +62,12 @@ struct ClearingEventDetail<'a> {
     version: u64,
     pending_reason: Option<&'a PendingReason>,
     matched: Option<&'a MatchDetails>,
+    /// Once RECORDED: the message type and the first presentment it is linked to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle: Option<&'a LifecycleLink>,
+    /// For a first presentment: the dispute steps recorded against it.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    disputes: &'a [DisputeStep],
     /// The clearing record as it stands (after any adjustment).
     message: &'a FieldValues,
     occurred_at: String,
@@ -60,6 +78,9 @@ struct ClearingEventDetail<'a> {
 pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
     let detail_type = match message.status {
         ClearingStatus::Pending => CLEARING_PENDING,
+        ClearingStatus::Recorded => CLEARING_RECORDED,
+        ClearingStatus::ForcePosted => CLEARING_FORCE_POSTED,
+        ClearingStatus::Matched if message.last_change_is_dispute() => CLEARING_DISPUTED,
         ClearingStatus::Matched
             if message
                 .history
@@ -84,6 +105,8 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         version: message.version,
         pending_reason: message.pending_reason.as_ref(),
         matched: message.matched.as_ref(),
+        lifecycle: message.lifecycle.as_ref(),
+        disputes: &message.disputes,
         message: &message.fields,
         occurred_at: message
             .updated_at
@@ -123,4 +146,81 @@ pub fn clearing_conflict_event(conflict: &ClearingConflict) -> OutboundEvent {
         // Serializing plain data with string keys cannot fail.
         detail: serde_json::to_string(&detail).unwrap_or_default(),
     }
+}
+
+pub const AUTHORIZATION_REVERSED: &str = "authorization.reversed";
+pub const AUTHORIZATION_PARTIALLY_REVERSED: &str = "authorization.partially_reversed";
+/// A clearing already MATCHED to an authorization that was then reversed (in full or in part).
+pub const CLEARING_AUTHORIZATION_REVERSED: &str = "clearing_message.authorization_reversed";
+
+#[derive(Serialize)]
+struct AuthorizationEventDetail<'a> {
+    event_id: Uuid,
+    trans_uid: &'a str,
+    card_network: &'a str,
+    card_hash: &'a str,
+    status: AuthorizationStatus,
+    /// The authorization's version this change made.
+    version: u64,
+    change: AuthorizationChangeKind,
+    /// The amount this record reversed.
+    amount: Decimal,
+    authorized_amount: Decimal,
+    /// Reversed in total after this change.
+    reversed_amount: Decimal,
+    currency: &'a str,
+    /// The first presentment MATCHED to it when it was reversed, if any.
+    matched_clearing: Option<&'a str>,
+    occurred_at: String,
+}
+
+/// The events announcing the change an authorization's `version` recorded: a
+/// reversal (full or partial), and, when a clearing was already MATCHED to it,
+/// that clearing's. Approvals and declines announce nothing. The same change
+/// gives the same events (ids included) however often it is announced.
+pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundEvent> {
+    let Some(change) = auth.history.iter().find(|c| c.version == version) else {
+        return Vec::new();
+    };
+    let detail_type = match change.kind {
+        AuthorizationChangeKind::Reversed => AUTHORIZATION_REVERSED,
+        AuthorizationChangeKind::PartiallyReversed => AUTHORIZATION_PARTIALLY_REVERSED,
+        AuthorizationChangeKind::Approved | AuthorizationChangeKind::Declined => return Vec::new(),
+    };
+    let name = format!("authorization/{}/v{version}", auth.trans_uid);
+    let detail = |event_id| AuthorizationEventDetail {
+        event_id,
+        trans_uid: &auth.trans_uid,
+        card_network: &auth.card_network,
+        card_hash: &auth.card_hash,
+        status: change.status,
+        version,
+        change: change.kind,
+        amount: change.amount,
+        authorized_amount: auth.amount,
+        reversed_amount: change.reversed_amount,
+        currency: &auth.currency,
+        matched_clearing: change.matched_clearing.as_deref(),
+        occurred_at: change
+            .at
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
+    let event = |name: String, detail_type: &str| {
+        let id = stable_id(&name);
+        OutboundEvent {
+            id,
+            source: CLEARING_EVENT_SOURCE.into(),
+            detail_type: detail_type.into(),
+            // Serializing plain data with string keys cannot fail.
+            detail: serde_json::to_string(&detail(id)).unwrap_or_default(),
+        }
+    };
+    let mut events = vec![event(name.clone(), detail_type)];
+    if let Some(clearing) = &change.matched_clearing {
+        events.push(event(
+            format!("clearing/{clearing}/{name}"),
+            CLEARING_AUTHORIZATION_REVERSED,
+        ));
+    }
+    events
 }

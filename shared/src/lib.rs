@@ -11,6 +11,7 @@
 pub mod adapters;
 pub mod api_error;
 pub mod authorization;
+pub mod authorization_change;
 pub mod clearing;
 pub mod config;
 pub mod events;

@@ -145,14 +145,32 @@ pub trait ClearingStore: Send + Sync {
         keys: &[AuthorizationKey],
     ) -> Result<HashMap<AuthorizationKey, Authorization>, StoreError>;
 
+    /// Stores a new authorization with `outbox` in its item, or reports it stored already
+    /// (then writes nothing).
     async fn save_authorization(
         &self,
         authorization: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError>;
 
     async fn save_rejected_authorization(
         &self,
         rejected: &RejectedAuthorization,
+    ) -> Result<(), StoreError>;
+
+    /// The authorization stored under a transUid, read strongly consistent:
+    /// what a change is computed from.
+    async fn authorization(&self, trans_uid: &str) -> Result<Option<Authorization>, StoreError>;
+
+    /// Writes an authorization's new state and history (never its claim), only
+    /// if it is still at `expected_version` and its claim is still the one
+    /// `authorization.claimed_by` names; else [`StoreError::VersionConflict`].
+    /// `outbox` (this change's entries) is written in the same item.
+    async fn update_authorization(
+        &self,
+        authorization: &Authorization,
+        expected_version: u64,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
 
     /// Stores a new message (and takes its authorization claim) unless a

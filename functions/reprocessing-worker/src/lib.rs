@@ -194,7 +194,19 @@ pub async fn process_job(
             )
             .await
         {
-            Ok(()) => return Ok(JobOutcome::Settled(decision.message.status)),
+            Ok(()) => {
+                // A dispute step now linked moves its first presentment on.
+                if let Some((original, step)) = &decision.dispute {
+                    shared::services::disputes::record_on_original(
+                        service.store.as_ref(),
+                        original,
+                        step,
+                        WORKER_ACTOR,
+                    )
+                    .await?;
+                }
+                return Ok(JobOutcome::Settled(decision.message.status));
+            }
             // Someone else changed it, or the authorization was claimed meanwhile: read again and decide again.
             Err(StoreError::VersionConflict(_)) | Err(StoreError::ClaimLost(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -212,7 +224,10 @@ fn already_applied_or_stale(
     let settled_by_this_job = message.history.iter().any(|t| {
         t.request_id.as_deref() == Some(job.request_id.as_str())
             && t.from == Some(ClearingStatus::Reprocessing)
-            && matches!(t.to, ClearingStatus::Matched | ClearingStatus::Pending)
+            && matches!(
+                t.to,
+                ClearingStatus::Matched | ClearingStatus::Pending | ClearingStatus::Recorded
+            )
             && t.actor == WORKER_ACTOR
     });
     // Its event went out with the write that settled it, whatever happened since.

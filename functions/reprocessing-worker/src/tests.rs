@@ -40,6 +40,7 @@ impl ClearingStore for Empty {
     async fn save_authorization(
         &self,
         _: &Authorization,
+        _: &[shared::outbox::OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
         unreachable!("the worker never stores authorizations")
     }
@@ -48,6 +49,17 @@ impl ClearingStore for Empty {
         _: &RejectedAuthorization,
     ) -> Result<(), StoreError> {
         unreachable!("the worker never stores authorizations")
+    }
+    async fn authorization(&self, _: &str) -> Result<Option<Authorization>, StoreError> {
+        unreachable!("the worker never changes authorizations")
+    }
+    async fn update_authorization(
+        &self,
+        _: &Authorization,
+        _: u64,
+        _: &[shared::outbox::OutboxEntry],
+    ) -> Result<(), StoreError> {
+        unreachable!("the worker never changes authorizations")
     }
     async fn insert_message(
         &self,

@@ -53,16 +53,23 @@ struct Tables {
 }
 
 impl Tables {
-    /// The claim condition: the authorization exists and is unclaimed or already this message's.
+    /// The claim condition: the authorization exists and is still at the
+    /// version the match was decided on, or already lists this presentment.
+    fn claim_allowed(auth: &Authorization, claim: &AuthorizationClaim) -> bool {
+        auth.version == claim.authorization_version
+            || auth.clearings.contains_key(&claim.clearing_unique_id)
+    }
+
+    /// Adds the presentment to the authorization's clearings (the first to
+    /// clear it holds `claimed_by`) and moves its version on.
     fn take_claim(&mut self, claim: &AuthorizationClaim) -> Result<(), StoreError> {
         match self.authorizations.get_mut(&claim.trans_uid) {
-            Some(auth)
-                if auth
-                    .claimed_by
-                    .as_ref()
-                    .is_none_or(|id| *id == claim.clearing_unique_id) =>
-            {
-                auth.claimed_by = Some(claim.clearing_unique_id.clone());
+            Some(auth) if Self::claim_allowed(auth, claim) => {
+                auth.clearings
+                    .insert(claim.clearing_unique_id.clone(), claim.presentment.clone());
+                auth.claimed_by
+                    .get_or_insert_with(|| claim.clearing_unique_id.clone());
+                auth.version += 1;
                 Ok(())
             }
             _ => Err(StoreError::ClaimLost(claim.trans_uid.clone())),
@@ -76,8 +83,14 @@ impl Tables {
             .get(&claim.clearing_unique_id)
             .is_some_and(|m| m.status != ClearingStatus::Matched);
         if let Some(auth) = self.authorizations.get_mut(&claim.trans_uid) {
-            if unmatched && auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id) {
-                auth.claimed_by = None;
+            let held = auth.clearings.contains_key(&claim.clearing_unique_id)
+                || auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id);
+            if unmatched && held {
+                auth.clearings.remove(&claim.clearing_unique_id);
+                if auth.claimed_by.as_deref() == Some(&claim.clearing_unique_id) {
+                    auth.claimed_by = None;
+                }
+                auth.version += 1;
             }
         }
     }
@@ -95,11 +108,10 @@ impl Tables {
             }
         }
         if let Some(c) = claim {
-            let free = self.authorizations.get(&c.trans_uid).is_some_and(|a| {
-                a.claimed_by
-                    .as_ref()
-                    .is_none_or(|id| *id == c.clearing_unique_id)
-            });
+            let free = self
+                .authorizations
+                .get(&c.trans_uid)
+                .is_some_and(|a| Self::claim_allowed(a, c));
             if !free {
                 return Err(StoreError::ClaimLost(c.trans_uid.clone()));
             }
@@ -249,6 +261,7 @@ impl ClearingStore for MemoryStore {
     async fn save_authorization(
         &self,
         authorization: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
         let mut t = lock(&self.tables);
         for k in authorization.keys().into_iter().skip(1) {
@@ -260,8 +273,10 @@ impl ClearingStore for MemoryStore {
         }
         let mut stored = authorization.clone();
         stored.claimed_by = None;
+        stored.clearings.clear();
         t.authorizations
             .insert(authorization.trans_uid.clone(), stored);
+        t.outbox.extend_from_slice(outbox);
         Ok(AuthorizationSaved::Inserted)
     }
 
@@ -270,6 +285,30 @@ impl ClearingStore for MemoryStore {
         rejected: &RejectedAuthorization,
     ) -> Result<(), StoreError> {
         lock(&self.tables).rejected.push(rejected.clone());
+        Ok(())
+    }
+
+    async fn authorization(&self, trans_uid: &str) -> Result<Option<Authorization>, StoreError> {
+        Ok(lock(&self.tables).authorizations.get(trans_uid).cloned())
+    }
+
+    async fn update_authorization(
+        &self,
+        authorization: &Authorization,
+        expected_version: u64,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        let mut t = lock(&self.tables);
+        let stored = t
+            .authorizations
+            .get_mut(&authorization.trans_uid)
+            .filter(|a| a.version == expected_version && a.claimed_by == authorization.claimed_by)
+            .ok_or_else(|| StoreError::VersionConflict(authorization.trans_uid.clone()))?;
+        // The claims' part of the item is theirs: kept as stored.
+        let clearings = std::mem::take(&mut stored.clearings);
+        *stored = authorization.clone();
+        stored.clearings = clearings;
+        t.outbox.extend_from_slice(outbox);
         Ok(())
     }
 

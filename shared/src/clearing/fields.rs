@@ -220,7 +220,7 @@ pub enum TypedValue {
     Time(NaiveTime),
 }
 
-const FUNCTION_CODES: [&str; 5] = ["200", "205", "282", "450", "453"];
+use super::lifecycle::FUNCTION_CODES;
 
 impl FieldKind {
     /// Parses `text` for this kind, or says why it cannot be.

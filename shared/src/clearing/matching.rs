@@ -22,6 +22,12 @@ pub enum PendingReasonCode {
     AmountDivergent,
     CurrencyMismatch,
     DuplicatePresentment,
+    /// DE25 contradicts the amounts (1401, same amount, with a difference).
+    ReasonCodeMismatch,
+    /// DE25 1400 (not previously authorized), held by rule.
+    NotPreviouslyAuthorized,
+    /// A second presentment or chargeback whose first presentment is not found.
+    OriginalPresentmentNotFound,
 }
 
 impl PendingReasonCode {
@@ -34,6 +40,9 @@ impl PendingReasonCode {
             Self::AmountDivergent => "AMOUNT_DIVERGENT",
             Self::CurrencyMismatch => "CURRENCY_MISMATCH",
             Self::DuplicatePresentment => "DUPLICATE_PRESENTMENT",
+            Self::OriginalPresentmentNotFound => "ORIGINAL_PRESENTMENT_NOT_FOUND",
+            Self::ReasonCodeMismatch => "REASON_CODE_MISMATCH",
+            Self::NotPreviouslyAuthorized => "NOT_PREVIOUSLY_AUTHORIZED",
         }
     }
 }
@@ -88,12 +97,36 @@ pub struct MatchDetails {
     /// The tolerance rule that allowed a difference, if one was needed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tolerance_rule: Option<String>,
+    /// A foreign-currency purchase: billed (cardholder) amount - authorized,
+    /// within the exchange-rate variance allowed. `cleared_amount` is then the billed amount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub fx_variance: Option<Decimal>,
+    /// Cleared by earlier first presentments of the same authorization
+    /// (`difference` is then the cumulative total - authorized).
+    #[serde(default, skip_serializing_if = "Decimal::is_zero")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub cleared_before: Decimal,
+    /// Those earlier first presentments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_presentments: Vec<String>,
+    /// Whether the authorization is now cleared in full (else the rest stays open).
+    #[serde(default = "fully")]
+    pub fully_cleared: bool,
+}
+
+fn fully() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MatchOutcome {
     Matched(MatchDetails),
     Pending(PendingReason),
+    /// Not a purchase: a dispute step linked to its first presentment, or a fee collection.
+    Recorded(super::lifecycle::LifecycleLink),
+    /// Posted without an authorization (DE25 1400, by rule), with the reason.
+    ForcePosted(String),
 }
 
 /// Clearing above the authorization is allowed up to `max_over_percent`
@@ -109,6 +142,47 @@ pub struct ToleranceRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MatchingRules {
     pub tolerances: Vec<ToleranceRule>,
+    /// How far, in percent of the authorized amount, the billed amount of a
+    /// foreign-currency purchase may differ from it (either way) and match.
+    #[serde(default)]
+    pub fx_variance_percent: Decimal,
+    /// What becomes of a record the network marks not previously authorized
+    /// (DE25 1400) when no authorization is found.
+    #[serde(default)]
+    pub not_previously_authorized: NotPreviouslyAuthorizedRule,
+    /// Whether a first presentment below what is still authorized matches
+    /// (a split shipment or partial capture), leaving the rest open.
+    #[serde(default = "fully")]
+    pub allow_partial_clearing: bool,
+}
+
+/// DE25 1400 with no authorization: post it, or hold it for an operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NotPreviouslyAuthorizedRule {
+    ForcePost,
+    #[default]
+    Hold,
+}
+
+impl NotPreviouslyAuthorizedRule {
+    fn outcome(self, clearing: &ValidClearing) -> MatchOutcome {
+        let what = format!(
+            "messageReasonCode 1400 (not previously authorized) for {} {}; no authorization for {}",
+            clearing.transaction_amount,
+            clearing.transaction_currency,
+            clearing.authorization_key()
+        );
+        match self {
+            Self::ForcePost => {
+                MatchOutcome::ForcePosted(format!("{what}: posted by rule FORCE_POST"))
+            }
+            Self::Hold => MatchOutcome::Pending(PendingReason::new(
+                PendingReasonCode::NotPreviouslyAuthorized,
+                format!("{what}: held by rule HOLD"),
+            )),
+        }
+    }
 }
 
 /// The rules shipped with the product; deployments override them with the
@@ -130,6 +204,9 @@ impl MatchingRules {
                 )));
             }
         }
+        if rules.fx_variance_percent.is_sign_negative() {
+            return Err(RulesError("fx_variance_percent is negative".into()));
+        }
         Ok(rules)
     }
 
@@ -149,71 +226,139 @@ impl MatchingRules {
     }
 }
 
-/// Matches a valid record. `authorization` is what its key found, if anything.
+/// Matches a valid first presentment. `authorization` is what its key found, if anything.
 pub fn match_clearing(
     clearing: &ValidClearing,
     authorization: Option<&Authorization>,
     rules: &MatchingRules,
 ) -> MatchOutcome {
     let Some(auth) = authorization else {
+        if clearing.message_reason_code.as_deref() == Some(NOT_PREVIOUSLY_AUTHORIZED) {
+            return rules.not_previously_authorized.outcome(clearing);
+        }
         return MatchOutcome::Pending(PendingReason::new(
             PendingReasonCode::AuthorizationNotFound,
             format!(
-                "no authorization found for {}",
+                "expected an authorization for {}; none is stored",
                 clearing.authorization_key()
             ),
         ));
     };
-    match ineligibility(clearing, auth) {
-        Some(reason) => MatchOutcome::Pending(reason),
-        None => compare_amounts(clearing, auth, rules),
+    if let Some(reason) = ineligibility(clearing, auth) {
+        return MatchOutcome::Pending(reason);
+    }
+    let Some(billed) = Billed::of(clearing, auth) else {
+        return MatchOutcome::Pending(PendingReason::new(
+            PendingReasonCode::CurrencyMismatch,
+            format!(
+                "expected transactionCurrency or cardholderCurrency {} (authorization {}); arrived transactionCurrency {}, cardholderCurrency {}",
+                auth.currency,
+                auth.trans_uid,
+                clearing.transaction_currency,
+                clearing.cardholder_currency.as_deref().unwrap_or("(none)")
+            ),
+        ));
+    };
+    if let Some(reason) = duplicate_of(clearing, &billed, auth) {
+        return MatchOutcome::Pending(reason);
+    }
+    let outcome = compare_amounts(clearing, &billed, auth, rules);
+    check_reason_code(clearing, outcome)
+}
+
+/// DE25 1400: the network says the purchase was never authorized.
+pub const NOT_PREVIOUSLY_AUTHORIZED: &str = "1400";
+
+/// The amount compared with the authorization: the transaction amount in the
+/// authorization's currency, else the cardholder (billing) amount when that is
+/// in the authorization's currency (a purchase in a foreign currency).
+struct Billed {
+    amount: Decimal,
+    field: &'static str,
+    foreign: bool,
+}
+
+impl Billed {
+    fn of(clearing: &ValidClearing, auth: &Authorization) -> Option<Self> {
+        if clearing.transaction_currency == auth.currency {
+            return Some(Self {
+                amount: clearing.transaction_amount,
+                field: "transactionAmount",
+                foreign: false,
+            });
+        }
+        match (&clearing.cardholder_amount, &clearing.cardholder_currency) {
+            (Some(amount), Some(currency)) if *currency == auth.currency => Some(Self {
+                amount: *amount,
+                field: "cardholderAmount",
+                foreign: true,
+            }),
+            _ => None,
+        }
     }
 }
 
 /// Why this authorization cannot be the record's, whatever the amounts: another
-/// card, not approved, another currency, or already cleared by another first presentment.
+/// card, not approved, or already cleared by another first presentment.
 fn ineligibility(clearing: &ValidClearing, auth: &Authorization) -> Option<PendingReason> {
     use PendingReasonCode::*;
     if auth.card_hash != clearing.card_hash {
         return Some(PendingReason::new(
             CardMismatch,
-            format!("authorization {} belongs to another card", auth.trans_uid),
+            format!(
+                "expected cardReference {} (authorization {}); arrived {}",
+                auth.card_hash, auth.trans_uid, clearing.card_hash
+            ),
         ));
     }
     if auth.status != AuthorizationStatus::Approved {
         return Some(PendingReason::new(
             AuthorizationNotApproved,
-            format!("authorization {} is {:?}", auth.trans_uid, auth.status).to_uppercase(),
-        ));
-    }
-    if auth.currency != clearing.transaction_currency {
-        return Some(PendingReason::new(
-            CurrencyMismatch,
             format!(
-                "cleared in {} but authorized in {}",
-                clearing.transaction_currency, auth.currency
+                "expected authorization {} APPROVED; it is {} (authorized {} {}, reversed {})",
+                auth.trans_uid,
+                format!("{:?}", auth.status).to_uppercase(),
+                auth.amount,
+                auth.currency,
+                auth.reversed_amount
             ),
         ));
     }
-    let other = auth
-        .claimed_by
-        .as_deref()
-        .filter(|id| *id != clearing.clearing_unique_id)?;
-    clearing.is_first_presentment().then(|| {
-        PendingReason::new(
-            DuplicatePresentment,
-            format!(
-                "authorization {} was already cleared by {other}",
-                auth.trans_uid
-            ),
-        )
-    })
+    None
 }
 
-/// Equal amounts match; an amount above the authorization matches within the
-/// tolerance of its merchant category; anything else is divergent.
+/// A true duplicate: another first presentment already cleared this
+/// authorization with the same amount, reference number and transaction date.
+fn duplicate_of(
+    clearing: &ValidClearing,
+    billed: &Billed,
+    auth: &Authorization,
+) -> Option<PendingReason> {
+    let (id, _) = auth.clearings.iter().find(|(id, c)| {
+        id.as_str() != clearing.clearing_unique_id
+            && c.amount == billed.amount
+            && c.reference_number == clearing.reference_number
+            && c.transaction_date == clearing.transaction_local_date
+    })?;
+    Some(PendingReason::new(
+        PendingReasonCode::DuplicatePresentment,
+        format!(
+            "expected a presentment not seen before; {id} already cleared authorization {} with the same amount {} {}, referenceNumber {} and transactionLocalDate {}",
+            auth.trans_uid,
+            billed.amount,
+            auth.currency,
+            clearing.reference_number.as_deref().unwrap_or("(none)"),
+            clearing.transaction_local_date
+        ),
+    ))
+}
+
+/// Equal amounts match; a foreign-currency purchase matches within the
+/// exchange-rate variance; an amount above the authorization matches within
+/// the tolerance of its merchant category; anything else is divergent.
 fn compare_amounts(
     clearing: &ValidClearing,
+    billed: &Billed,
     auth: &Authorization,
     rules: &MatchingRules,
 ) -> MatchOutcome {
@@ -223,22 +368,49 @@ fn compare_amounts(
             detail,
         ))
     };
-    let Some(difference) = clearing.transaction_amount.checked_sub(auth.amount) else {
+    // What is still authorized: a partial reversal lowers it. Presentments
+    // clear it cumulatively: the total so far is compared, this one included.
+    let authorized = auth.open_amount();
+    let cleared = billed.amount;
+    let Some(Cumulative {
+        earlier,
+        cleared_before,
+        difference,
+    }) = Cumulative::of(clearing, cleared, authorized, auth)
+    else {
         return divergent(format!(
-            "cleared {} and authorized {} cannot be compared: out of range",
-            clearing.transaction_amount, auth.amount
+            "{} {cleared} and authorized {authorized} cannot be compared: out of range",
+            billed.field
         ));
     };
-    let details = |tolerance_rule| MatchDetails {
+    let details = |tolerance_rule, fx_variance| MatchDetails {
         authorization_trans_uid: auth.trans_uid.clone(),
-        authorized_amount: auth.amount,
-        cleared_amount: clearing.transaction_amount,
+        authorized_amount: authorized,
+        cleared_amount: cleared,
         difference,
         currency: auth.currency.clone(),
         tolerance_rule,
+        fx_variance,
+        cleared_before,
+        earlier_presentments: earlier.clone(),
+        fully_cleared: difference >= Decimal::ZERO,
     };
     if difference.is_zero() {
-        return MatchOutcome::Matched(details(None));
+        return MatchOutcome::Matched(details(None, None));
+    }
+    if difference.is_sign_negative() && rules.allow_partial_clearing {
+        // A split shipment or partial capture: the rest stays authorized.
+        return MatchOutcome::Matched(details(None, None));
+    }
+    let totals = totals_note(&earlier, cleared_before, cleared);
+    let fx_within =
+        percent_of(authorized, rules.fx_variance_percent).is_some_and(|a| difference.abs() <= a);
+    if billed.foreign && fx_within {
+        let rule = format!(
+            "exchange-rate variance within {}%",
+            rules.fx_variance_percent
+        );
+        return MatchOutcome::Matched(details(Some(rule), Some(difference)));
     }
     let mcc = clearing
         .merchant_category_code
@@ -247,201 +419,125 @@ fn compare_amounts(
     let rule = rules
         .tolerance_for(mcc)
         .filter(|_| difference > Decimal::ZERO);
+    let fx_note = fx_note(clearing, billed, rules);
     let Some(rule) = rule else {
         return divergent(format!(
-            "cleared {} {} but authorized {} (difference {difference}); no tolerance applies to merchant category {}",
-            clearing.transaction_amount,
+            "expected {} {authorized} {} (authorization {}{}); arrived {cleared}{totals} (difference {difference}); no tolerance applies to merchant category {}{fx_note}",
+            billed.field,
             auth.currency,
-            auth.amount,
+            auth.trans_uid,
+            reversed_note(auth),
             mcc.unwrap_or("(none)")
         ));
     };
-    // Exact: allowed = authorized * percent / 100, no rounding before comparing;
-    // checked, so an absurd amount is divergent rather than a panic.
-    let allowed = auth
-        .amount
-        .checked_mul(rule.max_over_percent)
-        .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED));
-    match allowed {
-        Some(allowed) if difference <= allowed => MatchOutcome::Matched(details(Some(rule.name.clone()))),
-        _ => divergent(format!(
-            "cleared {} {} is {difference} above the authorized {}, more than the {}% allowed by `{}`",
-            clearing.transaction_amount, auth.currency, auth.amount, rule.max_over_percent, rule.name
+    // Exact: allowed = authorized * percent / 100, no rounding before comparing.
+    match percent_of(authorized, rule.max_over_percent) {
+        Some(allowed) if difference <= allowed => {
+            MatchOutcome::Matched(details(Some(rule.name.clone()), None))
+        }
+        allowed => divergent(format!(
+            "expected {} at most {authorized} {} plus {}% (`{}`, up to {}); arrived {cleared}{totals}, {difference} above{fx_note}",
+            billed.field,
+            auth.currency,
+            rule.max_over_percent,
+            rule.name,
+            allowed.map_or("(out of range)".to_owned(), |a| a.to_string())
         )),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clearing::fields::ClearingField;
-    use chrono::Utc;
-    use std::str::FromStr;
+/// `amount * percent / 100`, exact; checked, so an absurd amount is divergent
+/// rather than a panic.
+fn percent_of(amount: Decimal, percent: Decimal) -> Option<Decimal> {
+    amount
+        .checked_mul(percent)
+        .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+}
 
-    fn clearing(amount: &str, mcc: &str) -> ValidClearing {
-        let mut fields = crate::clearing::validate::tests_support::seed_fields();
-        fields.insert(ClearingField::TransactionLocalDate, "2024-04-24".into());
-        fields.insert(ClearingField::TransactionAmount, amount.into());
-        fields.insert(ClearingField::MerchantCategoryCode, mcc.into());
-        crate::clearing::validate::validate(&fields).unwrap()
+/// For an operator: what was reversed of the authorized amount.
+fn reversed_note(auth: &Authorization) -> String {
+    if auth.reversed_amount.is_zero() {
+        return String::new();
     }
+    format!(", {} reversed of {}", auth.reversed_amount, auth.amount)
+}
 
-    fn auth(amount: &str) -> Authorization {
-        Authorization {
-            trans_uid: "20240426O9EC2A".into(),
-            card_network: "MASTERCARD".into(),
-            card_hash: "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd".into(),
-            financial_network_code: Some("MCF".into()),
-            reference_number: Some("MCFO9EC2A".into()),
-            settlement_date: None,
-            amount: Decimal::from_str(amount).unwrap(),
-            currency: "USD".into(),
-            merchant_category_code: None,
-            authorized_at: Utc::now(),
-            status: AuthorizationStatus::Approved,
-            claimed_by: None,
-            raw_payload: "{}".into(),
-        }
-    }
+/// This presentment with those that cleared the authorization before it.
+struct Cumulative {
+    earlier: Vec<String>,
+    cleared_before: Decimal,
+    /// The total, this one included, less what is still authorized.
+    difference: Decimal,
+}
 
-    fn rules() -> MatchingRules {
-        MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap()
-    }
-
-    fn reason(outcome: MatchOutcome) -> PendingReasonCode {
-        match outcome {
-            MatchOutcome::Pending(r) => r.code,
-            MatchOutcome::Matched(m) => panic!("expected pending, matched {m:?}"),
-        }
-    }
-
-    #[test]
-    fn a_tolerance_on_an_amount_near_the_decimal_limit_is_divergent_not_a_panic() {
-        // 20% of 28 nines overflows a Decimal: checked, so the record waits for an operator.
-        let outcome = match_clearing(
-            &clearing("9999999999999999999999999999", "5812"),
-            Some(&auth("9999999999999999999999999998")),
-            &rules(),
-        );
-        assert_eq!(reason(outcome), PendingReasonCode::AmountDivergent);
-    }
-
-    #[test]
-    fn equal_amount_matches_with_zero_difference() {
-        let MatchOutcome::Matched(m) =
-            match_clearing(&clearing("12.34", "4111"), Some(&auth("12.34")), &rules())
-        else {
-            panic!("not matched")
-        };
-        assert!(m.difference.is_zero());
-        assert_eq!(m.tolerance_rule, None);
-    }
-
-    #[test]
-    fn restaurant_tip_within_twenty_percent_matches_and_records_the_difference() {
-        let MatchOutcome::Matched(m) =
-            match_clearing(&clearing("120.00", "5812"), Some(&auth("100.00")), &rules())
-        else {
-            panic!("not matched")
-        };
-        assert_eq!(m.difference.to_string(), "20.00");
-        assert!(m.tolerance_rule.is_some());
-        // One cent over the limit is divergent.
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("120.01", "5812"),
-                Some(&auth("100.00")),
-                &rules()
-            )),
-            PendingReasonCode::AmountDivergent
-        );
-    }
-
-    #[test]
-    fn lodging_allows_fifteen_percent() {
-        assert!(matches!(
-            match_clearing(&clearing("115.00", "7011"), Some(&auth("100.00")), &rules()),
-            MatchOutcome::Matched(_)
-        ));
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("115.01", "7011"),
-                Some(&auth("100.00")),
-                &rules()
-            )),
-            PendingReasonCode::AmountDivergent
-        );
-    }
-
-    #[test]
-    fn other_categories_and_lower_amounts_are_divergent() {
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("12.35", "4111"),
-                Some(&auth("12.34")),
-                &rules()
-            )),
-            PendingReasonCode::AmountDivergent
-        );
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("90.00", "5812"),
-                Some(&auth("100.00")),
-                &rules()
-            )),
-            PendingReasonCode::AmountDivergent
-        );
-    }
-
-    #[test]
-    fn missing_mismatched_and_claimed_authorizations_are_pending() {
-        assert_eq!(
-            reason(match_clearing(&clearing("12.34", "4111"), None, &rules())),
-            PendingReasonCode::AuthorizationNotFound
-        );
-        let mut eur = auth("12.34");
-        eur.currency = "EUR".into();
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("12.34", "4111"),
-                Some(&eur),
-                &rules()
-            )),
-            PendingReasonCode::CurrencyMismatch
-        );
-        let mut claimed = auth("12.34");
-        claimed.claimed_by = Some("another-clearing".into());
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("12.34", "4111"),
-                Some(&claimed),
-                &rules()
-            )),
-            PendingReasonCode::DuplicatePresentment
-        );
-        claimed.claimed_by = Some("202404261024009777553".into());
-        assert!(matches!(
-            match_clearing(&clearing("12.34", "4111"), Some(&claimed), &rules()),
-            MatchOutcome::Matched(_)
-        ));
-        let mut declined = auth("12.34");
-        declined.status = AuthorizationStatus::Declined;
-        assert_eq!(
-            reason(match_clearing(
-                &clearing("12.34", "4111"),
-                Some(&declined),
-                &rules()
-            )),
-            PendingReasonCode::AuthorizationNotApproved
-        );
-    }
-
-    #[test]
-    fn rules_reject_impossible_ranges() {
-        assert!(MatchingRules::from_json(
-            r#"{"tolerances":[{"name":"x","mcc_from":10,"mcc_to":5,"max_over_percent":"1"}]}"#
-        )
-        .is_err());
-        assert!(MatchingRules::from_json("not json").is_err());
+impl Cumulative {
+    /// None when the sums are out of range.
+    fn of(
+        clearing: &ValidClearing,
+        cleared: Decimal,
+        authorized: Decimal,
+        auth: &Authorization,
+    ) -> Option<Self> {
+        let id = clearing.clearing_unique_id.as_str();
+        let cleared_before = auth.cleared_except(id)?;
+        let difference = cleared_before
+            .checked_add(cleared)?
+            .checked_sub(authorized)?;
+        Some(Self {
+            earlier: auth
+                .clearings
+                .keys()
+                .filter(|k| k.as_str() != id)
+                .cloned()
+                .collect(),
+            cleared_before,
+            difference,
+        })
     }
 }
+
+/// For an operator: what was cleared before and the total it makes.
+fn totals_note(earlier: &[String], cleared_before: Decimal, cleared: Decimal) -> String {
+    if earlier.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; {cleared_before} cleared before by {} makes {} in total",
+        earlier.join(", "),
+        cleared_before.checked_add(cleared).unwrap_or(cleared)
+    )
+}
+
+/// For an operator: how a foreign purchase was billed and the variance allowed.
+fn fx_note(clearing: &ValidClearing, billed: &Billed, rules: &MatchingRules) -> String {
+    if !billed.foreign {
+        return String::new();
+    }
+    format!(
+        " (a foreign purchase: {} {} billed; exchange-rate variance allowed {}%)",
+        clearing.transaction_amount, clearing.transaction_currency, rules.fx_variance_percent
+    )
+}
+
+/// DE25 1401 says the cleared amount is the authorized one: a match with a
+/// difference contradicts it and waits for an operator.
+fn check_reason_code(clearing: &ValidClearing, outcome: MatchOutcome) -> MatchOutcome {
+    match (&outcome, clearing.message_reason_code.as_deref()) {
+        (MatchOutcome::Matched(m), Some("1401"))
+            if !m.difference.is_zero() && m.fx_variance.is_none() && m.earlier_presentments.is_empty() =>
+        {
+            MatchOutcome::Pending(PendingReason::new(
+                PendingReasonCode::ReasonCodeMismatch,
+                format!(
+                    "messageReasonCode 1401 says the amount is the authorized one: expected {} {}, arrived {} (difference {}); 1402 would say it differs",
+                    m.authorized_amount, m.currency, m.cleared_amount, m.difference
+                ),
+            ))
+        }
+        _ => outcome,
+    }
+}
+
+#[cfg(test)]
+#[path = "matching_tests.rs"]
+mod tests;

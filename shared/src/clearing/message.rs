@@ -6,9 +6,14 @@
 //!            ingest                     operator asks                worker
 //! (none) -> RECEIVED -> MATCHED        PENDING -> REPROCESSING -> MATCHED
 //!                    -> PENDING                               -> PENDING (new reason)
+//!                    -> RECORDED                              -> RECORDED
+//!                    -> FORCE_POSTED                          -> FORCE_POSTED
 //!                                      REPROCESSING -> PENDING (request released: queue failure,
 //!                                                               or its lease expired)
 //! ```
+//! RECORDED: a record that is not a purchase (a dispute step linked to its
+//! first presentment, a fee collection). A MATCHED first presentment records
+//! each dispute step on it as a MATCHED -> MATCHED transition (see `lifecycle`).
 //! `version` counts transitions; stores write a new state only if the stored
 //! version is still the one the change was computed from.
 
@@ -16,10 +21,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::fields::{ClearingField, FieldValues};
+use super::lifecycle::{lifecycle_outcome, DisputeStep, LifecycleLink};
 use super::matching::{match_clearing, MatchDetails, MatchOutcome, MatchingRules, PendingReason};
 use super::notification::ReceivedRecord;
 use super::validate::{key_value, validate, ValidClearing};
-use crate::authorization::{Authorization, AuthorizationKey};
+use crate::authorization::{Authorization, AuthorizationKey, ClearedPresentment};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -29,6 +35,8 @@ pub enum ClearingStatus {
     Matched,
     Pending,
     Reprocessing,
+    Recorded,
+    ForcePosted,
 }
 
 impl ClearingStatus {
@@ -38,6 +46,8 @@ impl ClearingStatus {
             Self::Matched => "MATCHED",
             Self::Pending => "PENDING",
             Self::Reprocessing => "REPROCESSING",
+            Self::Recorded => "RECORDED",
+            Self::ForcePosted => "FORCE_POSTED",
         }
     }
 
@@ -47,6 +57,8 @@ impl ClearingStatus {
             Self::Matched,
             Self::Pending,
             Self::Reprocessing,
+            Self::Recorded,
+            Self::ForcePosted,
         ]
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(text))
@@ -62,6 +74,10 @@ impl ClearingStatus {
                 | (Pending, Reprocessing)
                 | (Reprocessing, Matched)
                 | (Reprocessing, Pending)
+                | (Received, Recorded)
+                | (Reprocessing, Recorded)
+                | (Received, ForcePosted)
+                | (Reprocessing, ForcePosted)
         )
     }
 
@@ -147,6 +163,13 @@ pub struct ClearingMessage {
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub reprocessing: Option<ReprocessingTicket>,
     pub history: Vec<Transition>,
+    /// Once RECORDED (not a purchase): what it is and what it is linked to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<LifecycleLink>,
+    /// For a first presentment: the dispute steps (second presentments,
+    /// chargebacks, arbitration) recorded against it, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disputes: Vec<DisputeStep>,
 }
 
 /// What a change needs the store to do besides writing the message.
@@ -159,6 +182,12 @@ pub struct AuthorizationClaim {
     /// after the claim was taken): a store may skip writing it again where
     /// that is safe, and must still give it back if the message is stored unmatched.
     pub already_held: bool,
+    /// The authorization's version the match was decided on: the claim is
+    /// taken only if it is still that version (a reversal or another
+    /// presentment's claim meanwhile changes it), and moves it on.
+    pub authorization_version: u64,
+    /// What this presentment adds to the authorization's cleared total.
+    pub presentment: ClearedPresentment,
 }
 
 /// A record read and validated, waiting for its authorization lookup.
@@ -202,6 +231,8 @@ impl PreparedRecord {
 pub struct Decision {
     pub message: ClearingMessage,
     pub claim: Option<AuthorizationClaim>,
+    /// A dispute step to record on its original first presentment (by id).
+    pub dispute: Option<(String, DisputeStep)>,
 }
 
 fn outcome_of(
@@ -212,14 +243,22 @@ fn outcome_of(
     match validation {
         Err(reason) => (MatchOutcome::Pending(reason.clone()), None),
         Ok(valid) => {
+            if let Some(outcome) = lifecycle_outcome(valid, authorization) {
+                return (outcome, None);
+            }
             let outcome = match_clearing(valid, authorization, rules);
             let claim = match (&outcome, authorization) {
-                (MatchOutcome::Matched(_), Some(auth)) if valid.is_first_presentment() => {
+                (MatchOutcome::Matched(m), Some(auth)) if valid.is_first_presentment() => {
                     Some(AuthorizationClaim {
                         trans_uid: auth.trans_uid.clone(),
                         clearing_unique_id: valid.clearing_unique_id.clone(),
-                        already_held: auth.claimed_by.as_deref()
-                            == Some(valid.clearing_unique_id.as_str()),
+                        already_held: auth.clearings.contains_key(&valid.clearing_unique_id),
+                        authorization_version: auth.version,
+                        presentment: ClearedPresentment {
+                            amount: m.cleared_amount,
+                            reference_number: valid.reference_number.clone(),
+                            transaction_date: valid.transaction_local_date,
+                        },
                     })
                 }
                 _ => None,
@@ -255,6 +294,8 @@ impl ClearingMessage {
             updated_at: now,
             matched: None,
             reprocessing: None,
+            lifecycle: None,
+            disputes: Vec::new(),
             history: vec![Transition {
                 version: 1,
                 from: None,
@@ -268,7 +309,12 @@ impl ClearingMessage {
             }],
         };
         message.settle(outcome, actor, None, Vec::new(), None, now);
-        Decision { message, claim }
+        let dispute = message.dispute_step();
+        Decision {
+            message,
+            claim,
+            dispute,
+        }
     }
 
     /// PENDING -> REPROCESSING for an operator's request.
@@ -348,9 +394,11 @@ impl ClearingMessage {
             ticket.map(|t| t.request_id),
             now,
         );
+        let dispute = next.dispute_step();
         Ok(Decision {
             message: next,
             claim,
+            dispute,
         })
     }
 
@@ -379,14 +427,27 @@ impl ClearingMessage {
         &mut self,
         outcome: MatchOutcome,
         actor: &str,
-        reason: Option<String>,
+        mut reason: Option<String>,
         changes: Vec<FieldChange>,
         request_id: Option<String>,
         now: DateTime<Utc>,
     ) {
+        let mut lifecycle = None;
         let (to, pending_reason, matched) = match outcome {
             MatchOutcome::Matched(details) => (ClearingStatus::Matched, None, Some(details)),
             MatchOutcome::Pending(reason) => (ClearingStatus::Pending, Some(reason), None),
+            MatchOutcome::Recorded(link) => {
+                lifecycle = Some(link);
+                (ClearingStatus::Recorded, None, None)
+            }
+            MatchOutcome::ForcePosted(why) => {
+                // The rule's reason is the transition's own; an operator's stays with it.
+                reason = Some(match reason {
+                    Some(r) => format!("{r}; {why}"),
+                    None => why,
+                });
+                (ClearingStatus::ForcePosted, None, None)
+            }
         };
         self.push(Transition {
             version: 0,
@@ -401,6 +462,7 @@ impl ClearingMessage {
         });
         self.pending_reason = pending_reason;
         self.matched = matched;
+        self.lifecycle = lifecycle;
     }
 
     /// The authorization whose claim this message holds: a MATCHED first
@@ -415,9 +477,11 @@ impl ClearingMessage {
             .fields
             .get(&ClearingField::FunctionCode)
             .is_some_and(|c| super::validate::is_first_presentment_code(c));
+        // The first to clear it holds `claimed_by`; later ones of a split do not.
         first_presentment
             .then_some(self.matched.as_ref())
             .flatten()
+            .filter(|m| m.earlier_presentments.is_empty())
             .map(|m| m.authorization_trans_uid.as_str())
     }
 
@@ -437,7 +501,7 @@ impl ClearingMessage {
         Ok(fields)
     }
 
-    fn push(&mut self, mut transition: Transition) {
+    pub(super) fn push(&mut self, mut transition: Transition) {
         self.version += 1;
         transition.version = self.version;
         self.status = transition.to;

@@ -34,6 +34,10 @@ fn seed_auth() -> Authorization {
         status: AuthorizationStatus::Approved,
         claimed_by: None,
         raw_payload: "{}".into(),
+        reversed_amount: rust_decimal::Decimal::ZERO,
+        version: 1,
+        history: Vec::new(),
+        clearings: Default::default(),
     }
 }
 

@@ -3,12 +3,14 @@
 pub mod conflict;
 pub mod currency;
 pub mod fields;
+pub mod lifecycle;
 pub mod matching;
 pub mod message;
 pub mod notification;
 pub mod validate;
 
 pub use fields::{ClearingField, FieldProblem, FieldValues};
+pub use lifecycle::{DisputeStep, LifecycleLink, MessageType};
 pub use matching::{MatchDetails, MatchOutcome, MatchingRules, PendingReason, PendingReasonCode};
 pub use message::{
     check_adjustments, Adjustment, AdjustmentError, AuthorizationClaim, ClearingMessage,

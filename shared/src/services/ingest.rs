@@ -10,9 +10,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::authorization::{
-    parse_authorization_notification, Authorization, RejectedAuthorization,
-};
+use crate::authorization::{Authorization, RejectedAuthorization};
 use crate::clearing::conflict::{same_content, ClearingConflict};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{
@@ -22,7 +20,8 @@ use crate::clearing::{
 use crate::events::{clearing_conflict_event, clearing_event};
 use crate::metrics::IngestTally;
 use crate::outbox::OutboxEntry;
-use crate::ports::{Arrivals, AuthorizationSaved, ClearingStore, InsertOutcome, StoreError};
+use crate::ports::{Arrivals, ClearingStore, InsertOutcome, StoreError};
+use crate::services::disputes::record_on_original;
 
 /// How many records are written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -81,7 +80,11 @@ enum Outcome {
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizationAck {
     pub received: usize,
+    /// New authorizations stored.
     pub stored: usize,
+    /// Stored authorizations changed by a record (a reversal), now or by an earlier delivery.
+    pub updated: usize,
+    /// Records that repeat what is stored.
     pub duplicates: usize,
     pub rejected: Vec<RejectedAuthorization>,
 }
@@ -148,7 +151,7 @@ impl IngestService<'_> {
             let outcome = repeat_outcome(&outcomes, &p, network, now);
             outcomes.insert(index, outcome);
         }
-        self.record_outcomes(&outcomes).await?;
+        self.record_outcomes(&outcomes, &actor).await?;
         Ok(acknowledge(received, outcomes))
     }
 
@@ -158,6 +161,7 @@ impl IngestService<'_> {
     async fn record_outcomes(
         &self,
         outcomes: &BTreeMap<usize, Outcome>,
+        actor: &str,
     ) -> Result<(), IngestError> {
         let mut tally = IngestTally::default();
         for outcome in outcomes.values() {
@@ -180,6 +184,22 @@ impl IngestService<'_> {
             }
         }
         tally.record();
+
+        // Dispute steps move their first presentments on (each write carries
+        // the first presentment's event); one at a time, as several may share
+        // one. A redelivery repeats it, so a crash before it is made good.
+        let mut moved = BTreeSet::new();
+        for outcome in outcomes.values() {
+            let Outcome::Stored { message, .. } = outcome else {
+                continue;
+            };
+            if !moved.insert(message.clearing_unique_id.as_str()) {
+                continue;
+            }
+            if let Some((original, step)) = message.dispute_step() {
+                record_on_original(self.store, &original, &step, actor).await?;
+            }
+        }
         Ok(())
     }
 
@@ -268,45 +288,6 @@ impl IngestService<'_> {
             }),
             Err(e) => Err(e),
         }
-    }
-
-    /// Stores every readable authorization; unreadable ones are kept aside with the reason.
-    pub async fn ingest_authorizations(
-        &self,
-        network: &str,
-        body: &[u8],
-    ) -> Result<AuthorizationAck, IngestError> {
-        let parsed = parse_authorization_notification(body, network)?;
-        let mut ack = AuthorizationAck {
-            received: parsed.len(),
-            stored: 0,
-            duplicates: 0,
-            rejected: Vec::new(),
-        };
-        for (index, record) in parsed.into_iter().enumerate() {
-            // One the store refuses as it is (a ValidationException) is rejected, not the batch.
-            let record = match record {
-                Ok(auth) => match self.store.save_authorization(&auth).await {
-                    Err(StoreError::Refused(why)) => Err(RejectedAuthorization {
-                        index,
-                        trans_uid: Some(auth.trans_uid),
-                        problem: format!("the store refuses this record as it is ({why})"),
-                        raw_payload: auth.raw_payload,
-                    }),
-                    saved => Ok(saved?),
-                },
-                Err(rejected) => Err(rejected),
-            };
-            match record {
-                Ok(AuthorizationSaved::Inserted) => ack.stored += 1,
-                Ok(AuthorizationSaved::AlreadyStored) => ack.duplicates += 1,
-                Err(rejected) => {
-                    self.store.save_rejected_authorization(&rejected).await?;
-                    ack.rejected.push(rejected);
-                }
-            }
-        }
-        Ok(ack)
     }
 }
 

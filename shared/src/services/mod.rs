@@ -1,6 +1,8 @@
 //! Application services: the use cases, over the ports. The functions' handlers
 //! only translate HTTP or SQS into calls to these and their errors into responses.
 
+pub mod authorizations;
+pub mod disputes;
 pub mod ingest;
 pub mod reconciliation;
 

@@ -7,13 +7,34 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
-use super::{corrupt, is_conditional_failure, sdk_error, DynamoDbClearingStore, Item};
+use super::items::{authorization_key, authorization_pk, key, s, stamp, with_outbox, AUTH_SK};
+use super::messages::CLEARED_PREFIX;
+use super::{corrupt, is_conditional_failure, sdk_error, unavailable, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::conflict::ClearingConflict;
+use crate::outbox::{encode, OutboxEntry, OUTBOX_ATTRIBUTE};
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
+
+/// An authorization item, with the presentments that cleared it (one
+/// top-level `cleared#<clearingUniqueId>` attribute each, written by the claims).
+fn authorization_from_item(mut item: Item) -> Result<Authorization, StoreError> {
+    let names: Vec<String> = item
+        .keys()
+        .filter(|k| k.starts_with(CLEARED_PREFIX))
+        .cloned()
+        .collect();
+    let mut clearings = std::collections::BTreeMap::new();
+    for name in names {
+        let value = item.remove(&name).unwrap_or(AttributeValue::Null(true));
+        let entry = serde_dynamo::from_attribute_value(value).map_err(corrupt)?;
+        clearings.insert(name[CLEARED_PREFIX.len()..].to_owned(), entry);
+    }
+    let mut auth: Authorization = serde_dynamo::from_item(item).map_err(corrupt)?;
+    auth.clearings = clearings;
+    Ok(auth)
+}
 
 impl DynamoDbClearingStore {
     pub(super) async fn authorizations(
@@ -49,7 +70,7 @@ impl DynamoDbClearingStore {
         let auth_keys = by_uid.keys().map(|uid| authorization_key(uid)).collect();
         let mut out = HashMap::new();
         for item in self.batch_get(auth_keys, false).await? {
-            let auth: Authorization = serde_dynamo::from_item(item).map_err(corrupt)?;
+            let auth = authorization_from_item(item)?;
             for k in by_uid.get(&auth.trans_uid).into_iter().flatten() {
                 out.insert(k.clone(), auth.clone());
             }
@@ -60,8 +81,10 @@ impl DynamoDbClearingStore {
     pub(super) async fn save_authorization(
         &self,
         auth: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let mut item = with_outbox(item, outbox);
         item.insert("pk".into(), s(authorization_pk(&auth.trans_uid)));
         item.insert("sk".into(), s(AUTH_SK));
         item.insert("entity".into(), s("AUTHORIZATION"));
@@ -88,6 +111,98 @@ impl DynamoDbClearingStore {
             self.put(alias).await?;
         }
         Ok(saved)
+    }
+
+    pub(super) async fn authorization(
+        &self,
+        trans_uid: &str,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let resp = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(authorization_key(trans_uid)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        resp.item()
+            .cloned()
+            .map(authorization_from_item)
+            .transpose()
+    }
+
+    /// Sets every attribute of the authorization but its key and its claim,
+    /// conditional on its version and on the claim being the one read (a claim
+    /// taken meanwhile must be seen by the change: it names the clearing to announce).
+    pub(super) async fn update_authorization(
+        &self,
+        auth: &Authorization,
+        expected_version: u64,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut sets = Vec::new();
+        for (i, (name, value)) in item.into_iter().enumerate() {
+            if name == "claimed_by" {
+                continue;
+            }
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+            sets.push(format!("#a{i} = :a{i}"));
+        }
+        // This change's entries replace the last change's (the stream's
+        // publisher sends those the old image did not hold).
+        names.insert("#outbox".into(), OUTBOX_ATTRIBUTE.into());
+        let mut expression = format!("SET {}", sets.join(", "));
+        if outbox.is_empty() {
+            expression.push_str(" REMOVE #outbox");
+        } else {
+            values.insert(":outbox".into(), s(encode(outbox)));
+            expression.push_str(", #outbox = :outbox");
+        }
+        names.insert("#version".into(), "version".into());
+        names.insert("#claimed".into(), "claimed_by".into());
+        values.insert(
+            ":expected".into(),
+            AttributeValue::N(expected_version.to_string()),
+        );
+        // Items stored before authorizations had versions are at version 1.
+        let version = if expected_version == 1 {
+            "(attribute_not_exists(#version) OR #version = :expected)"
+        } else {
+            "#version = :expected"
+        };
+        let claim = match &auth.claimed_by {
+            Some(id) => {
+                values.insert(":claimed".into(), s(id.clone()));
+                "#claimed = :claimed"
+            }
+            None => {
+                values.insert(":nul".into(), s("NULL"));
+                "(attribute_not_exists(#claimed) OR attribute_type(#claimed, :nul))"
+            }
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(authorization_key(&auth.trans_uid)))
+            .update_expression(expression)
+            .condition_expression(format!("attribute_exists(pk) AND {version} AND {claim}"))
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
+                Err(StoreError::VersionConflict(auth.trans_uid.clone()))
+            }
+            Err(e) => Err(sdk_error(e)),
+        }
     }
 
     pub(super) async fn save_rejected_authorization(

@@ -23,8 +23,21 @@ use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, Cleari
 use crate::outbox::OutboxEntry;
 use crate::ports::{InsertOutcome, ReconciliationRequest, StoreError};
 
-/// An authorization is claimed once, by one first presentment (`:id`).
-const CLAIM_CONDITION: &str = "attribute_exists(pk) AND (attribute_not_exists(claimed_by) OR claimed_by = :id OR claimed_by = :null)";
+/// A presentment's claim is taken only on the authorization as it was when
+/// matched (a reversal or another presentment's claim meanwhile moves its
+/// version on), or again by the presentment it already lists. Items stored
+/// before authorizations had versions are at version 1.
+fn claim_condition(version: u64) -> &'static str {
+    if version == 1 {
+        "attribute_exists(pk) AND (attribute_exists(#entry) OR attribute_not_exists(version) OR version = :version)"
+    } else {
+        "attribute_exists(pk) AND (attribute_exists(#entry) OR version = :version)"
+    }
+}
+
+/// The attribute of the authorization item listing one presentment that
+/// cleared it (top level, so no parent map must exist first).
+pub(super) const CLEARED_PREFIX: &str = "cleared#";
 
 impl DynamoDbClearingStore {
     /// A matched first presentment takes its authorization's claim first and
@@ -102,13 +115,25 @@ impl DynamoDbClearingStore {
     /// The one definition of the claim write, used alone (ingest) and in a
     /// transaction (the worker).
     fn claim_write(&self, claim: &AuthorizationClaim) -> Result<Update, StoreError> {
+        let entry = serde_dynamo::to_attribute_value(&claim.presentment).map_err(corrupt)?;
         Update::builder()
             .table_name(&self.table)
             .set_key(Some(authorization_key(&claim.trans_uid)))
-            .update_expression("SET claimed_by = :id")
-            .condition_expression(CLAIM_CONDITION)
+            .update_expression(
+                "SET #entry = :entry, claimed_by = if_not_exists(claimed_by, :id), version = if_not_exists(version, :one) + :one",
+            )
+            .condition_expression(claim_condition(claim.authorization_version))
+            .expression_attribute_names(
+                "#entry",
+                format!("{CLEARED_PREFIX}{}", claim.clearing_unique_id),
+            )
             .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
-            .expression_attribute_values(":null", AttributeValue::Null(true))
+            .expression_attribute_values(":entry", entry)
+            .expression_attribute_values(
+                ":version",
+                AttributeValue::N(claim.authorization_version.to_string()),
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .build()
             .map_err(unavailable)
     }
@@ -123,6 +148,7 @@ impl DynamoDbClearingStore {
             .set_key(Some(write.key().clone()))
             .update_expression(write.update_expression())
             .set_condition_expression(write.condition_expression().map(str::to_owned))
+            .set_expression_attribute_names(write.expression_attribute_names().cloned())
             .set_expression_attribute_values(write.expression_attribute_values().cloned())
             .set_return_consumed_capacity(self.metering.request())
             .send()
@@ -151,14 +177,50 @@ impl DynamoDbClearingStore {
             .expression_attribute_values(":matched", s(ClearingStatus::Matched.as_str()))
             .build()
             .map_err(unavailable)?;
-        let release = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(authorization_key(&claim.trans_uid)))
-            .update_expression("REMOVE claimed_by")
-            .condition_expression("claimed_by = :id")
-            .expression_attribute_values(":id", s(claim.clearing_unique_id.clone()))
-            .build()
-            .map_err(unavailable)?;
+        // The holder of `claimed_by` gives both back; a later presentment of a
+        // split, only its own entry.
+        let entry = format!("{CLEARED_PREFIX}{}", claim.clearing_unique_id);
+        let release = |holder: bool| {
+            let (expression, condition) = if holder {
+                (
+                    "REMOVE #entry, claimed_by SET version = if_not_exists(version, :one) + :one",
+                    "claimed_by = :id",
+                )
+            } else {
+                (
+                    "REMOVE #entry SET version = if_not_exists(version, :one) + :one",
+                    "attribute_exists(#entry)",
+                )
+            };
+            let mut u = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(authorization_key(&claim.trans_uid)))
+                .update_expression(expression)
+                .condition_expression(condition)
+                .expression_attribute_names("#entry", entry.clone())
+                .expression_attribute_values(":one", AttributeValue::N("1".into()));
+            if holder {
+                u = u.expression_attribute_values(":id", s(claim.clearing_unique_id.clone()));
+            }
+            u.build().map_err(unavailable)
+        };
+        if self
+            .release_with(still_unmatched.clone(), release(true)?)
+            .await?
+        {
+            return Ok(());
+        }
+        self.release_with(still_unmatched, release(false)?)
+            .await
+            .map(|_| ())
+    }
+
+    /// One attempt at giving a claim back: false when its condition did not hold.
+    async fn release_with(
+        &self,
+        still_unmatched: ConditionCheck,
+        release: Update,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .transact_write_items()
@@ -174,14 +236,14 @@ impl DynamoDbClearingStore {
         match result {
             Ok(out) => {
                 self.metering.writes(out.consumed_capacity());
-                Ok(())
+                Ok(true)
             }
             // Matched meanwhile, or the claim is not this message's: nothing to give back.
             Err(e)
                 if cancellation_reasons(&e)
                     .is_some_and(|r| failed_condition(&r, 0) || failed_condition(&r, 1)) =>
             {
-                Ok(())
+                Ok(false)
             }
             Err(e) => Err(sdk_error(e)),
         }

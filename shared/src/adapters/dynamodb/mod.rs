@@ -4,7 +4,9 @@
 //! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
 //!   and the attributes of the indexes below; its fields are not stored but
 //!   read again from the raw payload with the history's adjustments.
-//! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization; `claimed_by` once cleared.
+//! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization with its `version` and
+//!   `history`; `claimed_by` (the first presentment to clear it) and one
+//!   `cleared#<clearingUniqueId>` attribute per presentment that cleared it.
 //! - `AUTHREF#<network>#<reference>#<settlementDate>` / `ALIAS`: points to the transUid.
 //! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
 //! - `CONFLICT#<clearingUniqueId>` / `<payload digest>`: a record refused because
@@ -152,8 +154,9 @@ impl ClearingStore for DynamoDbClearingStore {
     async fn save_authorization(
         &self,
         auth: &Authorization,
+        outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
-        DynamoDbClearingStore::save_authorization(self, auth).await
+        DynamoDbClearingStore::save_authorization(self, auth, outbox).await
     }
 
     async fn save_rejected_authorization(
@@ -161,6 +164,20 @@ impl ClearingStore for DynamoDbClearingStore {
         rejected: &RejectedAuthorization,
     ) -> Result<(), StoreError> {
         DynamoDbClearingStore::save_rejected_authorization(self, rejected).await
+    }
+
+    async fn authorization(&self, trans_uid: &str) -> Result<Option<Authorization>, StoreError> {
+        DynamoDbClearingStore::authorization(self, trans_uid).await
+    }
+
+    async fn update_authorization(
+        &self,
+        authorization: &Authorization,
+        expected_version: u64,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::update_authorization(self, authorization, expected_version, outbox)
+            .await
     }
 
     async fn insert_message(
