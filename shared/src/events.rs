@@ -7,6 +7,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::{ClearingMessage, ClearingStatus, FieldValues, MatchDetails, PendingReason};
 
 /// Namespace of the v5 ids of every event this product emits.
@@ -16,6 +17,8 @@ pub const CLEARING_EVENT_SOURCE: &str = "clearing";
 pub const CLEARING_MATCHED: &str = "clearing_message.matched";
 pub const CLEARING_PENDING: &str = "clearing_message.pending";
 pub const CLEARING_RECONCILED: &str = "clearing_message.reconciled";
+/// A record refused because different content is stored under its id.
+pub const CLEARING_RECORD_CONFLICT: &str = "clearing_record.conflict";
 
 /// One event ready for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,4 +96,31 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         // Serializing plain data with string keys cannot fail.
         detail: serde_json::to_string(&detail).unwrap_or_default(),
     })
+}
+
+#[derive(Serialize)]
+struct ConflictEventDetail<'a> {
+    event_id: Uuid,
+    #[serde(flatten)]
+    conflict: &'a ClearingConflict,
+}
+
+/// The event announcing a refused conflicting record (the same refused
+/// payload is the same event, whichever delivery brings it).
+pub fn clearing_conflict_event(conflict: &ClearingConflict) -> OutboundEvent {
+    let id = stable_id(&format!(
+        "clearing-conflict/{}/{}",
+        conflict.clearing_unique_id, conflict.payload_digest
+    ));
+    let detail = ConflictEventDetail {
+        event_id: id,
+        conflict,
+    };
+    OutboundEvent {
+        id,
+        source: CLEARING_EVENT_SOURCE.into(),
+        detail_type: CLEARING_RECORD_CONFLICT.into(),
+        // Serializing plain data with string keys cannot fail.
+        detail: serde_json::to_string(&detail).unwrap_or_default(),
+    }
 }

@@ -4,7 +4,9 @@
 pub mod ingest;
 pub mod reconciliation;
 
-pub use ingest::{AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult};
+pub use ingest::{
+    AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult, RejectedRecord,
+};
 pub use reconciliation::{
     Accepted, ReconcileError, ReconciliationCommand, ReconciliationService,
     MAX_MESSAGES_PER_REQUEST,

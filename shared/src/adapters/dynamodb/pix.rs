@@ -8,8 +8,8 @@ use chrono::{NaiveDate, Utc};
 
 use super::items::{ids_with_prefix, key, s, stamp, with_outbox};
 use super::{
-    cancellation_reasons, corrupt, failed_condition, is_conditional_failure, unavailable,
-    DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
+    cancellation_reasons, corrupt, failed_condition, is_conditional_failure, sdk_error,
+    unavailable, DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
 };
 use crate::outbox::OutboxEntry;
 use crate::pix::PixReconciliation;
@@ -87,7 +87,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         resp.item().map(state_from_item).transpose()
     }
 
@@ -136,7 +136,7 @@ impl PixStore for DynamoDbClearingStore {
             Err(e) if cancellation_reasons(&e).is_some_and(|r| failed_condition(&r, 0)) => {
                 Err(StoreError::VersionConflict(state.end_to_end_id.clone()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -160,7 +160,7 @@ impl PixStore for DynamoDbClearingStore {
             Ok(_) => Ok(()),
             // Recorded (and announced) by an earlier delivery.
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => Ok(()),
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -173,7 +173,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let Some(item) = resp.item() else {
             return Ok(DayTally::default());
         };
@@ -208,7 +208,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         Ok(resp.item().is_some())
     }
 
@@ -225,7 +225,7 @@ impl PixStore for DynamoDbClearingStore {
             .send()
             .try_collect()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         Ok(ids_with_prefix(&entries, "PIX#").collect())
     }
 }
