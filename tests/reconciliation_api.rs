@@ -134,9 +134,9 @@ async fn a_request_whose_job_never_finished_is_taken_over_after_its_lease() {
 
     // Both jobs run: the first finds another request and changes nothing.
     let queue = stack.reprocessing_queue();
-    let mut batch = stack.receive_batch(&queue, 30).await;
+    let mut batch = stack.next_batch(&queue, 30).await;
     if batch.len() < 2 {
-        batch.extend(stack.receive_batch(&queue, 30).await);
+        batch.extend(stack.next_batch(&queue, 30).await);
     }
     assert_eq!(batch.len(), 2);
     let response = stack.run_worker_batch(&stack.worker(), &queue, batch).await;

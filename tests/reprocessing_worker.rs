@@ -68,7 +68,7 @@ async fn seed_record_goes_from_pending_to_reconciled_with_one_event() {
 
     assert_eq!(reconcile(&stack, FIX_SEED_DATE).await, 202);
     let queue = stack.reprocessing_queue();
-    let batch = stack.receive_batch(&queue, 30).await;
+    let batch = stack.next_batch(&queue, 30).await;
     assert_eq!(batch.len(), 1);
     let response = stack.run_worker_batch(&stack.worker(), &queue, batch).await;
     assert!(response.batch_item_failures.is_empty());
@@ -138,7 +138,7 @@ async fn a_job_delivered_twice_applies_once() {
     .await;
     assert_eq!(reconcile(&stack, FIX_SEED_DATE).await, 202);
     let queue = stack.reprocessing_queue();
-    let batch = stack.receive_batch(&queue, 30).await;
+    let batch = stack.next_batch(&queue, 30).await;
     let job: shared::jobs::ReprocessingJob =
         serde_json::from_str(batch[0].body.as_deref().unwrap()).unwrap();
     let worker = stack.worker();
@@ -190,7 +190,7 @@ async fn a_still_divergent_record_stays_pending_with_the_new_reason() {
     .await;
     assert_eq!(reconcile(&stack, FIX_SEED_DATE).await, 202);
     let queue = stack.reprocessing_queue();
-    let batch = stack.receive_batch(&queue, 30).await;
+    let batch = stack.next_batch(&queue, 30).await;
     stack.run_worker_batch(&stack.worker(), &queue, batch).await;
     let m = stack.store().message(SEED_ID).await.unwrap().unwrap();
     assert_eq!(m.status, ClearingStatus::Pending);
@@ -203,7 +203,7 @@ async fn a_still_divergent_record_stays_pending_with_the_new_reason() {
         .replace("transactionLocalDate", "transactionAmount")
         .replace("2024-04-24", "10.00");
     assert_eq!(reconcile(&stack, &fix_amount).await, 202);
-    let batch = stack.receive_batch(&queue, 30).await;
+    let batch = stack.next_batch(&queue, 30).await;
     stack.run_worker_batch(&stack.worker(), &queue, batch).await;
     let m = stack.store().message(SEED_ID).await.unwrap().unwrap();
     assert_eq!(m.status, ClearingStatus::Matched);
@@ -211,7 +211,7 @@ async fn a_still_divergent_record_stays_pending_with_the_new_reason() {
 }
 
 #[tokio::test]
-async fn a_poison_job_fails_alone_and_reaches_the_dead_letter_queue() {
+async fn an_unreadable_job_is_rejected_alone_recorded_and_announced() {
     let stack = TestStack::new().await;
     post_webhook(
         &stack,
@@ -231,7 +231,7 @@ async fn a_poison_job_fails_alone_and_reaches_the_dead_letter_queue() {
         .await
         .unwrap();
 
-    // Mixed batch: the good job settles, only the poison one is reported failed.
+    // Mixed batch: the good job settles; the unreadable one is recorded as rejected, not failed.
     let mut batch = Vec::new();
     for _ in 0..5 {
         batch.extend(stack.receive_batch(&queue, 1).await);
@@ -241,7 +241,7 @@ async fn a_poison_job_fails_alone_and_reaches_the_dead_letter_queue() {
     }
     assert_eq!(batch.len(), 2);
     let response = stack.run_worker_batch(&stack.worker(), &queue, batch).await;
-    assert_eq!(response.batch_item_failures.len(), 1);
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert_eq!(
         stack
             .store()
@@ -254,25 +254,17 @@ async fn a_poison_job_fails_alone_and_reaches_the_dead_letter_queue() {
         "no authorization: reprocessed to PENDING (AUTHORIZATION_NOT_FOUND)"
     );
 
-    // The poison job is received again until maxReceiveCount (5), then moves to the DLQ.
-    let dlq = stack
-        .provisioned
-        .queue("ReprocessingDeadLetterQueue")
-        .unwrap()
-        .clone();
-    let mut receives = 1;
-    for _ in 0..20 {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let batch = stack.receive_batch(&queue, 1).await;
-        if batch.is_empty() {
-            break;
-        }
-        receives += batch.len();
-        stack.run_worker_batch(&stack.worker(), &queue, batch).await;
-    }
-    assert_eq!(receives, 5);
-    let dead = stack.drain(&dlq, 1, Duration::from_secs(5)).await;
-    assert_eq!(dead, vec![serde_json::json!({"not": "a job"})]);
+    // Not retried until the dead-letter queue: announced once, with its reason.
+    let events = stack
+        .drain(&stack.all_events, 2, Duration::from_secs(8))
+        .await;
+    let rejected: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "reprocessing_job.rejected")
+        .collect();
+    assert_eq!(rejected.len(), 1, "{events:?}");
+    assert_eq!(rejected[0]["detail"]["body"], "{\"not\": \"a job\"}");
+    assert!(stack.receive_batch(&queue, 1).await.is_empty());
 }
 
 /// events/reprocessing-worker/sqs-reprocessing-job.json is an SQS event the handler reads

@@ -268,6 +268,34 @@ pub struct StoredPixState {
     pub published: bool,
 }
 
+/// A queued input that can never be read (not JSON, a field that does not
+/// parse): kept with its reason instead of being retried to the dead-letter queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedInput {
+    /// Stable per queue and body: a redelivery is the same rejection.
+    pub id: String,
+    /// The queue it came from (its ARN).
+    pub queue: String,
+    pub reason: String,
+    pub body: String,
+    pub rejected_at: DateTime<Utc>,
+}
+
+/// A provider entry a Pix write applies for the first time: counted in its
+/// report day's tally in the same write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayEntry {
+    pub business_date: NaiveDate,
+    pub amount: rust_decimal::Decimal,
+}
+
+/// The provider entries applied for one report day: how many, and their total.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DayTally {
+    pub entry_count: u64,
+    pub total_amount: rust_decimal::Decimal,
+}
+
 /// Storage of Pix reconciliation states (one per end_to_end_id) and closed report days.
 #[async_trait]
 pub trait PixStore: Send + Sync {
@@ -282,7 +310,17 @@ pub trait PixStore: Send + Sync {
         expected_version: u64,
         published: bool,
         outbox: &[OutboxEntry],
+        counted: Option<DayEntry>,
     ) -> Result<(), StoreError>;
+    /// Records an input that can never be read, with `outbox` (its
+    /// announcement), once: a second record of the same id changes nothing.
+    async fn save_rejected_input(
+        &self,
+        rejected: &RejectedInput,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError>;
+    /// The provider entries applied so far for `business_date`.
+    async fn day_tally(&self, business_date: NaiveDate) -> Result<DayTally, StoreError>;
     async fn close_pix_day(&self, business_date: NaiveDate) -> Result<(), StoreError>;
     async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError>;
     /// End-to-end ids still undecided whose relevant business day is `business_date`.

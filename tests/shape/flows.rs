@@ -229,7 +229,7 @@ async fn pix_flows(stack: &TestStack, worker: &reprocessing_worker::WorkerServic
         stack,
         &[(
             "provider_report_closed",
-            r#"{"business_date": "2021-10-29"}"#.into(),
+            r#"{"business_date": "2021-10-29", "entry_count": 1, "total_amount": "10.00"}"#.into(),
         )],
     )
     .await;

@@ -233,6 +233,18 @@ impl TestStack {
             .unwrap()
     }
 
+    /// The next non-empty batch from `queue`, waiting up to about 10 s: jobs
+    /// arrive through the outbox publisher a moment after their request.
+    pub async fn next_batch(&self, queue: &QueueInfo, visibility_seconds: i32) -> Vec<SqsMessage> {
+        for _ in 0..10 {
+            let batch = self.receive_batch(queue, visibility_seconds).await;
+            if !batch.is_empty() {
+                return batch;
+            }
+        }
+        Vec::new()
+    }
+
     /// Runs one batch through the worker handler, deleting the messages it did
     /// not report as failed (what the Lambda event source mapping does).
     pub async fn run_worker_batch(

@@ -24,6 +24,7 @@ use shared::outbox::OutboxEntry;
 use shared::ports::{ClearingStore, PixStore, StoreError};
 
 pub mod pix;
+pub mod rejected;
 mod wiring;
 
 pub const WORKER_ACTOR: &str = "worker:reprocessing";
@@ -74,7 +75,14 @@ impl JobOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
-    /// The body does not read as what its queue carries, or cannot be applied.
+    /// The body can never be read as what its queue carries: recorded and
+    /// announced as rejected, not retried.
+    #[error("input rejected: {0}")]
+    Rejected(String),
+    /// A report close that arrived before all of its day's entries: retried.
+    #[error("report close not applicable yet: {0}")]
+    CloseEarly(String),
+    /// The stored message cannot be reprocessed as read.
     #[error("message is unreadable: {0}")]
     Unreadable(String),
     #[error("message from a queue the worker does not consume: {0}")]
@@ -115,8 +123,16 @@ pub async fn process_batch(service: &WorkerService, records: &[SqsMessage]) -> S
     response
 }
 
-/// One record, read according to its queue, processed and its outcome logged and counted.
+/// One record; one that can never be read is recorded as rejected instead.
 async fn process_record(service: &WorkerService, record: &SqsMessage) -> Result<(), JobError> {
+    match apply_record(service, record).await {
+        Err(JobError::Rejected(reason)) => rejected::reject(service, record, &reason).await,
+        other => other,
+    }
+}
+
+/// One record, read according to its queue, processed and its outcome logged and counted.
+async fn apply_record(service: &WorkerService, record: &SqsMessage) -> Result<(), JobError> {
     let outcome = match read_record(&service.queues, record)? {
         Work::Job(job) => {
             let span = shared::spans::reconciliation_job(&job.request_id, &job.clearing_unique_id);
@@ -137,10 +153,10 @@ fn read_record(queues: &SourceQueues, record: &SqsMessage) -> Result<Work, JobEr
     match record.event_source_arn.as_deref() {
         Some(arn) if arn == queues.jobs => serde_json::from_str(body)
             .map(Work::Job)
-            .map_err(|e| JobError::Unreadable(format!("not a reprocessing job: {e}"))),
+            .map_err(|e| JobError::Rejected(format!("not a reprocessing job: {e}"))),
         Some(arn) if arn == queues.pix_inputs => serde_json::from_str(body)
             .map(Work::Pix)
-            .map_err(|e| JobError::Unreadable(format!("not an EventBridge event: {e}"))),
+            .map_err(|e| JobError::Rejected(format!("not an EventBridge event: {e}"))),
         other => Err(JobError::UnknownQueue(other.unwrap_or("<none>").to_owned())),
     }
 }

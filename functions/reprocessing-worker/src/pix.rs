@@ -17,9 +17,10 @@ use shared::events::OutboundEvent;
 use shared::outbox::OutboxEntry;
 use shared::pix::{
     apply, apply_day_closed, decide, parse_pix_transaction, parse_provider_entry,
-    parse_provider_report_closed, PixInput, PixReconciliation, EVENT_DETAIL_TYPE, EVENT_SOURCE,
+    parse_provider_report_closed, PixInput, PixReconciliation, ProviderReportClosed,
+    EVENT_DETAIL_TYPE, EVENT_SOURCE,
 };
-use shared::ports::{StoreError, StoredPixState};
+use shared::ports::{DayEntry, StoreError, StoredPixState};
 
 use crate::{JobError, WorkerService};
 
@@ -48,10 +49,10 @@ pub async fn process_pix_event(
 ) -> Result<PixOutcome, JobError> {
     let detail = envelope.detail.get();
     let bad = |e: shared::pix::PixInputError| {
-        JobError::Unreadable(format!("{}: {e}", envelope.detail_type))
+        JobError::Rejected(format!("{}: {e}", envelope.detail_type))
     };
     if envelope.source != INPUT_SOURCE {
-        return Err(JobError::Unreadable(format!(
+        return Err(JobError::Rejected(format!(
             "unexpected event source `{}`",
             envelope.source
         )));
@@ -68,12 +69,10 @@ pub async fn process_pix_event(
         "provider_report_closed" => {
             let closed = parse_provider_report_closed(detail).map_err(bad)?;
             let span = shared::spans::pix_day_close(&closed.business_date.to_string());
-            return close_day(service, closed.business_date)
-                .instrument(span)
-                .await;
+            return close_day(service, closed).instrument(span).await;
         }
         other => {
-            return Err(JobError::Unreadable(format!(
+            return Err(JobError::Rejected(format!(
                 "unknown Pix input detail-type `{other}`"
             )))
         }
@@ -86,7 +85,21 @@ pub async fn process_pix_event(
 }
 
 /// The provider's report for `date` is closed: every undecided state of that day is decided.
-async fn close_day(service: &WorkerService, date: NaiveDate) -> Result<PixOutcome, JobError> {
+/// Closes the day once the applied entries are what the report says it holds;
+/// before that, the close fails and its queue redelivers it after the
+/// visibility timeout (a close can overtake its day's entries).
+async fn close_day(
+    service: &WorkerService,
+    closed: ProviderReportClosed,
+) -> Result<PixOutcome, JobError> {
+    let date = closed.business_date;
+    let tally = service.pix.day_tally(date).await?;
+    if (tally.entry_count, tally.total_amount) != (closed.entry_count, closed.total_amount) {
+        return Err(JobError::CloseEarly(format!(
+            "the report of {date} holds {} entries totalling {}; {} applied totalling {}",
+            closed.entry_count, closed.total_amount, tally.entry_count, tally.total_amount
+        )));
+    }
     // Flag first, then sweep: an input racing with the close either sees the flag or is swept.
     service.pix.close_pix_day(date).await?;
     let mut published = 0;
@@ -133,6 +146,14 @@ where
         if rewrite && (published || !next.is_decided()) {
             return Ok(PixOutcome::Unchanged);
         }
+        // A provider entry applied for the first time counts in its day's tally.
+        let counted = match (&state.provider_entry, &next.provider_entry) {
+            (None, Some(e)) => Some(DayEntry {
+                business_date: e.business_date,
+                amount: e.provider_amount,
+            }),
+            _ => None,
+        };
         let announcement = if next.is_decided() && !published {
             decision_event(&next)?
         } else {
@@ -141,7 +162,7 @@ where
         let now_published = published || !announcement.is_empty();
         match service
             .pix
-            .save_pix_state(&next, version, now_published, &announcement)
+            .save_pix_state(&next, version, now_published, &announcement, counted)
             .await
         {
             Ok(()) => {

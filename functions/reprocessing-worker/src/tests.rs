@@ -130,6 +130,7 @@ impl PixStore for Empty {
         _: u64,
         _: bool,
         _: &[shared::outbox::OutboxEntry],
+        _: Option<DayEntry>,
     ) -> Result<(), StoreError> {
         Ok(())
     }
@@ -141,6 +142,16 @@ impl PixStore for Empty {
     }
     async fn open_pix_ids(&self, _: NaiveDate) -> Result<Vec<String>, StoreError> {
         Ok(Vec::new())
+    }
+    async fn save_rejected_input(
+        &self,
+        _: &RejectedInput,
+        _: &[shared::outbox::OutboxEntry],
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn day_tally(&self, _: NaiveDate) -> Result<DayTally, StoreError> {
+        Ok(DayTally::default())
     }
 }
 
@@ -187,17 +198,24 @@ fn each_queue_carries_its_own_kind_of_message() {
 }
 
 #[test]
-fn a_job_on_the_pix_queue_and_a_pix_event_on_the_job_queue_fail() {
-    assert_eq!(failed(&[record("job", Some(PIX), JOB)]), ["job"]);
-    assert_eq!(failed(&[record("pix", Some(JOBS), PIX_EVENT)]), ["pix"]);
+fn a_job_on_the_pix_queue_and_a_pix_event_on_the_job_queue_are_rejected() {
+    // Recorded as rejected (never readable), not failed: no retry to the dead-letter queue.
+    assert_eq!(
+        failed(&[record("job", Some(PIX), JOB)]),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        failed(&[record("pix", Some(JOBS), PIX_EVENT)]),
+        Vec::<String>::new()
+    );
     let queues = worker().queues;
     assert!(matches!(
         read_record(&queues, &record("job", Some(PIX), JOB)),
-        Err(JobError::Unreadable(e)) if e.starts_with("not an EventBridge event")
+        Err(JobError::Rejected(e)) if e.starts_with("not an EventBridge event")
     ));
     assert!(matches!(
         read_record(&queues, &record("pix", Some(JOBS), PIX_EVENT)),
-        Err(JobError::Unreadable(e)) if e.starts_with("not a reprocessing job")
+        Err(JobError::Rejected(e)) if e.starts_with("not a reprocessing job")
     ));
 }
 
@@ -218,12 +236,45 @@ fn a_record_from_another_queue_fails_alone() {
 }
 
 #[test]
-fn an_unreadable_body_on_the_right_queue_is_still_an_error() {
+fn an_unreadable_body_on_the_right_queue_is_rejected_not_retried() {
     assert_eq!(
         failed(&[
             record("job", Some(JOBS), r#"{"not": "a job"}"#),
             record("pix", Some(PIX), "garbage"),
         ]),
-        ["job", "pix"]
+        Vec::<String>::new()
     );
+}
+
+/// Rejections are recorded once and announced in the same write.
+#[tokio::test]
+async fn a_rejected_input_is_recorded_and_announced_once() {
+    use shared::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
+    let store = Arc::new(MemoryStore::new());
+    let mut service = worker();
+    service.pix = store.clone();
+    let garbage = record("pix", Some(PIX), "garbage");
+    for _ in 0..2 {
+        assert!(process_batch(&service, std::slice::from_ref(&garbage))
+            .await
+            .batch_item_failures
+            .is_empty());
+    }
+    let (bus, queue) = (MemoryBus::new(), MemoryQueue::new());
+    let publisher = shared::outbox::OutboxPublisher {
+        bus: &bus,
+        queue: &queue,
+    };
+    assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
+    let event = &bus.events()[0];
+    assert_eq!(
+        (event.source.as_str(), event.detail_type.as_str()),
+        ("pix", crate::rejected::PIX_INPUT_REJECTED)
+    );
+    let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+    assert_eq!(detail["body"], "garbage");
+    assert!(detail["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not an EventBridge event"));
 }

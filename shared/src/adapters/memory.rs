@@ -21,9 +21,9 @@ use crate::jobs::ReprocessingJob;
 use crate::outbox::{OutboxEntry, OutboxError, OutboxPublisher};
 use crate::pix::PixReconciliation;
 use crate::ports::{
-    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, EventBus, EventBusError,
-    InsertOutcome, Page, PixStore, QueueError, ReconciliationRequest, StoreError, StoredPixState,
-    WorkQueue,
+    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, DayEntry, DayTally, EventBus,
+    EventBusError, InsertOutcome, Page, PixStore, QueueError, ReconciliationRequest, RejectedInput,
+    StoreError, StoredPixState, WorkQueue,
 };
 
 /// Locks, ignoring poisoning: a panicking test must not hide the state from the next assertion.
@@ -43,6 +43,8 @@ struct Tables {
     arrivals: Vec<Arrivals>,
     pix: HashMap<String, StoredPixState>,
     closed_pix_days: BTreeSet<NaiveDate>,
+    day_tallies: HashMap<NaiveDate, DayTally>,
+    rejected_inputs: BTreeMap<String, RejectedInput>,
     /// Outbox entries written and not yet drained: what the table's stream
     /// would carry to the publisher.
     outbox: Vec<OutboxEntry>,
@@ -503,6 +505,7 @@ impl PixStore for MemoryStore {
         expected_version: u64,
         published: bool,
         outbox: &[OutboxEntry],
+        counted: Option<DayEntry>,
     ) -> Result<(), StoreError> {
         let mut t = lock(&self.tables);
         let stored = t.pix.get(&state.end_to_end_id).map_or(0, |s| s.version);
@@ -517,8 +520,35 @@ impl PixStore for MemoryStore {
                 published,
             },
         );
+        if let Some(entry) = counted {
+            let tally = t.day_tallies.entry(entry.business_date).or_default();
+            tally.entry_count += 1;
+            tally.total_amount += entry.amount;
+        }
         t.outbox.extend_from_slice(outbox);
         Ok(())
+    }
+
+    async fn save_rejected_input(
+        &self,
+        rejected: &RejectedInput,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        let mut t = lock(&self.tables);
+        if !t.rejected_inputs.contains_key(&rejected.id) {
+            t.rejected_inputs
+                .insert(rejected.id.clone(), rejected.clone());
+            t.outbox.extend_from_slice(outbox);
+        }
+        Ok(())
+    }
+
+    async fn day_tally(&self, business_date: NaiveDate) -> Result<DayTally, StoreError> {
+        Ok(lock(&self.tables)
+            .day_tallies
+            .get(&business_date)
+            .copied()
+            .unwrap_or_default())
     }
 
     async fn close_pix_day(&self, business_date: NaiveDate) -> Result<(), StoreError> {

@@ -171,11 +171,16 @@ pub struct ProviderEntry {
     pub business_date: NaiveDate,
 }
 
-/// The provider's report for `business_date` is complete: no further entry
-/// for that day is expected.
+/// The provider's report for `business_date` is complete and holds
+/// `entry_count` entries (integer >= 0) totalling `total_amount` (as `amount`;
+/// absent when the count is 0). It applies once the day's entries add up to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ProviderReportClosed {
     pub business_date: NaiveDate,
+    #[serde(default)]
+    pub entry_count: u64,
+    #[serde(default)]
+    pub total_amount: Decimal,
 }
 
 /// Any of the three inputs, for one `apply` entry point and for recording
@@ -258,6 +263,10 @@ struct RawProviderEntry<'a> {
 struct RawReportClosed<'a> {
     #[serde(borrow, default, deserialize_with = "raw_field")]
     business_date: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "raw_field")]
+    entry_count: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "raw_field")]
+    total_amount: Option<&'a RawValue>,
 }
 
 /// Deserializes the raw-field struct of a body that must be a JSON *object*
@@ -329,8 +338,17 @@ pub fn parse_provider_report_closed(
     body: impl AsRef<[u8]>,
 ) -> Result<ProviderReportClosed, PixInputError> {
     let raw: RawReportClosed<'_> = parse_object(body.as_ref())?;
+    let business_date = date_field("business_date", raw.business_date)?;
+    let count = required("entry_count", raw.entry_count)?.get();
+    let entry_count = serde_json::from_str::<u64>(count)
+        .map_err(|_| PixInputError::invalid("entry_count", "must be a whole number >= 0"))?;
     Ok(ProviderReportClosed {
-        business_date: date_field("business_date", raw.business_date)?,
+        business_date,
+        entry_count,
+        total_amount: match entry_count {
+            0 => Decimal::ZERO,
+            _ => amount_field("total_amount", raw.total_amount)?,
+        },
     })
 }
 

@@ -274,7 +274,7 @@ pub fn apply(
     match input {
         PixInput::Transaction(tx) => apply_transaction(state, tx),
         PixInput::ProviderEntry(entry) => apply_provider_entry(state, entry),
-        PixInput::ProviderReportClosed(ProviderReportClosed { business_date }) => {
+        PixInput::ProviderReportClosed(ProviderReportClosed { business_date, .. }) => {
             Ok(apply_day_closed(state, business_date))
         }
     }

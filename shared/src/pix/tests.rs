@@ -50,7 +50,10 @@ fn entry(amount: &str) -> ProviderEntry {
 }
 
 fn closed() -> ProviderReportClosed {
-    parse_provider_report_closed(format!(r#"{{"business_date": "{DAY}"}}"#)).unwrap()
+    parse_provider_report_closed(format!(
+        r#"{{"business_date": "{DAY}", "entry_count": 1, "total_amount": "1.00"}}"#
+    ))
+    .unwrap()
 }
 
 fn run(inputs: &[PixInput]) -> (PixReconciliation, Vec<Option<FinancialReconciliation>>) {
@@ -237,6 +240,7 @@ fn provider_entry_alone_after_its_day_closed_is_pismo_transaction_not_found() {
 fn nothing_else_decides() {
     let other_day = ProviderReportClosed {
         business_date: day("2021-10-30"),
+        ..closed()
     };
     for inputs in [
         vec![PixInput::Transaction(tx("1"))],
@@ -830,6 +834,29 @@ fn bad_dates_and_date_times_are_rejected_naming_the_field() {
     }
     let error = parse_provider_report_closed(r#"{"business_date": "2024-02-30"}"#).unwrap_err();
     assert_invalid(error, "business_date", "calendar date");
+}
+
+#[test]
+fn a_report_close_says_what_the_day_holds() {
+    let close = |counts: &str| {
+        parse_provider_report_closed(format!(r#"{{"business_date": "{DAY}"{counts}}}"#))
+    };
+    let c = close(r#", "entry_count": 2, "total_amount": 10.5"#).unwrap();
+    assert_eq!(
+        (c.entry_count, c.total_amount.to_string()),
+        (2, "10.5".into())
+    );
+    let empty = close(r#", "entry_count": 0"#).unwrap();
+    assert_eq!((empty.entry_count, empty.total_amount), (0, Decimal::ZERO));
+    assert_eq!(close("").unwrap_err().field(), Some("entry_count"));
+    assert_eq!(
+        close(r#", "entry_count": -1"#).unwrap_err().field(),
+        Some("entry_count")
+    );
+    assert_eq!(
+        close(r#", "entry_count": 1"#).unwrap_err().field(),
+        Some("total_amount")
+    );
 }
 
 #[test]

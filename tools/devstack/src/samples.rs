@@ -223,7 +223,7 @@ fn sqs_samples() -> Vec<Sample> {
         pix_sample(
             "reprocessing-worker/sqs-pix-report-closed.json",
             "provider_report_closed",
-            json!({"business_date": "2021-10-29"}),
+            json!({"business_date": "2021-10-29", "entry_count": 1, "total_amount": "125.50"}),
         ),
     ]
 }

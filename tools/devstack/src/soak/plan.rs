@@ -153,6 +153,8 @@ fn notifications(rng: &mut Rng, count: usize) -> Vec<Vec<usize>> {
 /// day's report close shuffled in with them.
 fn pix_inputs(rng: &mut Rng, salt: u64, count: usize) -> Vec<PixInput> {
     let mut inputs = Vec::new();
+    // Per report day: its provider entries (each end-to-end id once) and their total in centavos.
+    let mut days: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
     for i in 0..count {
         let e2e = format!("E40867163202405011200{:03}{i:08}", salt % 1000);
         let date = PIX_DATES[rng.below(PIX_DATES.len() as u64) as usize];
@@ -170,6 +172,10 @@ fn pix_inputs(rng: &mut Rng, salt: u64, count: usize) -> Vec<PixInput> {
             push_maybe_twice(rng, &mut inputs, &e2e, "pix_transaction", detail);
         }
         if let Some(amount) = entry {
+            let (units, cents) = amount.split_once('.').unwrap_or((&amount, "0"));
+            let day = days.entry(date).or_default();
+            day.0 += 1;
+            day.1 += units.parse::<u64>().unwrap_or(0) * 100 + cents.parse::<u64>().unwrap_or(0);
             let detail = format!(
                 r#"{{"end_to_end_id":"{e2e}","provider_amount":"{amount}","provider_authorization_id":"17579222","business_date":"{date}"}}"#
             );
@@ -185,7 +191,15 @@ fn pix_inputs(rng: &mut Rng, salt: u64, count: usize) -> Vec<PixInput> {
             PixInput {
                 end_to_end_id: None,
                 detail_type: "provider_report_closed",
-                detail: format!(r#"{{"business_date":"{date}"}}"#),
+                detail: {
+                    // What the day's report holds: the close applies once it is all in.
+                    let (n, cents) = days.get(date).copied().unwrap_or_default();
+                    format!(
+                        r#"{{"business_date":"{date}","entry_count":{n},"total_amount":"{}.{:02}"}}"#,
+                        cents / 100,
+                        cents % 100
+                    )
+                },
             },
         );
     }
