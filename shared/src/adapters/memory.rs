@@ -39,6 +39,10 @@ struct Tables {
     arrivals: Vec<Arrivals>,
     pix: HashMap<String, StoredPixState>,
     closed_pix_days: BTreeSet<NaiveDate>,
+    /// The console's write-offs and bulk actions (`console`).
+    write_offs: BTreeMap<String, crate::console::WriteOff>,
+    bulks: BTreeMap<String, (crate::console::BulkAction, Vec<crate::console::BulkItem>)>,
+    bulk_keys: HashMap<String, String>,
 }
 
 impl Tables {
@@ -102,7 +106,10 @@ impl Tables {
     }
 }
 
-/// [`ClearingStore`] and [`PixStore`] in memory.
+#[path = "memory_console.rs"]
+mod console;
+
+/// [`ClearingStore`], [`PixStore`] and `ConsoleStore` in memory.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,

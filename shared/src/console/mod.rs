@@ -44,6 +44,30 @@ pub struct QueueRow {
 }
 
 impl QueueRow {
+    /// A message as the lists show it (what the stores project).
+    pub fn of(m: &crate::clearing::ClearingMessage) -> Self {
+        use crate::clearing::ClearingField;
+        Self {
+            clearing_unique_id: m.clearing_unique_id.clone(),
+            card_network: m.card_network.clone(),
+            card_hash: m.card_hash.clone(),
+            status: m.status,
+            version: m.version,
+            pending_reason: m
+                .pending_reason
+                .as_ref()
+                .map(|r| r.code.as_str().to_owned()),
+            pending_detail: m
+                .pending_reason
+                .as_ref()
+                .map(|r| r.detail.chars().take(200).collect()),
+            received_at: m.received_at,
+            pending_since: m.updated_at,
+            amount: m.fields.get(&ClearingField::TransactionAmount).cloned(),
+            currency: m.fields.get(&ClearingField::TransactionCurrency).cloned(),
+        }
+    }
+
     pub fn amount_value(&self) -> Option<Decimal> {
         self.amount.as_deref().and_then(|a| a.trim().parse().ok())
     }

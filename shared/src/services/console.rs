@@ -205,3 +205,7 @@ impl ConsoleService {
         Ok(next)
     }
 }
+
+#[cfg(test)]
+#[path = "console_tests.rs"]
+mod tests;
