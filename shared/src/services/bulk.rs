@@ -157,9 +157,6 @@ impl ConsoleService {
         };
         let message = match self.existing(id).await {
             Ok(m) => m,
-            Err(e @ ConsoleError::MessageNotFound(_)) => {
-                return item(BulkOutcome::Failed, e.to_string())
-            }
             Err(e) => return item(BulkOutcome::Failed, e.to_string()),
         };
         match bulk.action {
