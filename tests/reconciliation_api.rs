@@ -378,41 +378,6 @@ async fn fifty_identical_requests_at_once_yield_one_202_and_one_job() {
 }
 
 #[tokio::test]
-async fn a_queue_failure_returns_the_message_to_pending() {
-    let stack = TestStack::new().await;
-    ingest(&stack, SEED_NOTIFICATION).await;
-    let mut api = stack.api();
-    api.queue = std::sync::Arc::new(shared::adapters::SqsWorkQueue::new(
-        stack.clients.sqs.clone(),
-        "http://127.0.0.1:5000/123456789012/no-such-queue",
-    ));
-    let resp = handle(
-        &api,
-        api_request(
-            "POST",
-            RECONCILE,
-            Some(&operator_token("clearing:reconcile")),
-            &fix_date_body(SEED_CARD),
-        ),
-    )
-    .await
-    .unwrap();
-    assert_eq!(resp.status(), 503);
-    assert_eq!(response_json(&resp)["code"], "BTN0503");
-    let m = stack.store().message(SEED_ID).await.unwrap().unwrap();
-    assert_eq!(m.status, ClearingStatus::Pending);
-    assert_eq!(
-        m.history.len(),
-        4,
-        "received, pending, reprocessing, released"
-    );
-    assert!(m.reprocessing.is_none());
-    // And the operator can simply try again.
-    let (s, _) = request_seed_fix(&stack, &operator_token("clearing:reconcile")).await;
-    assert_eq!(s, 202);
-}
-
-#[tokio::test]
 async fn operators_read_one_message_lists_and_the_four_search_forms() {
     let stack = TestStack::new().await;
     let card = unique("card-");

@@ -153,7 +153,6 @@ impl From<crate::services::ReconcileError> for ApiError {
             NothingPending { .. } | NotReprocessable(_) | LostRace(_) => Self::NotPending(message),
             Ambiguous { .. } => Self::AmbiguousReconciliation(message),
             TooManyPending { .. } => Self::InvalidBody(message),
-            QueueUnavailable(_) => Self::Unavailable(message),
             Store(store) => store.into(),
         }
     }
@@ -165,7 +164,6 @@ impl From<crate::services::IngestError> for ApiError {
         match e {
             Notification(n) => n.into(),
             Store(store) => store.into(),
-            EventBus(_) => Self::Unavailable(e.to_string()),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod init;
 pub mod jobs;
 pub mod metrics;
 pub mod operator_auth;
+pub mod outbox;
 pub mod parse;
 pub mod pix;
 pub mod ports;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::{Adjustment, AuthorizationClaim, ClearingMessage, ClearingStatus};
 use crate::events::OutboundEvent;
+use crate::outbox::OutboxEntry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -128,20 +129,25 @@ pub trait ClearingStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Stores a new message (and takes its authorization claim) unless a
-    /// message with that id is stored already.
+    /// message with that id is stored already; `outbox` is written in the
+    /// message's item (announced from the table's stream).
     async fn insert_message(
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError>;
 
     /// Replaces messages, each only if still at its expected version, all or
     /// nothing, together with an authorization claim and the operator request.
+    /// `outbox` is written in the same transaction: in the request's item when
+    /// there is one, else in the first message's.
     async fn update_messages(
         &self,
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
 
     /// Notes a notification's records before any of them is stored, for the
@@ -209,21 +215,24 @@ pub trait ConsoleStore: ClearingStore {
     ) -> Result<Vec<crate::console::QueueRow>, StoreError>;
 
     /// A forced match undone: the message written if still at `expected_version`,
-    /// with the authorization's claim given back in the same write.
+    /// with the authorization's claim given back and `outbox` in the same write.
     async fn undo_match(
         &self,
         message: &ClearingMessage,
         expected_version: u64,
         release: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
 
-    /// The message (if still at `expected_version`) and the write-off, in one
-    /// write; a decided write-off only if it was still awaiting approval.
+    /// The message (if still at `expected_version`, with `outbox`) and the
+    /// write-off, in one write; a decided write-off only if it was still
+    /// awaiting approval.
     async fn save_write_off(
         &self,
         message: &ClearingMessage,
         expected_version: u64,
         write_off: &crate::console::WriteOff,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
 
     async fn write_off(&self, id: &str) -> Result<Option<crate::console::WriteOff>, StoreError>;
@@ -273,7 +282,7 @@ pub trait ConsoleStore: ClearingStore {
 #[error("work queue unavailable: {0}")]
 pub struct QueueError(pub String);
 
-/// The reprocessing work queue.
+/// The reprocessing work queue (the outbox publisher queues jobs on it).
 #[async_trait]
 pub trait WorkQueue: Send + Sync {
     async fn enqueue(&self, job: &crate::jobs::ReprocessingJob) -> Result<(), QueueError>;
@@ -283,7 +292,7 @@ pub trait WorkQueue: Send + Sync {
 #[error("event bus unavailable: {0}")]
 pub struct EventBusError(pub String);
 
-/// The outbound event bus. Publishing is at least once: a failed entry is
+/// The outbound event bus (the outbox publisher announces on it). Publishing is at least once: a failed entry is
 /// resent, and an error means some event may not have been delivered.
 #[async_trait]
 pub trait EventBus: Send + Sync {
@@ -303,12 +312,15 @@ pub struct StoredPixState {
 pub trait PixStore: Send + Sync {
     async fn pix_state(&self, end_to_end_id: &str) -> Result<Option<StoredPixState>, StoreError>;
     /// Writes `state` as version `expected_version + 1`, only if the stored
-    /// version is still `expected_version` (0: not stored yet).
+    /// version is still `expected_version` (0: not stored yet), with `outbox`
+    /// in the same item; `published`: its decision is announced (in this
+    /// outbox or an earlier one).
     async fn save_pix_state(
         &self,
         state: &crate::pix::PixReconciliation,
         expected_version: u64,
         published: bool,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError>;
     async fn close_pix_day(&self, business_date: NaiveDate) -> Result<(), StoreError>;
     async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError>;

@@ -2,7 +2,7 @@
 //! its own: the recorder is process-wide, and no other test may count into it.
 
 use serde_json::Value;
-use shared::adapters::memory::{MemoryBus, MemoryStore};
+use shared::adapters::memory::MemoryStore;
 use shared::clearing::matching::DEFAULT_MATCHING_RULES;
 use shared::clearing::MatchingRules;
 use shared::config::Env;
@@ -16,11 +16,10 @@ async fn one_ingest_writes_its_counts_as_emf() {
         "clearing-webhook",
         &Env::from_pairs([("METRICS_NAMESPACE", "ClearingReconciliation/test")]),
     );
-    let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+    let store = MemoryStore::new();
     let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
     let service = IngestService {
         store: &store,
-        bus: &bus,
         rules: &rules,
     };
     // The seed record: stored PENDING, INVALID_FIELD (transactionLocalDate, month 24).

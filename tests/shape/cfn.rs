@@ -129,6 +129,11 @@ impl Cfn {
             };
             return match attribute {
                 "Arn" => self.arn(logical),
+                // A table's stream: one label per stream, any value here.
+                "StreamArn" => Ok(format!(
+                    "{}/stream/2026-01-01T00:00:00.000",
+                    self.arn(logical)?
+                )),
                 other => Err(format!(
                     "attribute {other} of {logical} is not resolved here"
                 )),

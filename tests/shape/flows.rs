@@ -3,7 +3,8 @@
 //! rejected ones, clearing records pending, matched with a claim, and a
 //! redelivery that gives its claim back); API reconcile (and a take-over
 //! after the lease), message read, both lists and the four search forms;
-//! worker reconciliation jobs and Pix inputs up to the day's close.
+//! worker reconciliation jobs and Pix inputs up to the day's close; the outbox
+//! publisher on the table's stream throughout (events and jobs).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -14,6 +15,7 @@ use shared::adapters::call_log::{AwsCall, CallLog};
 pub const WEBHOOK: &str = "ClearingWebhookFunction";
 pub const API: &str = "ReconciliationApiFunction";
 pub const WORKER: &str = "ReprocessingWorkerFunction";
+pub const PUBLISHER: &str = "OutboxPublisherFunction";
 
 /// What each function's code called, by the function's logical id, and the
 /// local stack's names of the template's resources (to name them back).
@@ -40,13 +42,24 @@ pub fn recorded() -> &'static Recorded {
 }
 
 async fn record() -> Recorded {
-    let stack = TestStack::new().await;
-    let logs = [WEBHOOK, API, WORKER].map(|f| (f, CallLog::new()));
+    let stack = TestStack::without_publisher().await;
+    let logs = [WEBHOOK, API, WORKER, PUBLISHER].map(|f| (f, CallLog::new()));
+    let publisher = stack.publisher_recording(&logs[3].1);
+    stack.start_publisher(std::sync::Arc::new(publisher)).await;
     webhook_flows(&stack.webhook_recording(&logs[0].1).await).await;
     api_flows(&stack, &logs[1].1).await;
     let worker = stack.worker_recording(&logs[2].1);
     run_queue(&stack, &worker, "ReprocessingQueue").await;
     pix_flows(&stack, &worker).await;
+    // The last writes' events leave through the stream.
+    stack
+        .drain(
+            &stack.all_events,
+            usize::MAX,
+            std::time::Duration::from_secs(4),
+        )
+        .await;
+    stack.stop_publisher();
     Recorded {
         calls: logs.iter().map(|(f, log)| (*f, log.calls())).collect(),
         provisioned: stack.provisioned.clone(),
@@ -258,14 +271,21 @@ async fn console_flows(stack: &TestStack, api: &reconciliation_api::ApiService) 
     assert_eq!(resp.status().as_u16(), 200);
 }
 
-/// Feeds `queue` to the worker, in SQS batches, until it is empty.
+/// Feeds `queue` to the worker, in SQS batches, until it stays empty (jobs
+/// arrive through the outbox publisher, a moment after their request).
 async fn run_queue(stack: &TestStack, worker: &reprocessing_worker::WorkerService, queue: &str) {
     let queue = stack.provisioned.queue(queue).unwrap().clone();
-    for _ in 0..20 {
+    let mut empty = 0;
+    for _ in 0..30 {
         let batch = stack.receive_batch(&queue, 30).await;
         if batch.is_empty() {
-            return;
+            empty += 1;
+            if empty == 3 {
+                return;
+            }
+            continue;
         }
+        empty = 0;
         let response = stack.run_worker_batch(worker, &queue, batch).await;
         assert!(response.batch_item_failures.is_empty(), "{response:?}");
     }

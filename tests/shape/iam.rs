@@ -161,6 +161,16 @@ pub fn aws_managed_policy(arn: &str) -> Option<Value> {
             "xray:GetSamplingTargets",
             "xray:GetSamplingStatisticSummaries",
         ]),
+        // What SAM attaches for a DynamoDB stream event source (the mapping reads the stream).
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole" => allow_all(&[
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+            logs[0],
+            logs[1],
+            logs[2],
+        ]),
         "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole" => allow_all(&[
             "sqs:ReceiveMessage",
             "sqs:DeleteMessage",

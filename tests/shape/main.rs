@@ -31,7 +31,7 @@ use std::collections::BTreeSet;
 use shared::adapters::call_log::CallResource;
 
 use cfn::Cfn;
-use flows::{recorded, Recorded, API, WEBHOOK, WORKER};
+use flows::{recorded, Recorded, API, PUBLISHER, WEBHOOK, WORKER};
 use iam::Decision;
 use transform::{deployed, deployed_without};
 
@@ -85,14 +85,41 @@ fn evaluate(cfn: &Cfn, recorded: &Recorded) -> Vec<Verdict> {
             ));
         }
         for source in cfn.event_sources(function) {
-            let queue = cfn.resolve(&source["EventSourceArn"]).unwrap();
-            for action in [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-            ] {
-                let operation = "lambda:EventSourceMapping".to_owned();
-                needed.insert((*function, operation, action.to_owned(), queue.clone()));
+            let arn = cfn.resolve(&source["EventSourceArn"]).unwrap();
+            // What Lambda's mapping does with the function's role: poll a queue,
+            // or read a table's stream and record a batch it gave up on.
+            let actions: &[&str] = if arn.contains("/stream/") {
+                &[
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:GetRecords",
+                    "dynamodb:ListStreams",
+                ]
+            } else {
+                &[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                ]
+            };
+            let operation = "lambda:EventSourceMapping".to_owned();
+            for action in actions {
+                needed.insert((
+                    *function,
+                    operation.clone(),
+                    (*action).to_owned(),
+                    arn.clone(),
+                ));
+            }
+            let on_failure = &source["DestinationConfig"]["OnFailure"]["Destination"];
+            if !on_failure.is_null() {
+                let queue = cfn.resolve(on_failure).unwrap();
+                needed.insert((
+                    *function,
+                    operation.clone(),
+                    "sqs:SendMessage".into(),
+                    queue,
+                ));
             }
         }
     }
@@ -158,7 +185,7 @@ fn newly_denied(mutated: &Cfn) -> Vec<Verdict> {
 fn every_aws_call_of_each_function_is_allowed_by_its_own_policy() {
     let verdicts = evaluate(deployed(), recorded());
     println!("{}", table(&verdicts));
-    for function in [WEBHOOK, API, WORKER] {
+    for function in [WEBHOOK, API, WORKER, PUBLISHER] {
         assert!(
             verdicts.iter().any(|v| v.function == function),
             "{function} made no call"
@@ -174,15 +201,41 @@ fn every_aws_call_of_each_function_is_allowed_by_its_own_policy() {
 
 /// Removing a needed statement must make the check fail, or it checks nothing.
 #[test]
-fn without_the_webhooks_put_events_statement_the_check_fails() {
-    let denied = newly_denied(&deployed_without(WEBHOOK, "events:PutEvents"));
+fn without_the_publishers_put_events_statement_the_check_fails() {
+    let denied = newly_denied(&deployed_without(PUBLISHER, "events:PutEvents"));
     assert!(
         denied
             .iter()
-            .any(|v| v.function == WEBHOOK && v.action == "events:PutEvents"),
+            .any(|v| v.function == PUBLISHER && v.action == "events:PutEvents"),
         "{}",
         table(&denied)
     );
+}
+
+/// The outbox: only the publisher announces and queues. A writer that calls
+/// PutEvents or SendMessage itself (or is still granted them) fails here.
+#[test]
+fn only_the_outbox_publisher_puts_events_and_sends_jobs() {
+    let outbound = ["events:PutEvents", "sqs:SendMessage"];
+    let recorded = recorded();
+    for function in [WEBHOOK, API, WORKER] {
+        let calls: Vec<_> = recorded.calls[function]
+            .iter()
+            .filter(|c| outbound.contains(&c.action.as_str()))
+            .collect();
+        assert!(calls.is_empty(), "{function} calls {calls:?}");
+        for s in deployed().statements_of(function).unwrap() {
+            assert!(
+                !s.actions.iter().any(|a| outbound.contains(&a.as_str())),
+                "{function} is still granted {s:?}"
+            );
+        }
+    }
+    let made: BTreeSet<&str> = recorded.calls[PUBLISHER]
+        .iter()
+        .map(|c| c.action.as_str())
+        .collect();
+    assert_eq!(made, BTreeSet::from(outbound), "the publisher's calls");
 }
 
 #[test]
@@ -283,14 +336,25 @@ fn capitalized(word: &str) -> String {
 }
 
 /// Least privilege stays: data actions are named (no `dynamodb:*`) and are
-/// granted on the template's resources, never on `*`.
+/// granted on the template's resources, never on `*`. (The stream reads of
+/// SAM's AWSLambdaDynamoDBExecutionRole are the event source mapping's, on
+/// `*` by AWS's definition; the publisher's code makes none.)
 #[test]
 fn data_actions_are_named_and_granted_on_named_resources() {
     let cfn = deployed();
-    for function in [WEBHOOK, API, WORKER] {
+    let mapping_reads = [
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    ];
+    for function in [WEBHOOK, API, WORKER, PUBLISHER] {
         for s in cfn.statements_of(function).unwrap() {
             for action in &s.actions {
                 assert!(!action.contains('*'), "{function}: {action} in {s:?}");
+                if function == PUBLISHER && mapping_reads.contains(&action.as_str()) {
+                    continue;
+                }
                 let data = action.starts_with("dynamodb:")
                     || action.starts_with("events:")
                     || action == "sqs:SendMessage";
@@ -305,4 +369,37 @@ fn data_actions_are_named_and_granted_on_named_resources() {
             }
         }
     }
+}
+
+/// The publisher's mapping after the transform is the one the local stream
+/// reader follows: the table's stream, from its oldest record, partial batch
+/// responses, bisect, bounded retries and the on-failure queue.
+#[test]
+fn the_publisher_reads_the_table_stream_as_the_outbox_needs() {
+    let cfn = deployed();
+    let sources = cfn.event_sources(PUBLISHER);
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    let m = sources[0];
+    let stream = cfn.resolve(&m["EventSourceArn"]).unwrap();
+    assert!(
+        stream.starts_with(&cfn.arn("ClearingTable").unwrap()) && stream.contains("/stream/"),
+        "{stream}"
+    );
+    assert_eq!(m["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(
+        m["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(m["BisectBatchOnFunctionError"], true);
+    assert_eq!(m["MaximumRetryAttempts"], 10);
+    assert_eq!(
+        cfn.resolve(&m["DestinationConfig"]["OnFailure"]["Destination"])
+            .unwrap(),
+        cfn.arn("OutboxFailureQueue").unwrap()
+    );
+    let table = cfn.resource("ClearingTable").unwrap();
+    assert_eq!(
+        table["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
 }

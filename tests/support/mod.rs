@@ -4,7 +4,9 @@
 //! The functions are built by their own `from_config`, from the provisioned
 //! resources and the test settings below, as the local runner builds them:
 //! the test secrets are stored in moto's Secrets Manager under the test's
-//! prefix, and the functions read them there by ARN.
+//! prefix, and the functions read them there by ARN. The table's stream feeds
+//! the outbox publisher in the background, as Lambda's event source mapping
+//! does (`devstack::StreamPump`), so events and jobs arrive as deployed.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -14,8 +16,9 @@ use clearing_webhook::WebhookService;
 use devstack::payload::payload;
 use devstack::{
     add_subscriber, provision_with, HttpApi, HttpRequest, Invocation, LocalClients, Provisioned,
-    QueueInfo, Template,
+    QueueInfo, RunningPump, StreamFunction, StreamPump, StreamSourceSpec, Template,
 };
+use outbox_publisher::PublisherService;
 use reconciliation_api::ApiService;
 use reprocessing_worker::WorkerService;
 use shared::adapters::call_log::CallLog;
@@ -70,10 +73,22 @@ pub struct TestStack {
     /// `webhook()` and `api()` hand out copies a test may change.
     webhook: WebhookService,
     api: ApiService,
+    /// The stream's reader feeding the outbox publisher, while one runs.
+    publisher: std::sync::Mutex<Option<RunningPump>>,
 }
 
 impl TestStack {
+    /// The stack with the outbox publisher running on the table's stream.
     pub async fn new() -> Self {
+        let stack = Self::without_publisher().await;
+        stack
+            .start_publisher(std::sync::Arc::new(stack.publisher_service()))
+            .await;
+        stack
+    }
+
+    /// The stack with nothing reading the table's stream yet.
+    pub async fn without_publisher() -> Self {
         let prefix = format!("t{}-", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let clients = LocalClients::new().await;
         let template = Template::repo_default().expect("template.yaml readable");
@@ -101,7 +116,42 @@ impl TestStack {
             all_events,
             webhook,
             api,
+            publisher: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The publisher function as its `main` builds it.
+    pub fn publisher_service(&self) -> PublisherService {
+        PublisherService::from_config(&self.env(), &self.clients.aws()).unwrap()
+    }
+
+    pub fn publisher_recording(&self, log: &CallLog) -> PublisherService {
+        PublisherService::from_config(&self.env(), &self.clients.aws().recording_into(log)).unwrap()
+    }
+
+    /// The template's event source of the outbox publisher.
+    pub fn publisher_source() -> StreamSourceSpec {
+        let template = Template::repo_default().unwrap();
+        StreamSourceSpec::of_function(&template, "OutboxPublisherFunction").unwrap()
+    }
+
+    /// Feeds the table's stream to `function` (in place of any earlier one),
+    /// as the template's event source mapping says.
+    pub async fn start_publisher(&self, function: std::sync::Arc<dyn StreamFunction>) {
+        self.stop_publisher();
+        let pump = StreamPump::new(
+            &self.clients,
+            &self.provisioned,
+            Self::publisher_source(),
+            function,
+        )
+        .await
+        .unwrap();
+        *self.publisher.lock().unwrap() = Some(RunningPump::spawn(pump));
+    }
+
+    pub fn stop_publisher(&self) {
+        self.publisher.lock().unwrap().take();
     }
 
     pub fn table(&self) -> String {

@@ -20,7 +20,7 @@ use tracing::Instrument;
 use shared::api_error::ApiError;
 use shared::clearing::MatchingRules;
 use shared::http::{respond, Reply, Router};
-use shared::ports::{ClearingStore, EventBus};
+use shared::ports::ClearingStore;
 use shared::services::IngestService;
 use shared::webhook_auth::{ClientCertificate, WebhookAuth, SIGNATURE_HEADER};
 
@@ -36,7 +36,6 @@ pub const CARD_NETWORKS: [&str; 1] = ["MASTERCARD"];
 #[derive(Clone)]
 pub struct WebhookService {
     pub store: Arc<dyn ClearingStore>,
-    pub bus: Arc<dyn EventBus>,
     pub rules: MatchingRules,
     pub auth: WebhookAuth,
 }
@@ -46,7 +45,6 @@ impl WebhookService {
     pub fn ingest(&self) -> IngestService<'_> {
         IngestService {
             store: self.store.as_ref(),
-            bus: self.bus.as_ref(),
             rules: &self.rules,
         }
     }

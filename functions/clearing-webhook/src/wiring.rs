@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use shared::adapters::secrets::optional_secret;
-use shared::adapters::{AwsClients, DynamoDbClearingStore, EventBridgeBus, SecretSource};
+use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource};
 use shared::config::{matching_rules, ConfigError, Env};
 use shared::webhook_auth::{WebhookAuth, SECRETS_ARN_SETTING};
 
 use crate::WebhookService;
 
 impl WebhookService {
-    /// `TABLE_NAME`, `EVENT_BUS_NAME`, `MATCHING_RULES` (optional) and the
+    /// `TABLE_NAME`, `MATCHING_RULES` (optional) and the
     /// webhook authentication settings (see [`WebhookAuth::from_config`]):
     /// `MTLS_ALLOWED_SUBJECTS` and the webhook secret, read from Secrets
     /// Manager here, once, by the ARN in `WEBHOOK_SECRETS_ARN` (both optional).
@@ -27,12 +27,10 @@ impl WebhookService {
     ) -> Result<Self, ConfigError> {
         // Plain settings first: a missing one is named before any secret is read.
         let store = DynamoDbClearingStore::new(clients.dynamodb(), env.required("TABLE_NAME")?);
-        let bus = EventBridgeBus::new(clients.eventbridge(), env.required("EVENT_BUS_NAME")?);
         let rules = matching_rules(env)?;
         let secret = optional_secret(env, SECRETS_ARN_SETTING, secrets).await?;
         Ok(Self {
             store: Arc::new(store),
-            bus: Arc::new(bus),
             rules,
             auth: WebhookAuth::from_config(env, secret.as_deref())?,
         })
@@ -55,7 +53,6 @@ mod tests {
         let secrets = BTreeMap::from([(ARN.to_owned(), r#"{"mastercard": ["s"]}"#.to_owned())]);
         let settings = [
             ("TABLE_NAME", "t-ClearingTable"),
-            ("EVENT_BUS_NAME", "t-ReconciliationBus"),
             (SECRETS_ARN_SETTING, ARN),
         ];
         let env = Env::from_pairs(settings);
@@ -71,7 +68,7 @@ mod tests {
             Ok(())
         );
 
-        for missing in ["TABLE_NAME", "EVENT_BUS_NAME"] {
+        for missing in ["TABLE_NAME"] {
             let env = Env::from_pairs(settings.iter().filter(|(k, _)| *k != missing).copied());
             let e = WebhookService::from_config_with(&env, &clients, &secrets)
                 .await

@@ -21,7 +21,7 @@ use lambda_http::{Body, Request, Response};
 use shared::api_error::ApiError;
 use shared::http::{respond, Reply, Router};
 use shared::operator_auth::{Operator, TokenError, TokenVerifier};
-use shared::ports::{ClearingStore, ConsoleStore, EventBus, WorkQueue};
+use shared::ports::{ClearingStore, ConsoleStore};
 use shared::services::{ConsoleService, ReconciliationService};
 
 pub mod openapi;
@@ -41,7 +41,6 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 #[derive(Clone)]
 pub struct ApiService {
     pub store: Arc<dyn ClearingStore>,
-    pub queue: Arc<dyn WorkQueue>,
     pub tokens: TokenVerifier,
     /// How long a request may keep its messages REPROCESSING. Past it (its job
     /// ended in the dead-letter queue), a new request for the card takes them
@@ -49,8 +48,6 @@ pub struct ApiService {
     pub reprocessing_lease: chrono::Duration,
     /// The same store as `store`, with the console's reads and writes.
     pub console_store: Arc<dyn ConsoleStore>,
-    /// Where the console's actions are announced.
-    pub bus: Arc<dyn EventBus>,
 }
 
 impl ApiService {
@@ -58,7 +55,6 @@ impl ApiService {
     pub fn reconciliation(&self) -> ReconciliationService {
         ReconciliationService {
             store: self.store.clone(),
-            queue: self.queue.clone(),
             lease: self.reprocessing_lease,
         }
     }
@@ -67,7 +63,6 @@ impl ApiService {
     pub fn console_service(&self) -> ConsoleService {
         ConsoleService {
             store: self.console_store.clone(),
-            bus: self.bus.clone(),
             reconciliation: self.reconciliation(),
         }
     }

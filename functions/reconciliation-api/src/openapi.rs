@@ -114,7 +114,7 @@ error_responses! {
     NotFound => "404NotFound", "The specified resource was not found.";
     Conflict => "409Conflict", "No clearing message of that card is pending (BTN0401): it is being reprocessed or is reconciled, or another request took it first.";
     InternalServerError => "500InternalServerError", "Internal Server Error.";
-    ServiceUnavailable => "503ServiceUnavailable", "Storage or the reprocessing queue is temporarily unavailable (BTN0503); the messages are left as they were, retry later.";
+    ServiceUnavailable => "503ServiceUnavailable", "Storage is temporarily unavailable (BTN0503); the messages are left as they were, retry later.";
 }
 
 /// The card networks with clearing messages.

@@ -4,17 +4,14 @@
 use std::sync::Arc;
 
 use shared::adapters::secrets::required_secret;
-use shared::adapters::{
-    AwsClients, DynamoDbClearingStore, EventBridgeBus, SecretSource, SqsWorkQueue,
-};
+use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource};
 use shared::config::{ConfigError, Env};
 use shared::operator_auth::{TokenVerifier, SIGNING_KEY_ARN_SETTING};
 
 use crate::{ApiService, DEFAULT_REPROCESSING_LEASE_SECONDS};
 
 impl ApiService {
-    /// `TABLE_NAME`, `EVENT_BUS_NAME` (the console's actions are announced),
-    /// `REPROCESSING_QUEUE_URL`, the token settings (see
+    /// `TABLE_NAME`, the token settings (see
     /// [`TokenVerifier::from_config`]: its key is read from Secrets Manager
     /// here, once, by the ARN in `JWT_SIGNING_KEY_SECRET_ARN`) and
     /// `REPROCESSING_LEASE_SECONDS` (optional).
@@ -33,8 +30,6 @@ impl ApiService {
             clients.dynamodb(),
             env.required("TABLE_NAME")?,
         ));
-        let bus = EventBridgeBus::new(clients.eventbridge(), env.required("EVENT_BUS_NAME")?);
-        let queue = SqsWorkQueue::new(clients.sqs(), env.required("REPROCESSING_QUEUE_URL")?);
         let reprocessing_lease = reprocessing_lease(env)?;
         for name in ["JWT_ISSUER", "JWT_AUDIENCE"] {
             env.required(name)?;
@@ -43,8 +38,6 @@ impl ApiService {
         Ok(Self {
             store: store.clone(),
             console_store: store,
-            bus: Arc::new(bus),
-            queue: Arc::new(queue),
             tokens: TokenVerifier::from_config(env, &key)?,
             reprocessing_lease,
         })
@@ -101,11 +94,6 @@ mod tests {
         let secrets = std::collections::BTreeMap::from([(ARN.to_owned(), "k".to_owned())]);
         let settings = [
             ("TABLE_NAME", "t-ClearingTable"),
-            ("EVENT_BUS_NAME", "t-ReconciliationBus"),
-            (
-                "REPROCESSING_QUEUE_URL",
-                "http://127.0.0.1:5000/123456789012/t-ReprocessingQueue",
-            ),
             ("JWT_ISSUER", "iss"),
             ("JWT_AUDIENCE", "aud"),
             (SIGNING_KEY_ARN_SETTING, ARN),
@@ -114,13 +102,7 @@ mod tests {
         assert!(ApiService::from_config_with(&env, &clients, &secrets)
             .await
             .is_ok());
-        for missing in [
-            "TABLE_NAME",
-            "EVENT_BUS_NAME",
-            "REPROCESSING_QUEUE_URL",
-            "JWT_ISSUER",
-            SIGNING_KEY_ARN_SETTING,
-        ] {
+        for missing in ["TABLE_NAME", "JWT_ISSUER", SIGNING_KEY_ARN_SETTING] {
             let env = Env::from_pairs(settings.iter().filter(|(k, _)| *k != missing).copied());
             let e = ApiService::from_config_with(&env, &clients, &secrets)
                 .await

@@ -1,7 +1,8 @@
 //! Reprocessing worker: applies operators' reconciliation requests from the
 //! SQS work queue. For each job it applies the adjustments to the stored
 //! record, validates and matches it exactly as ingest does (same domain code),
-//! and records the outcome with a transition conditional on the version it read.
+//! and records the outcome with a transition conditional on the version it read,
+//! its event in the same write (the outbox, published from the table's stream).
 //! It also consumes the Pix input queue (`pix.rs`); what a record is follows
 //! from the queue it came from (`eventSourceARN`), never from guessing at its body.
 //!
@@ -19,7 +20,8 @@ use tracing::Instrument;
 use shared::clearing::{ClearingMessage, ClearingStatus, MatchingRules};
 use shared::events::clearing_event;
 use shared::jobs::ReprocessingJob;
-use shared::ports::{ClearingStore, EventBus, PixStore, StoreError};
+use shared::outbox::OutboxEntry;
+use shared::ports::{ClearingStore, PixStore, StoreError};
 
 pub mod pix;
 mod wiring;
@@ -29,7 +31,6 @@ pub const WORKER_ACTOR: &str = "worker:reprocessing";
 pub struct WorkerService {
     pub store: Arc<dyn ClearingStore>,
     pub pix: Arc<dyn PixStore>,
-    pub bus: Arc<dyn EventBus>,
     pub rules: MatchingRules,
     pub queues: SourceQueues,
 }
@@ -80,8 +81,6 @@ pub enum JobError {
     UnknownQueue(String),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(transparent)]
-    Bus(#[from] shared::ports::EventBusError),
 }
 
 /// The Lambda handler: every record is processed; failures are reported per
@@ -160,7 +159,7 @@ pub async fn process_job(
             && message.reprocessing.as_ref().map(|t| t.request_id.as_str())
                 == Some(job.request_id.as_str());
         if !ours {
-            return already_applied_or_stale(service, job, &message).await;
+            return already_applied_or_stale(job, &message);
         }
         let key = message.authorization_key_after(&job.adjustments);
         let authorization = match &key {
@@ -180,21 +179,22 @@ pub async fn process_job(
                 Utc::now(),
             )
             .map_err(|e| JobError::Unreadable(e.to_string()))?;
+        // The outcome's event is written with it (published from the table's stream).
+        let announcement: Vec<OutboxEntry> = clearing_event(&decision.message)
+            .map(OutboxEntry::from)
+            .into_iter()
+            .collect();
         match service
             .store
             .update_messages(
                 &[(decision.message.clone(), message.version)],
                 decision.claim.as_ref(),
                 None,
+                &announcement,
             )
             .await
         {
-            Ok(()) => {
-                if let Some(event) = clearing_event(&decision.message) {
-                    service.bus.publish(&[event]).await?;
-                }
-                return Ok(JobOutcome::Settled(decision.message.status));
-            }
+            Ok(()) => return Ok(JobOutcome::Settled(decision.message.status)),
             // Someone else changed it, or the authorization was claimed meanwhile: read again and decide again.
             Err(StoreError::VersionConflict(_)) | Err(StoreError::ClaimLost(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -205,8 +205,7 @@ pub async fn process_job(
     )))
 }
 
-async fn already_applied_or_stale(
-    service: &WorkerService,
+fn already_applied_or_stale(
     job: &ReprocessingJob,
     message: &ClearingMessage,
 ) -> Result<JobOutcome, JobError> {
@@ -216,14 +215,7 @@ async fn already_applied_or_stale(
             && matches!(t.to, ClearingStatus::Matched | ClearingStatus::Pending)
             && t.actor == WORKER_ACTOR
     });
-    if settled_by_this_job && message.version == job.expected_version + 1 {
-        // A redelivery after the state was written: the event may not have gone out, so send it
-        // again (same stable id; subscribers dedupe).
-        if let Some(event) = clearing_event(message) {
-            service.bus.publish(&[event]).await?;
-        }
-        return Ok(JobOutcome::AlreadyApplied);
-    }
+    // Its event went out with the write that settled it, whatever happened since.
     if settled_by_this_job {
         return Ok(JobOutcome::AlreadyApplied);
     }

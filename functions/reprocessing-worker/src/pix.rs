@@ -4,9 +4,9 @@
 //! `provider_report_closed`; `detail` is the input's JSON.
 //!
 //! Each state change is a version-conditional write of the end_to_end_id's
-//! state; the one `financial_reconciliation` event is published after the
-//! decision is stored and marked published after PutEvents succeeds, so a
-//! failure in between re-publishes (same stable id) on the next delivery.
+//! state; the one `financial_reconciliation` event is written with the
+//! decision (its outbox, published from the table's stream), so a decided
+//! state never leaves the day's open list without its event.
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use shared::events::OutboundEvent;
+use shared::outbox::OutboxEntry;
 use shared::pix::{
     apply, apply_day_closed, decide, parse_pix_transaction, parse_provider_entry,
     parse_provider_report_closed, PixInput, PixReconciliation, EVENT_DETAIL_TYPE, EVENT_SOURCE,
@@ -126,19 +127,32 @@ where
                 next = apply_day_closed(next, date);
             }
         }
-        if next == state {
-            if next.is_decided() && !published {
-                // Decided earlier but the event did not go out: publish now.
-                return publish_and_mark(service, &next, version).await;
-            }
+        // Undecided -> decided: the decision's event is written with it (one
+        // write: the state leaves the day's open list only with its event out).
+        let rewrite = next == state;
+        if rewrite && (published || !next.is_decided()) {
             return Ok(PixOutcome::Unchanged);
         }
-        match service.pix.save_pix_state(&next, version, published).await {
+        let announcement = if next.is_decided() && !published {
+            decision_event(&next)?
+        } else {
+            Vec::new()
+        };
+        let now_published = published || !announcement.is_empty();
+        match service
+            .pix
+            .save_pix_state(&next, version, now_published, &announcement)
+            .await
+        {
             Ok(()) => {
-                if next.is_decided() && !published {
-                    return publish_and_mark(service, &next, version + 1).await;
+                if let Some(OutboxEntry::Event { .. }) = announcement.first() {
+                    if let Some(outcome) = &next.outcome {
+                        shared::metrics::pix_result(outcome.result_description);
+                    }
                 }
-                return Ok(PixOutcome::Applied { published: 0 });
+                return Ok(PixOutcome::Applied {
+                    published: announcement.len(),
+                });
             }
             Err(StoreError::VersionConflict(_)) => continue,
             Err(e) => return Err(e.into()),
@@ -160,13 +174,10 @@ fn business_dates(state: &PixReconciliation) -> Vec<NaiveDate> {
     dates
 }
 
-async fn publish_and_mark(
-    service: &WorkerService,
-    state: &PixReconciliation,
-    version: u64,
-) -> Result<PixOutcome, JobError> {
+/// The one `financial_reconciliation` event of a decided state (stable id).
+fn decision_event(state: &PixReconciliation) -> Result<Vec<OutboxEntry>, JobError> {
     let Some(detail) = decide(state) else {
-        return Ok(PixOutcome::Applied { published: 0 });
+        return Ok(Vec::new());
     };
     let event = OutboundEvent {
         id: detail.event_id(),
@@ -176,11 +187,5 @@ async fn publish_and_mark(
             .to_json()
             .map_err(|e| JobError::Unreadable(e.to_string()))?,
     };
-    service.bus.publish(&[event]).await?;
-    shared::metrics::pix_result(detail.result_description);
-    match service.pix.save_pix_state(state, version, true).await {
-        // A concurrent writer already moved it on (it will see published or re-publish the same id).
-        Ok(()) | Err(StoreError::VersionConflict(_)) => Ok(PixOutcome::Applied { published: 1 }),
-        Err(e) => Err(e.into()),
-    }
+    Ok(vec![event.into()])
 }

@@ -9,7 +9,6 @@ use chrono::NaiveDate;
 
 use shared::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, MatchingRules};
-use shared::events::OutboundEvent;
 use shared::pix::PixReconciliation;
 use shared::ports::*;
 
@@ -27,7 +26,7 @@ const PIX_EVENT: &str = r#"{"version": "0", "id": "1", "detail-type": "pix_trans
     "detail": {"transaction_id": "t", "end_to_end_id": "E4086716320220629204700103800548", "amount": "1.00",
                "business_date": "2021-10-29"}}"#;
 
-/// A store with nothing in it that accepts every write; a bus that accepts every event.
+/// A store with nothing in it that accepts every write.
 struct Empty;
 
 #[async_trait]
@@ -54,6 +53,7 @@ impl ClearingStore for Empty {
         &self,
         _: &ClearingMessage,
         _: Option<&AuthorizationClaim>,
+        _: &[shared::outbox::OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
         unreachable!("the worker never inserts messages")
     }
@@ -62,6 +62,7 @@ impl ClearingStore for Empty {
         _: &[(ClearingMessage, u64)],
         _: Option<&AuthorizationClaim>,
         _: Option<&ReconciliationRequest>,
+        _: &[shared::outbox::OutboxEntry],
     ) -> Result<(), StoreError> {
         Ok(())
     }
@@ -109,6 +110,7 @@ impl PixStore for Empty {
         _: &PixReconciliation,
         _: u64,
         _: bool,
+        _: &[shared::outbox::OutboxEntry],
     ) -> Result<(), StoreError> {
         Ok(())
     }
@@ -123,19 +125,11 @@ impl PixStore for Empty {
     }
 }
 
-#[async_trait]
-impl EventBus for Empty {
-    async fn publish(&self, _: &[OutboundEvent]) -> Result<(), EventBusError> {
-        Ok(())
-    }
-}
-
 fn worker() -> WorkerService {
     let empty = Arc::new(Empty);
     WorkerService {
         store: empty.clone(),
-        pix: empty.clone(),
-        bus: empty,
+        pix: empty,
         rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
             .unwrap(),
         queues: SourceQueues {

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use shared::adapters::{AwsClients, DynamoDbClearingStore, EventBridgeBus};
+use shared::adapters::{AwsClients, DynamoDbClearingStore};
 use shared::config::{matching_rules, ConfigError, Env};
 
 use crate::{SourceQueues, WorkerService};
 
 impl WorkerService {
-    /// `TABLE_NAME`, `EVENT_BUS_NAME`, the ARNs of the two queues it consumes
+    /// `TABLE_NAME`, the ARNs of the two queues it consumes
     /// (`REPROCESSING_QUEUE_ARN`, `PIX_INPUT_QUEUE_ARN`) and `MATCHING_RULES` (optional).
     pub fn from_config(env: &Env, clients: &AwsClients) -> Result<Self, ConfigError> {
         let queues = SourceQueues {
@@ -23,10 +23,6 @@ impl WorkerService {
         Ok(Self {
             store: store.clone(),
             pix: store,
-            bus: Arc::new(EventBridgeBus::new(
-                clients.eventbridge(),
-                env.required("EVENT_BUS_NAME")?,
-            )),
             rules: matching_rules(env)?,
             queues,
         })
@@ -42,7 +38,6 @@ mod tests {
         let clients = AwsClients::from_environment().await.unwrap();
         let settings = [
             ("TABLE_NAME", "t-ClearingTable"),
-            ("EVENT_BUS_NAME", "t-ReconciliationBus"),
             ("REPROCESSING_QUEUE_ARN", "arn:jobs"),
             ("PIX_INPUT_QUEUE_ARN", "arn:pix"),
         ];

@@ -1,7 +1,9 @@
 //! The ports in memory, for unit tests of the application services: the same
 //! conditional semantics as the DynamoDB adapter (insert if absent,
 //! version-conditional updates all or nothing, authorization claims), without
-//! a network. The queue and the bus can be switched to fail.
+//! a network. The queue and the bus can be switched to fail. The store keeps
+//! the outbox entries its writes carry; a test drains them through the
+//! publisher's code (`publish_outbox`), as the table's stream would.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +17,7 @@ use crate::clearing::fields::transaction_date;
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::events::OutboundEvent;
 use crate::jobs::ReprocessingJob;
+use crate::outbox::{OutboxEntry, OutboxError, OutboxPublisher};
 use crate::pix::PixReconciliation;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, EventBus, EventBusError,
@@ -39,6 +42,9 @@ struct Tables {
     arrivals: Vec<Arrivals>,
     pix: HashMap<String, StoredPixState>,
     closed_pix_days: BTreeSet<NaiveDate>,
+    /// Outbox entries written and not yet drained: what the table's stream
+    /// would carry to the publisher.
+    outbox: Vec<OutboxEntry>,
     /// The console's write-offs and bulk actions (`console`).
     write_offs: BTreeMap<String, crate::console::WriteOff>,
     bulks: BTreeMap<String, (crate::console::BulkAction, Vec<crate::console::BulkItem>)>,
@@ -132,6 +138,27 @@ impl MemoryStore {
 
     pub fn rejected_authorizations(&self) -> Vec<RejectedAuthorization> {
         lock(&self.tables).rejected.clone()
+    }
+
+    /// Takes the outbox entries written since the last drain, in write order.
+    pub fn drain_outbox(&self) -> Vec<OutboxEntry> {
+        std::mem::take(&mut lock(&self.tables).outbox)
+    }
+
+    /// Publishes the entries written since the last drain through `publisher`
+    /// (the publisher function's code); on failure they stay to be drained again.
+    pub async fn publish_outbox(
+        &self,
+        publisher: &OutboxPublisher<'_>,
+    ) -> Result<usize, OutboxError> {
+        let entries = self.drain_outbox();
+        if let Err(e) = publisher.publish(&entries).await {
+            let mut t = lock(&self.tables);
+            let newer = std::mem::replace(&mut t.outbox, entries);
+            t.outbox.extend(newer);
+            return Err(e);
+        }
+        Ok(entries.len())
     }
 
     /// Stores a message as it is (test set-up), replacing any stored under its id.
@@ -242,6 +269,7 @@ impl ClearingStore for MemoryStore {
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
         let mut t = lock(&self.tables);
         // The claim first, as on DynamoDB: a stored MATCHED message always holds its claim.
@@ -256,6 +284,7 @@ impl ClearingStore for MemoryStore {
         }
         t.messages
             .insert(message.clearing_unique_id.clone(), message.clone());
+        t.outbox.extend_from_slice(outbox);
         Ok(InsertOutcome::Inserted)
     }
 
@@ -264,6 +293,7 @@ impl ClearingStore for MemoryStore {
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut t = lock(&self.tables);
         // Every condition is checked before anything is written: all or nothing.
@@ -277,6 +307,7 @@ impl ClearingStore for MemoryStore {
         if let Some(r) = request {
             t.requests.insert(r.request_id.clone(), r.clone());
         }
+        t.outbox.extend_from_slice(outbox);
         Ok(())
     }
 
@@ -400,6 +431,7 @@ impl PixStore for MemoryStore {
         state: &PixReconciliation,
         expected_version: u64,
         published: bool,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut t = lock(&self.tables);
         let stored = t.pix.get(&state.end_to_end_id).map_or(0, |s| s.version);
@@ -414,6 +446,7 @@ impl PixStore for MemoryStore {
                 published,
             },
         );
+        t.outbox.extend_from_slice(outbox);
         Ok(())
     }
 

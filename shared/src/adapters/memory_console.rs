@@ -12,6 +12,7 @@ use crate::console::{
     is_queue_status, BulkAction, BulkItem, PixResultRow, QueueFilter, QueueRow, WriteOff,
     WriteOffStatus,
 };
+use crate::outbox::OutboxEntry;
 use crate::ports::{BulkStarted, ConsoleStore, Page, StoreError};
 
 impl MemoryStore {
@@ -87,6 +88,7 @@ impl ConsoleStore for MemoryStore {
         message: &ClearingMessage,
         expected_version: u64,
         release: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut tables = lock(&self.tables);
         write_versioned(&mut tables.messages, message, expected_version)?;
@@ -100,6 +102,7 @@ impl ConsoleStore for MemoryStore {
         tables
             .messages
             .insert(message.clearing_unique_id.clone(), message.clone());
+        tables.outbox.extend_from_slice(outbox);
         Ok(())
     }
 
@@ -108,6 +111,7 @@ impl ConsoleStore for MemoryStore {
         message: &ClearingMessage,
         expected_version: u64,
         write_off: &WriteOff,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut tables = lock(&self.tables);
         write_versioned(&mut tables.messages, message, expected_version)?;
@@ -130,6 +134,7 @@ impl ConsoleStore for MemoryStore {
         tables
             .messages
             .insert(message.clearing_unique_id.clone(), message.clone());
+        tables.outbox.extend_from_slice(outbox);
         Ok(())
     }
 
@@ -148,7 +153,7 @@ impl ConsoleStore for MemoryStore {
             .filter(|w| w.status == status)
             .cloned()
             .collect();
-        list.sort_by(|a, b| b.requested_at.cmp(&a.requested_at));
+        list.sort_by_key(|w| std::cmp::Reverse(w.requested_at));
         list.truncate(limit);
         Ok(list)
     }

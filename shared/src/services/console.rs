@@ -1,8 +1,8 @@
 //! The operators' console actions: force match, undo a manual match, and
 //! write-off with maker-checker. Each reads the message, computes the one
 //! transition (`clearing::manual`), writes it conditional on the version read
-//! (with the authorization claim or the write-off in the same write), and
-//! announces it from one place, [`ConsoleService::announce`].
+//! with the authorization claim or the write-off and its announcement (the
+//! outbox, built in one place, [`announcement`]) in the same write.
 
 use std::sync::Arc;
 
@@ -12,7 +12,8 @@ use crate::authorization::AuthorizationKey;
 use crate::clearing::{ClearingMessage, ClearingStatus, ManualActionError};
 use crate::console::{WriteOff, WriteOffStatus};
 use crate::events::clearing_event;
-use crate::ports::{ConsoleStore, EventBus, StoreError};
+use crate::outbox::OutboxEntry;
+use crate::ports::{ConsoleStore, StoreError};
 use crate::services::ReconciliationService;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,15 @@ pub enum ConsoleError {
     Store(StoreError),
 }
 
+/// The one place the console's changes are announced: the message's event,
+/// written with the change (the outbox) and published from the table's stream.
+fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
+    clearing_event(message)
+        .map(Into::into)
+        .into_iter()
+        .collect()
+}
+
 impl From<StoreError> for ConsoleError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -53,11 +63,10 @@ impl From<StoreError> for ConsoleError {
     }
 }
 
-/// The console's use cases over the console store and the event bus.
+/// The console's use cases over the console store.
 #[derive(Clone)]
 pub struct ConsoleService {
     pub store: Arc<dyn ConsoleStore>,
-    pub bus: Arc<dyn EventBus>,
     pub reconciliation: ReconciliationService,
 }
 
@@ -67,17 +76,6 @@ impl ConsoleService {
             .message(id)
             .await?
             .ok_or_else(|| ConsoleError::MessageNotFound(id.to_owned()))
-    }
-
-    /// The one place the console announces a change. The change is stored
-    /// already: a bus fault is logged, not undone (the outbox makes this exact).
-    async fn announce(&self, message: &ClearingMessage) {
-        let Some(event) = clearing_event(message) else {
-            return;
-        };
-        if let Err(e) = self.bus.publish(&[event]).await {
-            tracing::error!(error = %e, id = %message.clearing_unique_id, "console event not published");
-        }
     }
 
     pub async fn force_match(
@@ -104,9 +102,13 @@ impl ConsoleService {
         }
         let (next, claim) = message.force_match(&authorization, actor, reason, Utc::now())?;
         self.store
-            .update_messages(&[(next.clone(), message.version)], claim.as_ref(), None)
+            .update_messages(
+                &[(next.clone(), message.version)],
+                claim.as_ref(),
+                None,
+                &announcement(&next),
+            )
             .await?;
-        self.announce(&next).await;
         Ok(next)
     }
 
@@ -119,9 +121,13 @@ impl ConsoleService {
         let message = self.existing(id).await?;
         let (next, release) = message.undo_match(actor, reason, Utc::now())?;
         self.store
-            .undo_match(&next, message.version, release.as_ref())
+            .undo_match(
+                &next,
+                message.version,
+                release.as_ref(),
+                &announcement(&next),
+            )
             .await?;
-        self.announce(&next).await;
         Ok(next)
     }
 
@@ -153,9 +159,8 @@ impl ConsoleService {
             currency: field(crate::clearing::ClearingField::TransactionCurrency),
         };
         self.store
-            .save_write_off(&next, message.version, &write_off)
+            .save_write_off(&next, message.version, &write_off, &announcement(&next))
             .await?;
-        self.announce(&next).await;
         Ok(write_off)
     }
 
@@ -199,9 +204,8 @@ impl ConsoleService {
             ..request
         };
         self.store
-            .save_write_off(&next, message.version, &decided)
+            .save_write_off(&next, message.version, &decided, &announcement(&next))
             .await?;
-        self.announce(&next).await;
         Ok(next)
     }
 }

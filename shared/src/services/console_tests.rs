@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::*;
-use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
+use crate::adapters::memory::MemoryStore;
 use crate::clearing::matching::DEFAULT_MATCHING_RULES;
 use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
 use crate::console::{BulkKind, BulkOutcome, QueueFilter};
@@ -14,27 +14,19 @@ use crate::services::{BulkCommand, BulkSelection};
 
 struct Fixture {
     store: Arc<MemoryStore>,
-    bus: Arc<MemoryBus>,
     service: ConsoleService,
 }
 
 fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
-    let bus = Arc::new(MemoryBus::new());
     let service = ConsoleService {
         store: store.clone(),
-        bus: bus.clone(),
         reconciliation: ReconciliationService {
             store: store.clone(),
-            queue: Arc::new(MemoryQueue::new()),
             lease: chrono::Duration::seconds(1800),
         },
     };
-    Fixture {
-        store,
-        bus,
-        service,
-    }
+    Fixture { store, service }
 }
 
 /// `n` PENDING messages (no authorization), ids `M0`, `M1`, ...
@@ -93,11 +85,12 @@ async fn the_maker_cannot_decide_their_own_write_off() {
             .await,
         Err(ConsoleError::AlreadyDecided(_))
     ));
+    // Announced with each write (the outbox).
     let types: Vec<String> = f
-        .bus
-        .events()
+        .store
+        .drain_outbox()
         .iter()
-        .map(|e| e.detail_type.clone())
+        .filter_map(|e| e.as_event().map(|e| e.detail_type))
         .collect();
     assert_eq!(
         types,
@@ -136,7 +129,7 @@ async fn a_change_computed_from_a_stale_version_is_refused() {
         currency: None,
     };
     assert!(matches!(
-        f.store.save_write_off(&next, stale.version, &w).await,
+        f.store.save_write_off(&next, stale.version, &w, &[]).await,
         Err(StoreError::VersionConflict(_))
     ));
 }

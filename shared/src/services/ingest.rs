@@ -1,6 +1,7 @@
 //! The networks' notifications: every clearing record is stored with its raw
-//! payload, validated and matched, and its outcome announced; authorizations
-//! are stored for the records to come.
+//! payload, validated and matched, and its outcome announced (the event is
+//! written in the message's item, published from the table's stream);
+//! authorizations are stored for the records to come.
 
 use std::collections::BTreeSet;
 
@@ -19,9 +20,8 @@ use crate::clearing::{
 };
 use crate::events::clearing_event;
 use crate::metrics::IngestTally;
-use crate::ports::{
-    Arrivals, AuthorizationSaved, ClearingStore, EventBus, EventBusError, InsertOutcome, StoreError,
-};
+use crate::outbox::OutboxEntry;
+use crate::ports::{Arrivals, AuthorizationSaved, ClearingStore, InsertOutcome, StoreError};
 
 /// How many records are written at once.
 const WRITE_CONCURRENCY: usize = 16;
@@ -59,15 +59,11 @@ pub enum IngestError {
     Notification(#[from] NotificationError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Everything is stored; the sender's retry announces it again (same event ids).
-    #[error("event bus is temporarily unavailable; retry later")]
-    EventBus(#[source] EventBusError),
 }
 
 /// The ingest use case over the function's ports (borrowed for one call).
 pub struct IngestService<'a> {
     pub store: &'a dyn ClearingStore,
-    pub bus: &'a dyn EventBus,
     pub rules: &'a MatchingRules,
 }
 
@@ -116,19 +112,7 @@ impl IngestService<'_> {
                 *duplicate,
             );
         }
-        // Counted once stored, whether or not the announcement below goes out.
         tally.record();
-
-        // Announce every outcome, re-announcing on redelivery (ids are stable), so
-        // an event lost to a failure after storing is sent when the network retries.
-        let events: Vec<_> = stored
-            .iter()
-            .filter_map(|(m, _)| clearing_event(m))
-            .collect();
-        self.bus.publish(&events).await.map_err(|e| {
-            tracing::error!(error = %e, "events not published; the sender will retry the notification");
-            IngestError::EventBus(e)
-        })?;
 
         let results = stored
             .into_iter()
@@ -162,7 +146,11 @@ impl IngestService<'_> {
         );
         match self
             .store
-            .insert_message(&decision.message, decision.claim.as_ref())
+            .insert_message(
+                &decision.message,
+                decision.claim.as_ref(),
+                &announcement(&decision.message),
+            )
             .await
         {
             Ok(outcome) => Ok(stored(decision.message, outcome)),
@@ -187,7 +175,11 @@ impl IngestService<'_> {
                 );
                 let outcome = self
                     .store
-                    .insert_message(&decision.message, decision.claim.as_ref())
+                    .insert_message(
+                        &decision.message,
+                        decision.claim.as_ref(),
+                        &announcement(&decision.message),
+                    )
                     .await?;
                 Ok(stored(decision.message, outcome))
             }
@@ -224,6 +216,15 @@ impl IngestService<'_> {
     }
 }
 
+/// The event of a message's outcome, written with it. A redelivery writes
+/// nothing, so announces nothing again: the first write's stream record did.
+fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
+    clearing_event(message)
+        .map(OutboxEntry::from)
+        .into_iter()
+        .collect()
+}
+
 /// The message as it now stands, and whether an earlier delivery stored it.
 fn stored(offered: ClearingMessage, outcome: InsertOutcome) -> (ClearingMessage, bool) {
     match outcome {
@@ -235,8 +236,9 @@ fn stored(offered: ClearingMessage, outcome: InsertOutcome) -> (ClearingMessage,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{MemoryBus, MemoryStore};
+    use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
     use crate::clearing::matching::DEFAULT_MATCHING_RULES;
+    use crate::outbox::OutboxPublisher;
 
     const SEED: &str = include_str!("../../../spec/mastercard-clearing-notification.example.json");
 
@@ -249,12 +251,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn records_are_stored_once_announced_every_time_and_authorizations_kept() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+    async fn records_are_stored_and_announced_once_and_authorizations_kept() {
+        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+        let publisher = OutboxPublisher {
+            bus: &bus,
+            queue: &queue,
+        };
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         let ack = service
@@ -276,31 +281,40 @@ mod tests {
             .await
             .unwrap();
         assert!(again.results[0].duplicate);
-        assert_eq!(bus.events().len(), 2, "announced on each delivery");
-        assert_eq!(bus.events()[0].id, bus.events()[1].id);
+        assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
+        assert_eq!(
+            bus.events().len(),
+            1,
+            "announced by the write that stored it"
+        );
+        assert_eq!(bus.events()[0].detail_type, "clearing_message.pending");
         assert_eq!(store.arrivals().len(), 2);
     }
 
     #[tokio::test]
-    async fn a_bus_failure_is_reported_after_the_records_are_stored() {
-        let (store, bus) = (MemoryStore::new(), MemoryBus::new());
+    async fn a_bus_failure_after_the_write_loses_no_event() {
+        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
+        let publisher = OutboxPublisher {
+            bus: &bus,
+            queue: &queue,
+        };
         let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
         let service = IngestService {
             store: &store,
-            bus: &bus,
             rules: &rules,
         };
         bus.fail(true);
-        let e = service
+        // Stored and acknowledged: the bus is not on the webhook's path.
+        let ack = service
             .ingest_clearing("MASTERCARD", SEED.as_bytes())
             .await
-            .unwrap_err();
-        assert!(matches!(e, IngestError::EventBus(_)), "{e}");
-        assert!(store
-            .message("202404261024009777553")
-            .await
-            .unwrap()
-            .is_some());
+            .unwrap();
+        assert_eq!(ack.results.len(), 1);
+        assert!(store.publish_outbox(&publisher).await.is_err());
+        assert!(bus.events().is_empty());
+        bus.fail(false);
+        assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
+        assert_eq!(bus.events().len(), 1);
         let e = service
             .ingest_clearing("MASTERCARD", b"{")
             .await

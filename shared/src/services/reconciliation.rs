@@ -1,10 +1,10 @@
 //! The operator's reconciliation request: move a card's pending clearing
-//! message(s) to REPROCESSING and queue one job per message for the worker.
+//! message(s) to REPROCESSING with one job per message for the worker.
 //!
 //! Steps: find the card's PENDING messages (and REPROCESSING ones whose
 //! request outlived its lease), decide whether the request is acceptable,
-//! record it with the transitions in one conditional write, queue the jobs,
-//! and if queueing fails release the messages back to PENDING.
+//! record it with the transitions and the jobs (the outbox) in one
+//! conditional write.
 
 use std::sync::Arc;
 
@@ -16,7 +16,8 @@ use crate::clearing::{
     ReprocessingTicket, TransitionError,
 };
 use crate::jobs::ReprocessingJob;
-use crate::ports::{ClearingStore, QueueError, ReconciliationRequest, StoreError, WorkQueue};
+use crate::outbox::OutboxEntry;
+use crate::ports::{ClearingStore, ReconciliationRequest, StoreError};
 
 /// A request without adjustments reprocesses every pending message of the card, up to this many.
 pub const MAX_MESSAGES_PER_REQUEST: usize = 50;
@@ -31,7 +32,7 @@ pub struct ReconciliationCommand {
     pub adjustments: Vec<(String, String)>,
 }
 
-/// The request was recorded and its jobs queued.
+/// The request was recorded with its jobs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub request_id: String,
@@ -58,8 +59,6 @@ pub enum ReconcileError {
     /// Another request moved the message first: exactly one wins.
     #[error("clearing message {0} is no longer pending")]
     LostRace(String),
-    #[error("the reprocessing queue is unavailable; the message is still pending, retry later")]
-    QueueUnavailable(#[source] QueueError),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -77,11 +76,10 @@ impl From<StoreError> for ReconcileError {
 /// (a released message is one transition ahead of what is stored).
 type Candidate = (ClearingMessage, u64);
 
-/// The reconciliation use case over the clearing store and the work queue.
+/// The reconciliation use case over the clearing store.
 #[derive(Clone)]
 pub struct ReconciliationService {
     pub store: Arc<dyn ClearingStore>,
-    pub queue: Arc<dyn WorkQueue>,
     /// How long a request may keep its messages REPROCESSING. Past it (its job
     /// ended in the dead-letter queue), a new request for the card takes them
     /// over; the old job, if it ever runs, finds another request and changes nothing.
@@ -90,7 +88,7 @@ pub struct ReconciliationService {
 
 impl ReconciliationService {
     /// Records the request, moves the pending message(s) to REPROCESSING
-    /// (conditionally on the versions read) and queues one job per message.
+    /// (conditionally on the versions read) with one job per message.
     pub async fn reconcile(
         &self,
         actor: &str,
@@ -122,7 +120,6 @@ impl ReconciliationService {
         let span = crate::spans::reconciliation(&request.request_id);
         async {
             let updates = self.begin(&pending, &request).await?;
-            self.enqueue(&updates, &request).await?;
             tracing::info!(messages = updates.len(), actor, "reconciliation accepted");
             Ok::<_, ReconcileError>(())
         }
@@ -158,8 +155,7 @@ impl ReconciliationService {
             clearing_unique_ids: vec![message.clearing_unique_id.clone()],
         };
         let version = message.version;
-        let updates = self.begin(&[(message, version)], &request).await?;
-        self.enqueue(&updates, &request).await?;
+        self.begin(&[(message, version)], &request).await?;
         Ok(Accepted {
             request_id: request.request_id,
             clearing_unique_ids: request.clearing_unique_ids,
@@ -244,7 +240,9 @@ impl ReconciliationService {
     }
 
     /// PENDING -> REPROCESSING for every candidate, written with the request
-    /// record in one all-or-nothing conditional write.
+    /// record and one job per message (its outbox) in one all-or-nothing
+    /// conditional write: the jobs are queued from the table's stream, so no
+    /// crash can leave the messages REPROCESSING without them.
     async fn begin(
         &self,
         pending: &[Candidate],
@@ -263,60 +261,29 @@ impl ReconciliationService {
                 Ok((next, *stored_version))
             })
             .collect::<Result<Vec<_>, TransitionError>>()?;
+        let jobs: Vec<OutboxEntry> = updates
+            .iter()
+            .map(|(next, _)| job_for(next, request).into())
+            .collect();
         self.store
-            .update_messages(&updates, None, Some(request))
+            .update_messages(&updates, None, Some(request), &jobs)
             .await?;
         Ok(updates)
     }
+}
 
-    /// One job per message; on the first failure the messages go back to PENDING.
-    async fn enqueue(
-        &self,
-        updates: &[Candidate],
-        request: &ReconciliationRequest,
-    ) -> Result<(), ReconcileError> {
-        for (next, _) in updates {
-            let job = ReprocessingJob {
-                request_id: request.request_id.clone(),
-                clearing_unique_id: next.clearing_unique_id.clone(),
-                card_network: request.card_network.clone(),
-                card_hash: request.card_hash.clone(),
-                adjustments: request.adjustments.clone(),
-                reconciliation_reason: request.reconciliation_reason.clone(),
-                requested_by: request.requested_by.clone(),
-                requested_at: request.requested_at,
-                expected_version: next.version,
-            };
-            if let Err(e) = self.queue.enqueue(&job).await {
-                tracing::error!(error = %e, request_id = %request.request_id, "queueing failed; releasing the messages back to PENDING");
-                self.release(updates, &request.request_id).await;
-                return Err(ReconcileError::QueueUnavailable(e));
-            }
-        }
-        Ok(())
-    }
-
-    /// Compensation: REPROCESSING -> PENDING for messages whose job was not queued.
-    /// Jobs already queued for this request find the message PENDING and do nothing.
-    async fn release(&self, updates: &[Candidate], request_id: &str) {
-        let now = Utc::now();
-        for (next, _) in updates {
-            let back =
-                match next.release_reprocessing("reprocessing request could not be queued", now) {
-                    Ok(back) => back,
-                    Err(e) => {
-                        tracing::error!(error = %e, "release not allowed");
-                        continue;
-                    }
-                };
-            if let Err(e) = self
-                .store
-                .update_messages(&[(back, next.version)], None, None)
-                .await
-            {
-                tracing::error!(error = %e, request_id, id = %next.clearing_unique_id, "release failed; message left REPROCESSING");
-            }
-        }
+/// The worker's job for one message of the request.
+fn job_for(next: &ClearingMessage, request: &ReconciliationRequest) -> ReprocessingJob {
+    ReprocessingJob {
+        request_id: request.request_id.clone(),
+        clearing_unique_id: next.clearing_unique_id.clone(),
+        card_network: request.card_network.clone(),
+        card_hash: request.card_hash.clone(),
+        adjustments: request.adjustments.clone(),
+        reconciliation_reason: request.reconciliation_reason.clone(),
+        requested_by: request.requested_by.clone(),
+        requested_at: request.requested_at,
+        expected_version: next.version,
     }
 }
 

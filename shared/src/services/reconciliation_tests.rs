@@ -6,10 +6,12 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use super::*;
-use crate::adapters::memory::{MemoryQueue, MemoryStore};
+use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
 use crate::api_error::ApiError;
 use crate::clearing::matching::DEFAULT_MATCHING_RULES;
 use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
+use crate::jobs::ReprocessingJob;
+use crate::outbox::OutboxPublisher;
 
 const SEED_CARD: &str = "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd";
 const SEED_ID: &str = "202404261024009777553";
@@ -17,7 +19,9 @@ const OPERATOR: &str = "operator:ana";
 
 struct Fixture {
     store: Arc<MemoryStore>,
+    /// Where the outbox publisher queues the jobs the requests wrote.
     queue: Arc<MemoryQueue>,
+    bus: MemoryBus,
 }
 
 impl Fixture {
@@ -25,13 +29,24 @@ impl Fixture {
         Self {
             store: Arc::new(MemoryStore::new()),
             queue: Arc::new(MemoryQueue::new()),
+            bus: MemoryBus::new(),
         }
+    }
+
+    /// Every job queued so far, after publishing the store's outbox (what the
+    /// table's stream and the publisher do).
+    async fn jobs(&self) -> Vec<ReprocessingJob> {
+        let publisher = OutboxPublisher {
+            bus: &self.bus,
+            queue: self.queue.as_ref(),
+        };
+        self.store.publish_outbox(&publisher).await.unwrap();
+        self.queue.jobs()
     }
 
     fn service(&self, lease_seconds: i64) -> ReconciliationService {
         ReconciliationService {
             store: self.store.clone(),
-            queue: self.queue.clone(),
             lease: chrono::Duration::seconds(lease_seconds),
         }
     }
@@ -124,7 +139,7 @@ async fn a_pending_message_is_moved_to_reprocessing_recorded_and_queued() {
     assert_eq!(requests[0].card_network, "MASTERCARD");
     assert_eq!(requests[0].clearing_unique_ids, [SEED_ID]);
 
-    let jobs = f.queue.jobs();
+    let jobs = f.jobs().await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].request_id, accepted.request_id);
     assert_eq!(jobs[0].expected_version, 3);
@@ -196,7 +211,7 @@ async fn adjustments_for_one_of_several_pending_messages_are_ambiguous() {
         .await
         .unwrap();
     assert_eq!(accepted.clearing_unique_ids.len(), 2);
-    assert_eq!(f.queue.jobs().len(), 2);
+    assert_eq!(f.jobs().await.len(), 2);
 }
 
 #[tokio::test]
@@ -217,7 +232,7 @@ async fn more_pending_messages_than_one_request_takes_are_refused() {
         "{e}"
     );
     assert_eq!(status_of(e), (400, "BTN0002"));
-    assert!(f.queue.jobs().is_empty());
+    assert!(f.jobs().await.is_empty());
 }
 
 /// A request whose job never finished holds its messages only for the lease;
@@ -263,38 +278,32 @@ async fn a_request_whose_job_never_finished_is_taken_over_after_its_lease() {
         Some(first.request_id.as_str())
     );
     // Both jobs are queued; the second expects the version after the takeover.
-    let jobs = f.queue.jobs();
+    let jobs = f.jobs().await;
     assert_eq!(jobs.len(), 2);
     assert_eq!(jobs[1].expected_version, m.version);
 }
 
 #[tokio::test]
-async fn a_queue_failure_releases_the_message_back_to_pending() {
+async fn a_queue_failure_after_the_request_loses_no_job() {
     let f = Fixture::new();
     f.ingest(&seed());
     f.queue.fail(true);
-    let e = f
+    // The job is written with the transition: the request is accepted whatever the queue does.
+    let accepted = f
         .service(1800)
         .reconcile(OPERATOR, fix_date(SEED_CARD))
         .await
-        .unwrap_err();
-    assert!(matches!(e, ReconcileError::QueueUnavailable(_)), "{e}");
-    assert_eq!(status_of(e), (503, "BTN0503"));
-    let m = f.store.message(SEED_ID).await.unwrap().unwrap();
-    assert_eq!(m.status, ClearingStatus::Pending);
-    assert_eq!(
-        m.history.len(),
-        4,
-        "received, pending, reprocessing, released"
-    );
-    assert!(m.reprocessing.is_none());
-    // And the operator can simply try again.
-    f.queue.fail(false);
-    f.service(1800)
-        .reconcile(OPERATOR, fix_date(SEED_CARD))
-        .await
         .unwrap();
-    assert_eq!(f.queue.jobs().len(), 1);
+    let publisher = OutboxPublisher {
+        bus: &f.bus,
+        queue: f.queue.as_ref(),
+    };
+    assert!(f.store.publish_outbox(&publisher).await.is_err());
+    assert_eq!(f.status(SEED_ID).await, ClearingStatus::Reprocessing);
+    f.queue.fail(false);
+    let jobs = f.jobs().await;
+    assert_eq!(jobs.len(), 1, "the retry queues it");
+    assert_eq!(jobs[0].request_id, accepted.request_id);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +324,7 @@ async fn fifty_identical_requests_at_once_yield_one_acceptance_and_one_job() {
     for e in outcomes.into_iter().filter_map(Result::err) {
         assert_eq!(status_of(e), (409, "BTN0401"));
     }
-    assert_eq!(f.queue.jobs().len(), 1);
+    assert_eq!(f.jobs().await.len(), 1);
     assert_eq!(f.store.requests().len(), 1);
 }
 
@@ -337,7 +346,7 @@ async fn a_lost_race_is_a_conflict_and_writes_nothing() {
         )
         .unwrap();
     f.store
-        .update_messages(&[(moved, stale.version)], None, None)
+        .update_messages(&[(moved, stale.version)], None, None, &[])
         .await
         .unwrap();
     let service = f.service(1800);
@@ -361,4 +370,5 @@ async fn a_lost_race_is_a_conflict_and_writes_nothing() {
     );
     assert_eq!(status_of(e), (409, "BTN0401"));
     assert!(f.store.requests().is_empty());
+    assert!(f.jobs().await.is_empty());
 }

@@ -22,6 +22,7 @@ pub mod run;
 mod sam_env;
 pub mod samples;
 mod settings;
+mod stream_source;
 mod template;
 mod tokens;
 
@@ -49,6 +50,9 @@ pub use sam_env::{
 };
 pub use settings::{
     function_env, local_settings, parse_env_file, resource_env, signing_secret, LOCAL_ENV_FILE,
+};
+pub use stream_source::{
+    PumpStats, RunningPump, StartingPosition, StreamFunction, StreamPump, StreamSourceSpec,
 };
 pub use template::Template;
 pub use tokens::{dev_token, mint_hs256, Claims};

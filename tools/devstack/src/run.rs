@@ -11,6 +11,9 @@
 //!   batches of up to 10, as the SQS event source does: messages it reports
 //!   as failed stay on the queue (and reach the dead-letter queue after
 //!   `maxReceiveCount`), the others are deleted.
+//! - The table's stream feeds the outbox publisher as Lambda's DynamoDB event
+//!   source mapping does (`stream_source`): the events and jobs each write
+//!   carries reach the bus and the work queue.
 //! - A subscriber queue on the bus shows every event published.
 
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use tokio::net::TcpListener;
 use crate::{
     add_subscriber, delete_batch, dev_token, function_env, handler, local_settings, provision,
     receive_batch, run_worker_batch, DevstackError, Handler, HttpApi, HttpFront, LocalClients,
-    QueueInfo, Template, LOCAL_ENV_FILE,
+    QueueInfo, RunningPump, StreamPump, StreamSourceSpec, Template, LOCAL_ENV_FILE,
 };
 
 pub struct RunConfig {
@@ -90,6 +93,7 @@ pub async fn run(
         ),
     )?;
     let worker = Arc::new(WorkerService::from_config(&env, &aws)?);
+    let publisher = start_publisher(&clients, &p, &template, &env).await?;
 
     let listener = TcpListener::bind(("127.0.0.1", config.port))
         .await
@@ -121,9 +125,23 @@ pub async fn run(
         tasks.spawn(async move { show_events(clients, tap).await });
     }
     shutdown.await;
+    drop(publisher);
     tasks.shutdown().await;
     println!("stopped");
     Ok(())
+}
+
+/// The outbox publisher, fed by the table's stream as its template event source says.
+pub async fn start_publisher(
+    clients: &LocalClients,
+    provisioned: &crate::Provisioned,
+    template: &Template,
+    env: &Env,
+) -> Result<RunningPump, DevstackError> {
+    let service = outbox_publisher::PublisherService::from_config(env, &clients.aws())?;
+    let spec = StreamSourceSpec::of_function(template, "OutboxPublisherFunction")?;
+    let pump = StreamPump::new(clients, provisioned, spec, Arc::new(service)).await?;
+    Ok(RunningPump::spawn(pump))
 }
 
 /// The API's URL and every route, as a client of the deployed execute-api endpoint calls them.

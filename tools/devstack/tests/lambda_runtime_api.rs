@@ -297,8 +297,19 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
     webhook_stores_the_seed_pending(&target, &env);
     api_lists_the_seed_and_accepts_its_fix(&target, &env);
 
+    // The table's stream takes the job the API wrote to the queue (the outbox
+    // publisher, fed as the runner feeds it).
+    let publisher = devstack::run::start_publisher(
+        &clients,
+        &provisioned,
+        &template,
+        &shared::config::Env::from_pairs(env.clone()),
+    )
+    .await
+    .unwrap();
     // The worker gets the job the API queued beside the samples, each from its own queue.
     let queued = queued_job(&clients, &provisioned).await;
+    drop(publisher);
     let worker = invoke_all(
         &target.join("reprocessing-worker"),
         &env,

@@ -374,13 +374,33 @@ fn the_walk_through_answers_alike(
     let mut sam_steps = walk_through_requests(&api.base, &token);
     let mut front_steps = walk_through_requests(&up.base, &up.token);
 
-    // SAM runs no SQS event source: the queued job goes to the worker as Lambda would deliver it.
+    // SAM runs no event source: the table's stream feeds the outbox publisher as
+    // the local run feeds it, and the queued job goes to the worker as Lambda
+    // would deliver it.
     let (clients, provisioned) = stack;
-    let jobs = provisioned.queue("ReprocessingQueue").unwrap();
-    let batch = ctx
+    let template = devstack::Template::repo_default().unwrap();
+    let settings = devstack::local_settings().unwrap();
+    let env =
+        shared::config::Env::from_pairs(devstack::function_env(provisioned, &settings).unwrap());
+    let _publisher = ctx
         .rt
-        .block_on(devstack::receive_batch(clients, jobs, None))
+        .block_on(devstack::run::start_publisher(
+            clients,
+            provisioned,
+            &template,
+            &env,
+        ))
         .unwrap();
+    let jobs = provisioned.queue("ReprocessingQueue").unwrap();
+    let batch = ctx.rt.block_on(async {
+        for _ in 0..10 {
+            let batch = devstack::receive_batch(clients, jobs, None).await.unwrap();
+            if !batch.is_empty() {
+                return batch;
+            }
+        }
+        Vec::new()
+    });
     assert_eq!(batch.len(), 1, "the API queued one job");
     let event = ctx.tmp.join("queued-job.json");
     let mut sqs = aws_lambda_events::event::sqs::SqsEvent::default();

@@ -23,6 +23,7 @@ use super::{
 };
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::console::{is_queue_status, QueueFilter, QueueRow, WriteOff, WriteOffStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{Page, StoreError};
 
 pub const INDEX_BY_QUEUE: &str = "ByQueue";
@@ -219,8 +220,9 @@ impl DynamoDbClearingStore {
         message: &ClearingMessage,
         expected_version: u64,
         release: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        let mut items = vec![self.versioned_put(message, expected_version)?];
+        let mut items = vec![self.versioned_put(message, expected_version, outbox)?];
         if let Some(c) = release {
             let update = Update::builder()
                 .table_name(&self.table)
@@ -264,6 +266,7 @@ impl DynamoDbClearingStore {
         message: &ClearingMessage,
         expected_version: u64,
         w: &WriteOff,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut item = key(format!("WOFF#{}", w.write_off_id), "REQUEST");
         item.insert("entity".into(), s("WRITE_OFF"));
@@ -299,7 +302,7 @@ impl DynamoDbClearingStore {
             .build()
             .map_err(unavailable)?;
         let items = vec![
-            self.versioned_put(message, expected_version)?,
+            self.versioned_put(message, expected_version, outbox)?,
             TransactWriteItem::builder().put(put).build(),
         ];
         self.transact(items, &message.clearing_unique_id).await

@@ -77,6 +77,18 @@ pub(super) fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
     Ok(item)
 }
 
+/// Writes the outbox of the change into the item written by it; an item
+/// written without one carries none (the publisher compares images).
+pub(super) fn with_outbox(mut item: Item, outbox: &[crate::outbox::OutboxEntry]) -> Item {
+    if !outbox.is_empty() {
+        item.insert(
+            crate::outbox::OUTBOX_ATTRIBUTE.into(),
+            s(crate::outbox::encode(outbox)),
+        );
+    }
+    item
+}
+
 pub(super) fn message_from_item(mut item: Item) -> Result<ClearingMessage, StoreError> {
     let derive = !item.contains_key("fields");
     if derive {

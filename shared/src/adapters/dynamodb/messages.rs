@@ -11,13 +11,16 @@ use aws_sdk_dynamodb::types::{
     Update,
 };
 
-use super::items::{authorization_key, message_from_item, message_item, message_key, s};
+use super::items::{
+    authorization_key, message_from_item, message_item, message_key, s, with_outbox,
+};
 use super::manifests::adjusted_date_manifest;
 use super::{
     cancellation_reasons, corrupt, failed_condition, is_conditional_failure, unavailable,
     DynamoDbClearingStore, Item,
 };
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{InsertOutcome, ReconciliationRequest, StoreError};
 
 /// An authorization is claimed once, by one first presentment (`:id`).
@@ -36,9 +39,10 @@ impl DynamoDbClearingStore {
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
         let Some(claim) = claim else {
-            return self.put_new_message(message).await;
+            return self.put_new_message(message, outbox).await;
         };
         // Held already (a redelivery): writing it again would be a write for
         // nothing. Safe at ingest, not in the worker's transaction: a claim is
@@ -47,7 +51,7 @@ impl DynamoDbClearingStore {
         if !claim.already_held {
             self.take_claim(claim).await?;
         }
-        let outcome = self.put_new_message(message).await?;
+        let outcome = self.put_new_message(message, outbox).await?;
         if let InsertOutcome::AlreadyStored(existing) = &outcome {
             // Stored by an earlier delivery, before its authorization arrived:
             // it did not match then and is not moved now, so it holds no claim.
@@ -62,12 +66,13 @@ impl DynamoDbClearingStore {
     async fn put_new_message(
         &self,
         message: &ClearingMessage,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(message_item(message)?))
+            .set_item(Some(with_outbox(message_item(message)?, outbox)))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .set_return_consumed_capacity(self.metering.request())
@@ -187,10 +192,14 @@ impl DynamoDbClearingStore {
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut items = Vec::with_capacity(updates.len() + 2);
+        // The outbox rides on the request's item, else on the first message's.
+        let mut message_outbox = if request.is_some() { &[][..] } else { outbox };
         for (m, expected) in updates {
-            items.push(self.versioned_put(m, *expected)?);
+            items.push(self.versioned_put(m, *expected, message_outbox)?);
+            message_outbox = &[];
         }
         if let Some(c) = claim {
             items.push(
@@ -200,7 +209,7 @@ impl DynamoDbClearingStore {
             );
         }
         if let Some(r) = request {
-            items.push(self.new_item_put(request_item(r)?)?);
+            items.push(self.new_item_put(with_outbox(request_item(r)?, outbox))?);
         }
         // (Last: a failed condition is identified by its place among the messages and the claim.)
         // An adjusted transaction date: the date searches must find the record
@@ -236,10 +245,11 @@ impl DynamoDbClearingStore {
         &self,
         m: &ClearingMessage,
         expected: u64,
+        outbox: &[OutboxEntry],
     ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(message_item(m)?))
+            .set_item(Some(with_outbox(message_item(m)?, outbox)))
             .condition_expression("version = :expected")
             .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
             .build()

@@ -52,6 +52,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
+use crate::outbox::OutboxEntry;
 use crate::ports::{
     Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, InsertOutcome, Page,
     ReconciliationRequest, StoreError,
@@ -159,8 +160,9 @@ impl ClearingStore for DynamoDbClearingStore {
         &self,
         message: &ClearingMessage,
         claim: Option<&AuthorizationClaim>,
+        outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
-        DynamoDbClearingStore::insert_message(self, message, claim).await
+        DynamoDbClearingStore::insert_message(self, message, claim, outbox).await
     }
 
     async fn update_messages(
@@ -168,8 +170,9 @@ impl ClearingStore for DynamoDbClearingStore {
         updates: &[(ClearingMessage, u64)],
         claim: Option<&AuthorizationClaim>,
         request: Option<&ReconciliationRequest>,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::update_messages(self, updates, claim, request).await
+        DynamoDbClearingStore::update_messages(self, updates, claim, request, outbox).await
     }
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
@@ -244,8 +247,9 @@ impl crate::ports::ConsoleStore for DynamoDbClearingStore {
         message: &ClearingMessage,
         expected_version: u64,
         release: Option<&AuthorizationClaim>,
+        outbox: &[crate::outbox::OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::undo_match(self, message, expected_version, release).await
+        DynamoDbClearingStore::undo_match(self, message, expected_version, release, outbox).await
     }
 
     async fn save_write_off(
@@ -253,8 +257,10 @@ impl crate::ports::ConsoleStore for DynamoDbClearingStore {
         message: &ClearingMessage,
         expected_version: u64,
         write_off: &crate::console::WriteOff,
+        outbox: &[crate::outbox::OutboxEntry],
     ) -> Result<(), StoreError> {
-        DynamoDbClearingStore::save_write_off(self, message, expected_version, write_off).await
+        DynamoDbClearingStore::save_write_off(self, message, expected_version, write_off, outbox)
+            .await
     }
 
     async fn write_off(&self, id: &str) -> Result<Option<crate::console::WriteOff>, StoreError> {

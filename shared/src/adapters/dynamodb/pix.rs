@@ -6,10 +6,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{NaiveDate, Utc};
 
-use super::items::{ids_with_prefix, key, s, stamp};
+use super::items::{ids_with_prefix, key, s, stamp, with_outbox};
 use super::{
     corrupt, is_conditional_failure, unavailable, DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
 };
+use crate::outbox::OutboxEntry;
 use crate::pix::PixReconciliation;
 use crate::ports::{PixStore, StoreError, StoredPixState};
 
@@ -90,8 +91,9 @@ impl PixStore for DynamoDbClearingStore {
         state: &PixReconciliation,
         expected_version: u64,
         published: bool,
+        outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        let item = state_item(state, expected_version + 1, published)?;
+        let item = with_outbox(state_item(state, expected_version + 1, published)?, outbox);
         let mut put = self
             .client
             .put_item()

@@ -101,7 +101,7 @@ pub fn build_functions() {
             "-p",
             "reconciliation-api",
         ])
-        .args(["-p", "reprocessing-worker"])
+        .args(["-p", "reprocessing-worker", "-p", "outbox-publisher"])
         .current_dir(repo())
         .status()
         .unwrap();
