@@ -415,7 +415,11 @@ async fn unauthenticated_senders_get_401_and_nothing_is_stored() {
     let unsigned = http_request("POST", CLEARING, &[], SEED_NOTIFICATION);
     let resp = handle(&stack.webhook(), unsigned).await.unwrap();
     assert_eq!(resp.status(), 401);
-    assert_eq!(response_json(&resp)["code"], "BTN0102");
+    assert_eq!(
+        response_json(&resp)["code"],
+        "BTN0101",
+        "no credential at all"
+    );
     let forged = http_request(
         "POST",
         CLEARING,
@@ -494,4 +498,171 @@ async fn sample_events_are_accepted_by_the_handler() {
         response_json(&resp)["results"][0]["pendingReason"]["fields"][0]["field"],
         "transactionLocalDate"
     );
+}
+
+/// DynamoDB refuses a partition key over 2,048 bytes (an index's too): such a
+/// value makes its own record PENDING INVALID_FIELD, never the notification a 503.
+#[tokio::test]
+async fn values_that_cannot_be_keys_spoil_only_their_own_record() {
+    let stack = TestStack::new().await;
+    let card = unique("card-");
+    let long = "k".repeat(3_000);
+    let (long_card, long_uid, good) = (unique("kc-"), unique("ku-"), unique("kg-"));
+    let body = format!(
+        r#"{{"clearing": [{}, {}, {}]}}"#,
+        clearing_record(&long_card, &unique("uid-"), &long, "1.00", "4111"),
+        clearing_record(&long_uid, &long, &card, "2.00", "4111"),
+        clearing_record(&good, &unique("uid-"), &card, "3.00", "4111"),
+    );
+    let (status, ack) = post(&stack, CLEARING, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["rejected"], serde_json::json!([]), "{ack}");
+    for (i, field) in [(0, "cardReference"), (1, "transUid")] {
+        let result = &ack["results"][i];
+        assert_eq!(result["status"], "PENDING", "{ack}");
+        assert_eq!(result["pendingReason"]["code"], "INVALID_FIELD", "{ack}");
+        let named: Vec<_> = result["pendingReason"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert!(named.contains(&field), "{field}: {result}");
+    }
+    let stored = stack.store().message(&long_card).await.unwrap().unwrap();
+    assert!(
+        stored.raw_payload.contains(&long),
+        "the raw payload keeps the value"
+    );
+    assert_eq!(
+        stored.card_hash, None,
+        "not findable by a card it cannot be keyed by"
+    );
+    assert!(stack.store().message(&long_uid).await.unwrap().is_some());
+    let page = stack
+        .store()
+        .messages_for_card("MASTERCARD", &card, None, 10, None)
+        .await
+        .unwrap();
+    let ids: Vec<_> = page
+        .items
+        .iter()
+        .map(|m| m.clearing_unique_id.as_str())
+        .collect();
+    assert!(
+        ids.contains(&good.as_str()) && ids.contains(&long_uid.as_str()),
+        "{ids:?}"
+    );
+}
+
+/// The store's own safety net: an item DynamoDB refuses is a refusal (the
+/// edge answers 400 or rejects that record), never a retryable unavailability.
+#[tokio::test]
+async fn an_item_dynamodb_refuses_is_refused_not_unavailable() {
+    let stack = TestStack::new().await;
+    let body = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record(
+            &unique("ref-"),
+            &unique("uid-"),
+            &unique("card-"),
+            "1.00",
+            "4111"
+        )
+    );
+    let record = shared::clearing::parse_clearing_notification(body.as_bytes()).unwrap();
+    let prepared = shared::clearing::PreparedRecord::new(record[0].clone());
+    let rules = shared::clearing::MatchingRules::from_json(
+        shared::clearing::matching::DEFAULT_MATCHING_RULES,
+    )
+    .unwrap();
+    let mut decision = shared::clearing::ClearingMessage::ingest(
+        prepared,
+        "MASTERCARD",
+        None,
+        &rules,
+        "test",
+        chrono::Utc::now(),
+    );
+    // Past the domain's checks, as a future bug might be.
+    decision.message.card_hash = Some("k".repeat(3_000));
+    let e = stack
+        .store()
+        .insert_message(&decision.message, None, &[])
+        .await
+        .unwrap_err();
+    assert!(matches!(e, shared::ports::StoreError::Refused(_)), "{e}");
+    let api: shared::api_error::ApiError = e.into();
+    assert_eq!(api.status(), 400);
+}
+
+/// Two records with one id in a notification: the first is stored, the
+/// second, different, is a conflict; a later delivery of other content under
+/// that id is a conflict too, kept in the table and announced, the stored one unchanged.
+#[tokio::test]
+async fn the_first_record_of_an_id_wins_and_different_content_is_a_recorded_conflict() {
+    let stack = TestStack::new().await;
+    let (id, uid, card) = (unique("cf-"), unique("uid-"), unique("card-"));
+    let body = format!(
+        r#"{{"clearing": [{}, {}]}}"#,
+        clearing_record(&id, &uid, &card, "1.00", "4111"),
+        clearing_record(&id, &uid, &card, "9.99", "4111"),
+    );
+    let (status, ack) = post(&stack, CLEARING, &body).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["results"][0]["conflict"], false, "{ack}");
+    assert_eq!(ack["results"][1]["conflict"], true, "{ack}");
+    let stored = stack.store().message(&id).await.unwrap().unwrap();
+    assert_eq!(stored.fields[&ClearingField::TransactionAmount], "1.00");
+
+    let later = format!(
+        r#"{{"clearing": [{}]}}"#,
+        clearing_record(&id, &uid, &card, "5.55", "4111")
+    );
+    let (status, ack) = post(&stack, CLEARING, &later).await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(
+        (
+            &ack["results"][0]["duplicate"],
+            &ack["results"][0]["conflict"]
+        ),
+        (&serde_json::json!(true), &serde_json::json!(true)),
+        "{ack}"
+    );
+    assert_eq!(stack.store().message(&id).await.unwrap().unwrap(), stored);
+
+    let conflicts = stack
+        .clients
+        .dynamodb
+        .query()
+        .table_name(stack.table())
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(
+            ":pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("CONFLICT#{id}")),
+        )
+        .send()
+        .await
+        .unwrap();
+    let refused: Vec<_> = conflicts
+        .items()
+        .iter()
+        .filter_map(|i| i.get("refused_payload")?.as_s().ok().cloned())
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        refused.iter().any(|p| p.contains("9.99")) && refused.iter().any(|p| p.contains("5.55"))
+    );
+
+    let events = stack
+        .drain(&stack.all_events, 4, Duration::from_secs(10))
+        .await;
+    let conflicts: Vec<_> = events
+        .iter()
+        .filter(|e| e["detail-type"] == "clearing_record.conflict")
+        .collect();
+    assert_eq!(conflicts.len(), 2, "{events:?}");
+    assert!(conflicts
+        .iter()
+        .all(|e| e["detail"]["clearing_unique_id"] == id.as_str()));
 }

@@ -508,6 +508,22 @@ async fn operators_read_one_message_lists_and_the_four_search_forms() {
     )
     .await;
     assert_eq!(after["clearing"].as_array().unwrap().len(), 2);
+    // The days after a date are walked for at most 366 days, whatever the
+    // date: from year 1 the walk would otherwise query some 740,000 days.
+    let far_back = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        call(
+            &stack,
+            "GET",
+            "/v1/clearing-search?afterTransactionDate=0001-01-01",
+            Some(&token),
+            "",
+        ),
+    )
+    .await
+    .expect("a search after year 1 ends");
+    assert_eq!(far_back.0, 200, "{}", far_back.1);
+    assert_eq!(far_back.1["clearing"], serde_json::json!([]));
     let (_, first) = call(
         &stack,
         "GET",

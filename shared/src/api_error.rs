@@ -126,11 +126,27 @@ impl From<crate::clearing::NotificationError> for ApiError {
     }
 }
 
+/// No credential at all is BTN0101; one that does not hold is BTN0102.
+impl From<crate::webhook_auth::WebhookAuthError> for ApiError {
+    fn from(e: crate::webhook_auth::WebhookAuthError) -> Self {
+        match e {
+            crate::webhook_auth::WebhookAuthError::Missing => {
+                Self::MissingCredentials(e.to_string())
+            }
+            _ => Self::InvalidCredentials(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::ports::StoreError> for ApiError {
     fn from(e: crate::ports::StoreError) -> Self {
         use crate::ports::StoreError::*;
         match e {
             InvalidCursor(m) => Self::InvalidQuery(m),
+            // Never a 503: the same request would be refused again, forever (decision 0015).
+            Refused(why) => Self::InvalidBody(format!(
+                "a value in the request cannot be stored or looked up ({why}); retrying will not help"
+            )),
             Unavailable(_) | VersionConflict(_) | ClaimLost(_) => {
                 tracing::error!(error = %e, "storage fault");
                 Self::Unavailable("storage is temporarily unavailable; retry later".into())
@@ -188,6 +204,32 @@ impl From<crate::services::ConsoleError> for ApiError {
             TooMany { .. } => Self::InvalidQuery(message),
             Invalid(_) => Self::InvalidBody(message),
             Store(store) => store.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::webhook_auth::WebhookAuthError;
+
+    #[test]
+    fn a_refused_store_request_is_a_400_never_a_retryable_503() {
+        let e = ApiError::from(crate::ports::StoreError::Refused("key too long".into()));
+        assert_eq!(e.code_and_status(), ("BTN0002", 400));
+        assert!(e.to_string().contains("key too long"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_webhook_credential_is_btn0101_and_a_bad_one_btn0102() {
+        assert_eq!(ApiError::from(WebhookAuthError::Missing).code(), "BTN0101");
+        for e in [
+            WebhookAuthError::Malformed,
+            WebhookAuthError::Stale,
+            WebhookAuthError::Mismatch,
+            WebhookAuthError::UnknownClient,
+        ] {
+            assert_eq!(ApiError::from(e).code_and_status(), ("BTN0102", 401));
         }
     }
 }

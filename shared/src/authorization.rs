@@ -164,6 +164,10 @@ pub fn parse_authorization_notification(
 }
 
 fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String> {
+    // serde reads a struct from a sequence too: a record is an object.
+    if !crate::clearing::notification::is_json_object(raw.get().as_bytes()) {
+        return Err("record is not a JSON object".into());
+    }
     let wire: WireAuthorization<'_> = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
     let non_empty = |name: &str, v: &str| {
         if v.trim().is_empty() || v.len() > 128 {
@@ -176,6 +180,13 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
     };
     non_empty("transUid", &wire.trans_uid)?;
     non_empty("cardReference", &wire.card_reference)?;
+    // Both are part of a key (the reference alias): bounded like transUid.
+    if let Some(code) = &wire.financial_network_code {
+        non_empty("financialNetworkCode", code)?;
+    }
+    if let Some(reference) = &wire.reference_number {
+        non_empty("referenceNumber", reference)?;
+    }
     // Read as the clearing record's amount is, so the two compare like for like.
     let amount_text = wire.transaction_amount.get().trim_matches('"');
     let amount = parse_amount(amount_text).map_err(|e| format!("transactionAmount: {e}"))?;
@@ -252,6 +263,40 @@ mod tests {
             second.problem.contains("decimal places"),
             "{}",
             second.problem
+        );
+    }
+
+    #[test]
+    fn values_that_become_keys_are_bounded() {
+        for field in [
+            "transUid",
+            "cardReference",
+            "financialNetworkCode",
+            "referenceNumber",
+        ] {
+            let mut record = serde_json::json!({"transUid": "T1", "cardReference": "C1",
+                "transactionAmount": "1.00", "transactionCurrency": "USD",
+                "financialNetworkCode": "MCF", "referenceNumber": "R1", "settlementDate": "2024-04-26",
+                "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED"});
+            record[field] = serde_json::json!("x".repeat(3000));
+            let body = serde_json::json!({ "authorizations": [record] }).to_string();
+            let parsed = parse_authorization_notification(body.as_bytes(), "MASTERCARD").unwrap();
+            let problem = &parsed[0].as_ref().unwrap_err().problem;
+            assert!(problem.starts_with(field), "{field}: {problem}");
+        }
+    }
+
+    #[test]
+    fn the_envelope_and_each_record_are_objects() {
+        let record =
+            r#"["T1", "C1", null, null, null, 1, "USD", null, "2024-04-24T16:00:00Z", "APPROVED"]"#;
+        let e = parse_authorization_notification(format!("[[{record}]]").as_bytes(), "MASTERCARD");
+        assert!(matches!(e, Err(NotificationError::WrongShape { .. })));
+        let body = format!(r#"{{"authorizations": [{record}]}}"#);
+        let parsed = parse_authorization_notification(body.as_bytes(), "MASTERCARD").unwrap();
+        assert_eq!(
+            parsed[0].as_ref().unwrap_err().problem,
+            "record is not a JSON object"
         );
     }
 }

@@ -7,6 +7,7 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::{
     ClearingMessage, ClearingStatus, FieldValues, ManualAction, MatchDetails, PendingReason,
 };
@@ -23,6 +24,8 @@ pub const CLEARING_UNDO_MATCH: &str = "clearing_message.undo_match";
 pub const CLEARING_WRITE_OFF_REQUESTED: &str = "clearing_message.write_off_requested";
 pub const CLEARING_WRITE_OFF_APPROVED: &str = "clearing_message.write_off_approved";
 pub const CLEARING_WRITE_OFF_REJECTED: &str = "clearing_message.write_off_rejected";
+/// A record refused because different content is stored under its id.
+pub const CLEARING_RECORD_CONFLICT: &str = "clearing_record.conflict";
 
 /// One event ready for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,5 +126,32 @@ pub fn manual_event_type(action: ManualAction) -> &'static str {
         ManualAction::WriteOffRequested => CLEARING_WRITE_OFF_REQUESTED,
         ManualAction::WriteOffApproved => CLEARING_WRITE_OFF_APPROVED,
         ManualAction::WriteOffRejected => CLEARING_WRITE_OFF_REJECTED,
+    }
+}
+
+#[derive(Serialize)]
+struct ConflictEventDetail<'a> {
+    event_id: Uuid,
+    #[serde(flatten)]
+    conflict: &'a ClearingConflict,
+}
+
+/// The event announcing a refused conflicting record (the same refused
+/// payload is the same event, whichever delivery brings it).
+pub fn clearing_conflict_event(conflict: &ClearingConflict) -> OutboundEvent {
+    let id = stable_id(&format!(
+        "clearing-conflict/{}/{}",
+        conflict.clearing_unique_id, conflict.payload_digest
+    ));
+    let detail = ConflictEventDetail {
+        event_id: id,
+        conflict,
+    };
+    OutboundEvent {
+        id,
+        source: CLEARING_EVENT_SOURCE.into(),
+        detail_type: CLEARING_RECORD_CONFLICT.into(),
+        // Serializing plain data with string keys cannot fail.
+        detail: serde_json::to_string(&detail).unwrap_or_default(),
     }
 }

@@ -3,7 +3,8 @@
 //! Validated by the function itself, deployed and locally alike, so the local
 //! run checks tokens exactly as production does: signature (HS256 with a
 //! shared key, or RS256 with the identity provider's public key), `exp`,
-//! `iss`, `aud`; `alg: none` and any algorithm other than the configured one
+//! `nbf` (30 s leeway each), `iss`, `aud` (a string or a list naming this API,
+//! RFC 7519 section 4.1.3); `alg: none` and any algorithm other than the configured one
 //! are refused. Permissions are OAuth scopes in the `scope` claim.
 
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
@@ -82,6 +83,8 @@ impl TokenVerifier {
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 30;
+        // RFC 7519 4.1.5: not accepted before `nbf` (the library checks it only when asked).
+        validation.validate_nbf = true;
         Self { key, validation }
     }
 
@@ -216,6 +219,35 @@ dmJ8wdktiLwvwq8hqYgoPi+Ui0Qom8s5QblSYIwjcrkycHMZo38O4Ha/nbKaKGOw
             .unwrap()
             .to_string();
         assert!(e.contains("RS256 public key"), "{e}");
+    }
+
+    /// RFC 7519 4.1.3 and 4.1.5: `aud` is a string or an array of strings;
+    /// a token is not accepted before its `nbf` (with the same leeway as `exp`).
+    #[test]
+    fn audience_lists_and_not_before_follow_rfc_7519() {
+        let v = TokenVerifier::hs256(b"k", "iss", "aud");
+        let verify =
+            |c: &serde_json::Value| v.verify(Some(&format!("Bearer {}", mint_hs256(b"k", c))));
+        let mut c = claims("clearing:read", 600);
+        c["aud"] = serde_json::json!(["other", "aud"]);
+        assert!(verify(&c).is_ok(), "an aud list naming us is accepted");
+        c["aud"] = serde_json::json!(["other", "else"]);
+        assert!(matches!(verify(&c), Err(TokenError::Invalid(_))));
+        c["aud"] = serde_json::json!([]);
+        assert!(matches!(verify(&c), Err(TokenError::Invalid(_))));
+        c["aud"] = serde_json::json!("aud");
+        let now = chrono::Utc::now().timestamp();
+        c["nbf"] = serde_json::json!(now + 600);
+        assert!(
+            matches!(verify(&c), Err(TokenError::Invalid(_))),
+            "not valid before nbf"
+        );
+        c["nbf"] = serde_json::json!(now + 10);
+        assert!(verify(&c).is_ok(), "within the leeway");
+        c["nbf"] = serde_json::json!(now - 60);
+        assert!(verify(&c).is_ok());
+        c["nbf"] = serde_json::json!("soon");
+        assert!(matches!(verify(&c), Err(TokenError::Invalid(_))));
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The store will never take this write or read as asked (DynamoDB's
+    /// ValidationException: a key too long, an item too large); retrying cannot help.
+    #[error("the store refused the request as invalid: {0}")]
+    Refused(String),
 }
 
 /// What happened to a message offered for first storage.
@@ -110,6 +114,29 @@ pub enum ClearingSearch {
     Cursor(String),
 }
 
+/// Most days one date search covers (a range, or the days after a date).
+pub const MAX_SEARCH_DAYS: u64 = 366;
+
+impl ClearingSearch {
+    /// The transaction dates a date search covers, both ends included: a range
+    /// as given; after a date, from the next day for at most
+    /// [`MAX_SEARCH_DAYS`], not past `today`. Every walk over days is bounded,
+    /// whatever date the caller sends.
+    pub fn transaction_days(&self, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+        match self {
+            Self::DateRange { start, end } => Some((*start, *end)),
+            Self::AfterDate(after) => {
+                let start = after.succ_opt()?;
+                let last = after
+                    .checked_add_days(chrono::Days::new(MAX_SEARCH_DAYS))
+                    .unwrap_or(NaiveDate::MAX);
+                Some((start, last.min(today)))
+            }
+            Self::TransUid(_) | Self::Cursor(_) => None,
+        }
+    }
+}
+
 #[async_trait]
 pub trait ClearingStore: Send + Sync {
     /// Authorizations for the keys, read in batches; missing keys are absent.
@@ -154,6 +181,14 @@ pub trait ClearingStore: Send + Sync {
     /// searches by arrival and by transaction date. A record noted but never
     /// stored, or stored by another delivery, is passed over by the searches.
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError>;
+
+    /// Records a refused conflicting record with its announcement (idempotent:
+    /// the same refused payload under the same id is one record).
+    async fn save_conflict(
+        &self,
+        conflict: &crate::clearing::conflict::ClearingConflict,
+        outbox: &[crate::outbox::OutboxEntry],
+    ) -> Result<(), StoreError>;
 
     async fn message(
         &self,
@@ -331,6 +366,23 @@ pub trait PixStore: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_days_after_a_date_are_bounded_whatever_the_date() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let today = d("2026-11-23");
+        let after = |date: NaiveDate| ClearingSearch::AfterDate(date).transaction_days(today);
+        assert_eq!(
+            after(d("2024-04-30")),
+            Some((d("2024-05-01"), d("2025-05-01")))
+        );
+        assert_eq!(after(d("2026-11-01")), Some((d("2026-11-02"), today)));
+        let (start, end) = after(NaiveDate::MIN).unwrap();
+        assert!(end.signed_duration_since(start).num_days() < MAX_SEARCH_DAYS as i64);
+        assert_eq!(after(NaiveDate::MAX), None);
+        let (start, end) = after(d("2030-01-01")).unwrap();
+        assert!(start > end, "after a future date: no day to walk");
+    }
 
     #[test]
     fn arrivals_list_each_id_once_and_group_valid_dates() {

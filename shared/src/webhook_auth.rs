@@ -268,7 +268,8 @@ fn verify_signature(
     let (Some(t), Some(v1)) = (t, v1) else {
         return Err(WebhookAuthError::Malformed);
     };
-    if (now_unix - t).abs() > MAX_SIGNATURE_AGE_SECONDS {
+    // abs_diff: `t` is the sender's, and a subtraction could overflow on extreme values.
+    if now_unix.abs_diff(t) > MAX_SIGNATURE_AGE_SECONDS.unsigned_abs() {
         return Err(WebhookAuthError::Stale);
     }
     let matches = |secret: &Vec<u8>| {

@@ -42,6 +42,25 @@ fn signature_scheme() {
 }
 
 #[test]
+fn extreme_signature_timestamps_are_stale_not_a_panic() {
+    let auth = auth(r#"{"mastercard": ["s3cret"]}"#, "");
+    let body = b"{}";
+    for (t, now) in [
+        (i64::MIN, 1_700_000_000),
+        (i64::MAX, -1_700_000_000),
+        (i64::MIN, i64::MAX),
+        (i64::MAX, i64::MIN),
+    ] {
+        let header = sign("s3cret", t, body);
+        assert_eq!(
+            auth.verify(MC, None, Some(&header), body, now),
+            Err(WebhookAuthError::Stale),
+            "t={t} now={now}"
+        );
+    }
+}
+
+#[test]
 fn a_signature_authorizes_only_its_own_network() {
     let auth = auth(
         r#"{"mastercard": ["mc-secret"], "visa": ["visa-secret"]}"#,

@@ -132,7 +132,7 @@ fn authenticate(
             body,
             Utc::now().timestamp(),
         )
-        .map_err(|e| ApiError::InvalidCredentials(e.to_string()))
+        .map_err(ApiError::from)
 }
 
 /// The verified client certificate's subject and issuer DNs.

@@ -3,7 +3,7 @@
 //! the checks serde cannot express follow in `into_*`.
 
 use chrono::NaiveDate;
-use serde::de::Error as _;
+use serde::de::{Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use utoipa::{IntoParams, ToSchema};
 
@@ -43,16 +43,63 @@ pub struct ReconciliationRequest {
 }
 
 /// One field to correct; both keys are required.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, ToSchema)]
 pub struct AdjustmentRequest {
     /// Field to be adjusted
-    #[serde(deserialize_with = "non_blank")]
     #[schema(example = "valid field", min_length = 1)]
     pub field: String,
     /// New value for the field
-    #[serde(deserialize_with = "non_blank")]
     #[schema(example = "valid field value", min_length = 1)]
     pub new_value: String,
+}
+
+/// Read from an object only: serde's derived reading also takes a sequence
+/// (`["field", "value"]`), which is not the contract.
+impl<'de> Deserialize<'de> for AdjustmentRequest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(AdjustmentVisitor)
+    }
+}
+
+struct AdjustmentVisitor;
+
+impl<'de> Visitor<'de> for AdjustmentVisitor {
+    type Value = AdjustmentRequest;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an object with `field` and `new_value`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AdjustmentRequest, A::Error> {
+        let (mut field, mut new_value) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            let slot = match key.as_str() {
+                "field" => &mut field,
+                "new_value" => &mut new_value,
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if slot.is_some() {
+                return Err(A::Error::custom(format!("duplicate field `{key}`")));
+            }
+            *slot = Some(map.next_value::<NonBlank>()?.0);
+        }
+        Ok(AdjustmentRequest {
+            field: field.ok_or_else(|| A::Error::missing_field("field"))?,
+            new_value: new_value.ok_or_else(|| A::Error::missing_field("new_value"))?,
+        })
+    }
+}
+
+/// A string that is not blank.
+struct NonBlank(String);
+
+impl<'de> Deserialize<'de> for NonBlank {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        non_blank(d).map(NonBlank)
+    }
 }
 
 impl From<ReconciliationRequest> for ReconciliationCommand {
@@ -231,7 +278,7 @@ pub struct SearchQuery {
     /// Form 2: last transaction date
     #[serde(default, deserialize_with = "date_param")]
     pub transaction_end_date: Option<NaiveDate>,
-    /// Form 3: records with a later transaction date
+    /// Form 3: records with a later transaction date, up to 366 days later
     #[serde(default, deserialize_with = "date_param")]
     pub after_transaction_date: Option<NaiveDate>,
     /// Form 4: "0" for the oldest record, then nextClearingCursor
@@ -340,6 +387,14 @@ mod tests {
             (
                 r#"{"card_network":"m","card_hash":"c","reconciliation_reason":"r","adjustments":{}}"#,
                 "adjustments: invalid type: map, expected a sequence",
+            ),
+            (
+                r#"{"card_network":"m","card_hash":"c","reconciliation_reason":"r","adjustments":[["field","x"]]}"#,
+                "adjustments[0]: invalid type: sequence, expected an object with `field` and `new_value`",
+            ),
+            (
+                r#"["m","c","r",[]]"#,
+                "body must be a JSON object",
             ),
         ];
         for (b, message) in cases {

@@ -57,6 +57,13 @@ impl ClearingStore for Empty {
     ) -> Result<InsertOutcome, StoreError> {
         unreachable!("the worker never inserts messages")
     }
+    async fn save_conflict(
+        &self,
+        _: &shared::clearing::conflict::ClearingConflict,
+        _: &[shared::outbox::OutboxEntry],
+    ) -> Result<(), StoreError> {
+        unreachable!("the worker never ingests records")
+    }
     async fn update_messages(
         &self,
         _: &[(ClearingMessage, u64)],

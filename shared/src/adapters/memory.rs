@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::events::OutboundEvent;
@@ -45,6 +46,10 @@ struct Tables {
     /// Outbox entries written and not yet drained: what the table's stream
     /// would carry to the publisher.
     outbox: Vec<OutboxEntry>,
+    /// By (clearingUniqueId, payload digest).
+    conflicts: BTreeMap<(String, String), ClearingConflict>,
+    /// Ids whose insert is refused as DynamoDB refuses an invalid item.
+    refused: BTreeSet<String>,
     /// The console's write-offs and bulk actions (`console`).
     write_offs: BTreeMap<String, crate::console::WriteOff>,
     bulks: BTreeMap<String, (crate::console::BulkAction, Vec<crate::console::BulkItem>)>,
@@ -161,6 +166,16 @@ impl MemoryStore {
         Ok(entries.len())
     }
 
+    /// Every conflicting record refused, by id and payload digest.
+    pub fn conflicts(&self) -> Vec<ClearingConflict> {
+        lock(&self.tables).conflicts.values().cloned().collect()
+    }
+
+    /// Makes every insert of message `id` fail as a ValidationException would.
+    pub fn refuse(&self, id: &str) {
+        lock(&self.tables).refused.insert(id.to_owned());
+    }
+
     /// Stores a message as it is (test set-up), replacing any stored under its id.
     pub fn put_message(&self, message: ClearingMessage) {
         lock(&self.tables)
@@ -272,6 +287,12 @@ impl ClearingStore for MemoryStore {
         outbox: &[OutboxEntry],
     ) -> Result<InsertOutcome, StoreError> {
         let mut t = lock(&self.tables);
+        if t.refused.contains(&message.clearing_unique_id) {
+            return Err(StoreError::Refused(format!(
+                "memory store refuses {}",
+                message.clearing_unique_id
+            )));
+        }
         // The claim first, as on DynamoDB: a stored MATCHED message always holds its claim.
         if let Some(c) = claim.filter(|c| !c.already_held) {
             t.take_claim(c)?;
@@ -313,6 +334,23 @@ impl ClearingStore for MemoryStore {
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
         lock(&self.tables).arrivals.push(arrivals.clone());
+        Ok(())
+    }
+
+    async fn save_conflict(
+        &self,
+        conflict: &ClearingConflict,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        let key = (
+            conflict.clearing_unique_id.clone(),
+            conflict.payload_digest.clone(),
+        );
+        let mut t = lock(&self.tables);
+        // Rewriting the same conflict adds nothing to the stream's view.
+        if t.conflicts.insert(key, conflict.clone()).is_none() {
+            t.outbox.extend_from_slice(outbox);
+        }
         Ok(())
     }
 
@@ -377,11 +415,12 @@ impl ClearingStore for MemoryStore {
             ClearingSearch::TransUid(uid) => Box::new(move |m: &ClearingMessage| {
                 m.fields.get(&ClearingField::TransUid) == Some(uid)
             }),
-            ClearingSearch::DateRange { start, end } => Box::new(in_dates(*start, *end)),
-            ClearingSearch::AfterDate(after) => Box::new(in_dates(
-                after.succ_opt().unwrap_or(*after),
-                Utc::now().date_naive(),
-            )),
+            ClearingSearch::DateRange { .. } | ClearingSearch::AfterDate(_) => {
+                match search.transaction_days(Utc::now().date_naive()) {
+                    Some((start, end)) => Box::new(in_dates(start, end)),
+                    None => Box::new(|_: &ClearingMessage| false),
+                }
+            }
             ClearingSearch::Cursor(_) => Box::new(|_: &ClearingMessage| true),
         };
         let mut found: Vec<(String, ClearingMessage)> = lock(&self.tables)

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::fields::{ClearingField, FieldValues};
 use super::matching::{match_clearing, MatchDetails, MatchOutcome, MatchingRules, PendingReason};
 use super::notification::ReceivedRecord;
-use super::validate::{validate, ValidClearing};
+use super::validate::{key_value, validate, ValidClearing};
 use crate::authorization::{Authorization, AuthorizationKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -254,12 +254,9 @@ impl ClearingMessage {
         let mut message = ClearingMessage {
             clearing_unique_id: prepared.clearing_unique_id,
             card_network: card_network.to_owned(),
-            card_hash: prepared
-                .record
-                .fields
-                .get(&ClearingField::CardReference)
-                .filter(|c| !c.trim().is_empty())
-                .cloned(),
+            // Only a value that can be an index key (validation names any other).
+            card_hash: key_value(&prepared.record.fields, ClearingField::CardReference)
+                .map(str::to_owned),
             status: ClearingStatus::Received,
             version: 1,
             pending_reason: None,

@@ -62,7 +62,8 @@ impl ReceivedRecord {
     /// still lands on the same stored item.
     pub fn clearing_unique_id(&self) -> String {
         match self.fields.get(&ClearingField::ClearingUniqueId) {
-            Some(id) if !id.trim().is_empty() && id.len() <= 64 => id.clone(),
+            // Exactly the ids validation accepts, so a valid record is stored under its own id.
+            Some(id) if ClearingField::ClearingUniqueId.kind().check(id).is_ok() => id.clone(),
             _ => {
                 let digest = Sha256::digest(self.raw.as_bytes());
                 format!("sha256-{}", &hex::encode(digest)[..32])
@@ -89,13 +90,26 @@ pub(crate) fn parse_envelope<'a, T: Deserialize<'a>>(
     body: &'a [u8],
     list: &'static str,
 ) -> Result<T, NotificationError> {
-    serde_json::from_slice(body).map_err(|e| match e.classify() {
+    let envelope = serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => NotificationError::WrongShape {
             list,
             detail: e.to_string(),
         },
         _ => NotificationError::MalformedJson(e.to_string()),
-    })
+    })?;
+    // serde reads a struct from a sequence too (`[[record]]`): the contract is an object.
+    if !is_json_object(body) {
+        return Err(NotificationError::WrongShape {
+            list,
+            detail: "the body is not a JSON object".into(),
+        });
+    }
+    Ok(envelope)
+}
+
+/// Whether JSON text is an object (its first non-whitespace byte is `{`).
+pub fn is_json_object(json: &[u8]) -> bool {
+    json.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
 pub(crate) fn check_sizes(
@@ -241,6 +255,23 @@ mod tests {
             parse_clearing_notification(b"{\"clearing\": []}").unwrap_err(),
             NotificationError::Empty("clearing")
         );
+    }
+
+    #[test]
+    fn a_bare_array_is_not_an_envelope() {
+        for body in [
+            &br#"[[{"clearingUniqueId": "A1"}]]"#[..],
+            b" \n[[42]]",
+            b"[[]]",
+        ] {
+            let err = parse_clearing_notification(body).unwrap_err();
+            assert!(
+                matches!(err, NotificationError::WrongShape { .. }),
+                "{}: {err}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(parse_clearing_notification(b" \n{\"clearing\": [{}]}").is_ok());
     }
 
     #[test]

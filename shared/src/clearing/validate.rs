@@ -61,6 +61,35 @@ pub fn is_first_presentment_code(code: &str) -> bool {
 
 type Parsed = std::collections::BTreeMap<ClearingField, TypedValue>;
 
+/// Longest text, in bytes, of a field the store puts in a key or an index key.
+/// DynamoDB refuses a partition key over 2,048 bytes and a sort key over 1,024
+/// (the whole write fails); the store's keys add a prefix and a timestamp.
+pub const MAX_KEY_VALUE_BYTES: usize = 512;
+
+/// The fields whose text the store puts in a key or an index key.
+pub const KEY_FIELDS: [ClearingField; 5] = [
+    ClearingField::ClearingUniqueId,
+    ClearingField::CardReference,
+    ClearingField::TransUid,
+    ClearingField::ReferenceNumber,
+    ClearingField::FinancialNetworkCode,
+];
+
+/// `field`'s text if the store can put it in a key: present, not blank, no
+/// control characters, at most [`MAX_KEY_VALUE_BYTES`]. Any other value stays
+/// in the raw payload only, and validation names its field, so one such
+/// record is stored PENDING rather than failing its whole notification.
+pub fn key_value(fields: &FieldValues, field: ClearingField) -> Option<&str> {
+    fields
+        .get(&field)
+        .map(String::as_str)
+        .filter(|text| is_key_safe(text))
+}
+
+fn is_key_safe(text: &str) -> bool {
+    !text.trim().is_empty() && text.len() <= MAX_KEY_VALUE_BYTES && !text.contains(char::is_control)
+}
+
 /// Checks every field, collecting all problems rather than stopping at the first,
 /// so an operator sees everything to fix at once.
 pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>> {
@@ -98,6 +127,20 @@ fn record_problems(fields: &FieldValues, parsed: &Parsed, problems: &mut Vec<Fie
                 field,
                 problem: "is missing".into(),
             });
+        }
+    }
+    for field in KEY_FIELDS {
+        match fields.get(&field) {
+            Some(text) if !is_key_safe(text) && text.len() > MAX_KEY_VALUE_BYTES => {
+                problems.push(FieldProblem {
+                    field,
+                    problem: format!(
+                        "is {} bytes; a value used as a key may be at most {MAX_KEY_VALUE_BYTES}",
+                        text.len()
+                    ),
+                })
+            }
+            _ => {}
         }
     }
     let has = |f: ClearingField| fields.contains_key(&f);
@@ -263,6 +306,35 @@ mod tests {
         assert!(
             validate(&fields).is_ok(),
             "trailing zeros are not extra precision"
+        );
+    }
+
+    #[test]
+    fn values_that_cannot_be_keys_are_invalid_and_never_offered_as_keys() {
+        let mut fields = seed_fields();
+        fields.insert(ClearingField::TransactionLocalDate, "2024-04-24".into());
+        for field in KEY_FIELDS {
+            let mut bad = fields.clone();
+            bad.insert(field, "é".repeat(MAX_KEY_VALUE_BYTES));
+            let problems = validate(&bad).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.field == field),
+                "{field}: {problems:?}"
+            );
+            assert!(
+                problems.iter().any(|p| p.problem.contains("bytes")),
+                "{field}: {problems:?}"
+            );
+            assert_eq!(key_value(&bad, field), None, "{field}");
+        }
+        for text in ["", "  ", "a\u{0}b"] {
+            let mut bad = fields.clone();
+            bad.insert(ClearingField::CardReference, text.into());
+            assert_eq!(key_value(&bad, ClearingField::CardReference), None);
+        }
+        assert_eq!(
+            key_value(&fields, ClearingField::TransUid),
+            Some("20240426O9EC2A")
         );
     }
 

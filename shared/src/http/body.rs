@@ -17,6 +17,10 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8], max_bytes: usize) -> Result<T
     // having the wrong shape (typed reading stops at the first misfit field).
     serde_json::from_slice::<IgnoredAny>(body)
         .map_err(|e| ApiError::MalformedJson(format!("body is not valid JSON: {e}")))?;
+    // serde reads a struct from a sequence too: every request body is an object.
+    if !crate::clearing::notification::is_json_object(body) {
+        return Err(ApiError::InvalidBody("body must be a JSON object".into()));
+    }
     let mut reader = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut reader)
         .map_err(|e| ApiError::InvalidBody(describe(e.path(), e.inner())))
@@ -76,6 +80,11 @@ mod tests {
             "items[0].new_value: invalid type: integer `2`, expected a string"
         );
         assert!(matches!(err(&" ".repeat(65)), ApiError::BodyTooLarge(_)));
+        // serde would read `Body` from a sequence: the contract is an object.
+        assert_eq!(
+            err(r#" ["n", []]"#).to_string(),
+            "body must be a JSON object"
+        );
         assert_eq!(
             json_body::<Body>(br#"{"name": "n"}"#, 64).unwrap().name,
             "n"

@@ -3,7 +3,7 @@
 //! written in the message's item, published from the table's stream);
 //! authorizations are stored for the records to come.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -13,12 +13,13 @@ use tracing::Instrument;
 use crate::authorization::{
     parse_authorization_notification, Authorization, RejectedAuthorization,
 };
+use crate::clearing::conflict::{same_content, ClearingConflict};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{
     parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, NotificationError,
     PendingReason, PreparedRecord,
 };
-use crate::events::clearing_event;
+use crate::events::{clearing_conflict_event, clearing_event};
 use crate::metrics::IngestTally;
 use crate::outbox::OutboxEntry;
 use crate::ports::{Arrivals, AuthorizationSaved, ClearingStore, InsertOutcome, StoreError};
@@ -26,7 +27,7 @@ use crate::ports::{Arrivals, AuthorizationSaved, ClearingStore, InsertOutcome, S
 /// How many records are written at once.
 const WRITE_CONCURRENCY: usize = 16;
 
-/// What the sender gets back for each clearing record.
+/// What the sender gets back for each clearing record stored.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordResult {
@@ -34,14 +35,46 @@ pub struct RecordResult {
     pub status: ClearingStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<PendingReason>,
-    /// True when this record was stored by an earlier delivery.
+    /// True when this record was stored by an earlier delivery, or by an
+    /// earlier record of this notification with the same id.
     pub duplicate: bool,
+    /// True when different content is stored under this id (by an earlier
+    /// delivery or an earlier record of this notification): the stored record
+    /// stands (`status` is its status); this one is refused, recorded with
+    /// its payload and announced as `clearing_record.conflict`.
+    pub conflict: bool,
+}
+
+/// A record the store refuses as it is (DynamoDB will never take it):
+/// answered here, its batch-mates stored as usual. Retrying it cannot help.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectedRecord {
+    /// Its place in the notification's `clearing` array.
+    pub index: usize,
+    pub clearing_unique_id: String,
+    pub problem: String,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ClearingAck {
     pub received: usize,
     pub results: Vec<RecordResult>,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// What storing one record came to.
+#[derive(Debug)]
+enum Outcome {
+    Stored {
+        message: Box<ClearingMessage>,
+        duplicate: bool,
+        conflict: Option<ClearingConflict>,
+    },
+    Refused {
+        clearing_unique_id: String,
+        problem: String,
+    },
 }
 
 #[derive(Debug, Serialize)]
@@ -92,38 +125,62 @@ impl IngestService<'_> {
         self.store.note_arrivals(&arrivals).await?;
         let actor = format!("webhook:{}", network.to_ascii_lowercase());
 
-        let stored: Vec<(ClearingMessage, bool)> = stream::iter(prepared)
-            .map(|p| {
+        // The first record of each id is the one stored; a later one with the
+        // same id is its duplicate, or a conflict when its content differs.
+        let (firsts, repeats) = first_of_each_id(prepared);
+        let mut outcomes: BTreeMap<usize, Outcome> = stream::iter(firsts)
+            .map(|(index, p)| {
                 let auth = p
                     .authorization_key()
                     .and_then(|k| authorizations.get(&k).cloned());
                 let actor = actor.as_str();
                 let span = crate::spans::clearing_record(&p.clearing_unique_id);
-                async move { self.store_one(network, p, auth, actor, now).await }.instrument(span)
+                async move {
+                    let outcome = self.store_one(network, p, auth, actor, now).await?;
+                    Ok::<_, StoreError>((index, outcome))
+                }
+                .instrument(span)
             })
             .buffered(WRITE_CONCURRENCY)
             .try_collect()
             .await?;
+        for (index, p) in repeats {
+            let outcome = repeat_outcome(&outcomes, &p, network, now);
+            outcomes.insert(index, outcome);
+        }
+        self.record_outcomes(&outcomes).await?;
+        Ok(acknowledge(received, outcomes))
+    }
+
+    /// Records the conflicts (each with its event in its item's outbox) and
+    /// counts the outcomes. A stored message's event went out with its first
+    /// write, so a redelivery announces nothing again.
+    async fn record_outcomes(
+        &self,
+        outcomes: &BTreeMap<usize, Outcome>,
+    ) -> Result<(), IngestError> {
         let mut tally = IngestTally::default();
-        for (m, duplicate) in &stored {
+        for outcome in outcomes.values() {
+            let Outcome::Stored {
+                message,
+                duplicate,
+                conflict,
+            } = outcome
+            else {
+                continue;
+            };
             tally.add(
-                m.status,
-                m.pending_reason.as_ref().map(|r| r.code),
+                message.status,
+                message.pending_reason.as_ref().map(|r| r.code),
                 *duplicate,
             );
+            if let Some(conflict) = conflict {
+                let event = OutboxEntry::from(clearing_conflict_event(conflict));
+                self.store.save_conflict(conflict, &[event]).await?;
+            }
         }
         tally.record();
-
-        let results = stored
-            .into_iter()
-            .map(|(m, duplicate)| RecordResult {
-                clearing_unique_id: m.clearing_unique_id,
-                status: m.status,
-                pending_reason: m.pending_reason,
-                duplicate,
-            })
-            .collect();
-        Ok(ClearingAck { received, results })
+        Ok(())
     }
 
     /// Stores one record at its outcome, or finds it stored by an earlier delivery.
@@ -134,7 +191,7 @@ impl IngestService<'_> {
         authorization: Option<Authorization>,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> Result<(ClearingMessage, bool), StoreError> {
+    ) -> Result<Outcome, StoreError> {
         let key = prepared.authorization_key();
         let decision = ClearingMessage::ingest(
             prepared.clone(),
@@ -144,45 +201,71 @@ impl IngestService<'_> {
             actor,
             now,
         );
-        match self
+        let offered = prepared.record.raw.clone();
+        let result = self
             .store
             .insert_message(
                 &decision.message,
                 decision.claim.as_ref(),
                 &announcement(&decision.message),
             )
-            .await
-        {
+            .await;
+        let result = match result {
             Ok(outcome) => Ok(stored(decision.message, outcome)),
             Err(StoreError::ClaimLost(_)) => {
                 // Another first presentment took the authorization meanwhile: decide
                 // again with the authorization as it is now (a duplicate presentment).
-                let fresh = match key {
+                let fresh = match &key {
                     Some(k) => self
                         .store
-                        .authorizations(std::slice::from_ref(&k))
+                        .authorizations(std::slice::from_ref(k))
                         .await?
-                        .remove(&k),
+                        .remove(k),
                     None => None,
                 };
                 let decision = ClearingMessage::ingest(
-                    prepared,
+                    prepared.clone(),
                     network,
                     fresh.as_ref(),
                     self.rules,
                     actor,
                     now,
                 );
-                let outcome = self
-                    .store
+                self.store
                     .insert_message(
                         &decision.message,
                         decision.claim.as_ref(),
                         &announcement(&decision.message),
                     )
-                    .await?;
-                Ok(stored(decision.message, outcome))
+                    .await
+                    .map(|outcome| stored(decision.message, outcome))
             }
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((message, duplicate)) => {
+                let conflict =
+                    (duplicate && !same_content(&offered, &message.raw_payload)).then(|| {
+                        ClearingConflict::new(
+                            &message.clearing_unique_id,
+                            network,
+                            &offered,
+                            message.version,
+                            now,
+                        )
+                    });
+                Ok(Outcome::Stored {
+                    message: Box::new(message),
+                    duplicate,
+                    conflict,
+                })
+            }
+            Err(StoreError::Refused(why)) => Ok(Outcome::Refused {
+                clearing_unique_id: prepared.clearing_unique_id,
+                problem: format!(
+                    "the store refuses this record as it is ({why}); resending it cannot help"
+                ),
+            }),
             Err(e) => Err(e),
         }
     }
@@ -200,12 +283,23 @@ impl IngestService<'_> {
             duplicates: 0,
             rejected: Vec::new(),
         };
-        for record in parsed {
-            match record {
-                Ok(auth) => match self.store.save_authorization(&auth).await? {
-                    AuthorizationSaved::Inserted => ack.stored += 1,
-                    AuthorizationSaved::AlreadyStored => ack.duplicates += 1,
+        for (index, record) in parsed.into_iter().enumerate() {
+            // One the store refuses as it is (a ValidationException) is rejected, not the batch.
+            let record = match record {
+                Ok(auth) => match self.store.save_authorization(&auth).await {
+                    Err(StoreError::Refused(why)) => Err(RejectedAuthorization {
+                        index,
+                        trans_uid: Some(auth.trans_uid),
+                        problem: format!("the store refuses this record as it is ({why})"),
+                        raw_payload: auth.raw_payload,
+                    }),
+                    saved => Ok(saved?),
                 },
+                Err(rejected) => Err(rejected),
+            };
+            match record {
+                Ok(AuthorizationSaved::Inserted) => ack.stored += 1,
+                Ok(AuthorizationSaved::AlreadyStored) => ack.duplicates += 1,
                 Err(rejected) => {
                     self.store.save_rejected_authorization(&rejected).await?;
                     ack.rejected.push(rejected);
@@ -225,6 +319,89 @@ fn announcement(message: &ClearingMessage) -> Vec<OutboxEntry> {
         .collect()
 }
 
+/// The first record of each id, and the later ones, each with its place.
+type Indexed = Vec<(usize, PreparedRecord)>;
+fn first_of_each_id(prepared: Vec<PreparedRecord>) -> (Indexed, Indexed) {
+    let mut seen = BTreeSet::new();
+    prepared
+        .into_iter()
+        .enumerate()
+        .partition(|(_, p)| seen.insert(p.clearing_unique_id.clone()))
+}
+
+/// A later record with the id of an earlier one of the same notification:
+/// the earlier one's outcome, as a duplicate or a conflict.
+fn repeat_outcome(
+    outcomes: &BTreeMap<usize, Outcome>,
+    repeat: &PreparedRecord,
+    network: &str,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let first = outcomes.values().find(|o| match o {
+        Outcome::Stored { message, .. } => message.clearing_unique_id == repeat.clearing_unique_id,
+        Outcome::Refused {
+            clearing_unique_id, ..
+        } => *clearing_unique_id == repeat.clearing_unique_id,
+    });
+    match first {
+        Some(Outcome::Stored { message, .. }) => Outcome::Stored {
+            conflict: (!same_content(&repeat.record.raw, &message.raw_payload)).then(|| {
+                ClearingConflict::new(
+                    &message.clearing_unique_id,
+                    network,
+                    &repeat.record.raw,
+                    message.version,
+                    now,
+                )
+            }),
+            message: message.clone(),
+            duplicate: true,
+        },
+        Some(Outcome::Refused { problem, .. }) => Outcome::Refused {
+            clearing_unique_id: repeat.clearing_unique_id.clone(),
+            problem: problem.clone(),
+        },
+        // Every repeat follows its first (partitioned so): not reached.
+        None => Outcome::Refused {
+            clearing_unique_id: repeat.clearing_unique_id.clone(),
+            problem: "internal error: the first record of this id was not stored".into(),
+        },
+    }
+}
+
+/// The ack, in the notification's order.
+fn acknowledge(received: usize, outcomes: BTreeMap<usize, Outcome>) -> ClearingAck {
+    let mut ack = ClearingAck {
+        received,
+        results: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for (index, outcome) in outcomes {
+        match outcome {
+            Outcome::Stored {
+                message,
+                duplicate,
+                conflict,
+            } => ack.results.push(RecordResult {
+                clearing_unique_id: message.clearing_unique_id,
+                status: message.status,
+                pending_reason: message.pending_reason,
+                duplicate,
+                conflict: conflict.is_some(),
+            }),
+            Outcome::Refused {
+                clearing_unique_id,
+                problem,
+            } => ack.rejected.push(RejectedRecord {
+                index,
+                clearing_unique_id,
+                problem,
+            }),
+        }
+    }
+    ack
+}
+
 /// The message as it now stands, and whether an earlier delivery stored it.
 fn stored(offered: ClearingMessage, outcome: InsertOutcome) -> (ClearingMessage, bool) {
     match outcome {
@@ -234,91 +411,5 @@ fn stored(offered: ClearingMessage, outcome: InsertOutcome) -> (ClearingMessage,
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
-    use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-    use crate::outbox::OutboxPublisher;
-
-    const SEED: &str = include_str!("../../../spec/mastercard-clearing-notification.example.json");
-
-    fn seed_authorization(amount: &str) -> String {
-        format!(
-            r#"{{"authorizations": [{{"transUid": "20240426O9EC2A", "cardReference": "47r45e73-7dwe-43f9-bk6b-5096F5reb5cd",
-                "transactionAmount": {amount}, "transactionCurrency": "USD", "merchantCategoryCode": "4111",
-                "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED"}}, {{"transUid": 5}}]}}"#
-        )
-    }
-
-    #[tokio::test]
-    async fn records_are_stored_and_announced_once_and_authorizations_kept() {
-        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
-        let publisher = OutboxPublisher {
-            bus: &bus,
-            queue: &queue,
-        };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
-        let service = IngestService {
-            store: &store,
-            rules: &rules,
-        };
-        let ack = service
-            .ingest_authorizations("MASTERCARD", seed_authorization("12.34").as_bytes())
-            .await
-            .unwrap();
-        assert_eq!((ack.received, ack.stored, ack.rejected.len()), (2, 1, 1));
-        assert_eq!(store.rejected_authorizations().len(), 1);
-
-        let first = service
-            .ingest_clearing("MASTERCARD", SEED.as_bytes())
-            .await
-            .unwrap();
-        assert_eq!(first.received, 1);
-        assert_eq!(first.results[0].status, ClearingStatus::Pending);
-        assert!(!first.results[0].duplicate);
-        let again = service
-            .ingest_clearing("MASTERCARD", SEED.as_bytes())
-            .await
-            .unwrap();
-        assert!(again.results[0].duplicate);
-        assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
-        assert_eq!(
-            bus.events().len(),
-            1,
-            "announced by the write that stored it"
-        );
-        assert_eq!(bus.events()[0].detail_type, "clearing_message.pending");
-        assert_eq!(store.arrivals().len(), 2);
-    }
-
-    #[tokio::test]
-    async fn a_bus_failure_after_the_write_loses_no_event() {
-        let (store, bus, queue) = (MemoryStore::new(), MemoryBus::new(), MemoryQueue::new());
-        let publisher = OutboxPublisher {
-            bus: &bus,
-            queue: &queue,
-        };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
-        let service = IngestService {
-            store: &store,
-            rules: &rules,
-        };
-        bus.fail(true);
-        // Stored and acknowledged: the bus is not on the webhook's path.
-        let ack = service
-            .ingest_clearing("MASTERCARD", SEED.as_bytes())
-            .await
-            .unwrap();
-        assert_eq!(ack.results.len(), 1);
-        assert!(store.publish_outbox(&publisher).await.is_err());
-        assert!(bus.events().is_empty());
-        bus.fail(false);
-        assert_eq!(store.publish_outbox(&publisher).await.unwrap(), 1);
-        assert_eq!(bus.events().len(), 1);
-        let e = service
-            .ingest_clearing("MASTERCARD", b"{")
-            .await
-            .unwrap_err();
-        assert!(matches!(e, IngestError::Notification(_)), "{e}");
-    }
-}
+#[path = "ingest_tests.rs"]
+mod tests;

@@ -10,7 +10,9 @@ pub mod reconciliation;
 pub use bulk::{BulkCommand, BulkSelection, BulkStatus};
 pub use console::{ConsoleError, ConsoleService};
 pub use console_reads::PixDay;
-pub use ingest::{AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult};
+pub use ingest::{
+    AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult, RejectedRecord,
+};
 pub use reconciliation::{
     Accepted, ReconcileError, ReconciliationCommand, ReconciliationService,
     MAX_MESSAGES_PER_REQUEST,

@@ -8,8 +8,9 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
-use super::{corrupt, is_conditional_failure, unavailable, DynamoDbClearingStore, Item};
+use super::{corrupt, is_conditional_failure, sdk_error, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::conflict::ClearingConflict;
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
@@ -78,7 +79,7 @@ impl DynamoDbClearingStore {
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
                 AuthorizationSaved::AlreadyStored
             }
-            Err(e) => return Err(unavailable(e)),
+            Err(e) => return Err(sdk_error(e)),
         };
         for k in auth.keys().into_iter().skip(1) {
             let mut alias = key(k.partition_key(), ALIAS_SK);
@@ -103,5 +104,22 @@ impl DynamoDbClearingStore {
             item.insert("trans_uid_given".into(), s(uid.clone()));
         }
         self.put(item).await
+    }
+
+    /// A refused conflicting record, one item per id and refused payload (a
+    /// redelivery writes the same item again).
+    pub(super) async fn save_conflict(
+        &self,
+        c: &ClearingConflict,
+        outbox: &[crate::outbox::OutboxEntry],
+    ) -> Result<(), StoreError> {
+        let mut item: Item = serde_dynamo::to_item(c).map_err(corrupt)?;
+        item.extend(key(
+            format!("CONFLICT#{}", c.clearing_unique_id),
+            &c.payload_digest,
+        ));
+        item.insert("entity".into(), s("CLEARING_CONFLICT"));
+        // Rewritten unchanged on a redelivery: the stream sees no new entry.
+        self.put(super::items::with_outbox(item, outbox)).await
     }
 }

@@ -6,6 +6,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use super::{corrupt, Item};
+use crate::clearing::validate::key_value;
 use crate::clearing::{ClearingField, ClearingMessage};
 use crate::ports::StoreError;
 
@@ -63,12 +64,12 @@ pub(super) fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
         item.insert("open_status".into(), s(m.status.as_str()));
         item.insert("open_sort".into(), s(format!("{received}#{id}")));
     }
-    if let Some(uid) = m.fields.get(&ClearingField::TransUid) {
+    if let Some(uid) = key_value(&m.fields, ClearingField::TransUid) {
         // Sparse: the message holding its authorization's claim is found by the
         // claim itself (`AUTH#uid.claimed_by`), which saves an index write on
         // most records. The transUid search reads both.
-        if m.claimed_authorization() != Some(uid.as_str()) {
-            item.insert("trans_uid".into(), s(uid.clone()));
+        if m.claimed_authorization() != Some(uid) {
+            item.insert("trans_uid".into(), s(uid));
         }
     }
     // The sort key of `ByTransUid`: a transUid's messages in arrival order.
@@ -111,4 +112,68 @@ pub(super) fn ids_with_prefix<'a>(
         Some(AttributeValue::S(pk)) => pk.strip_prefix(prefix).map(str::to_owned),
         _ => None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clearing::matching::DEFAULT_MATCHING_RULES;
+    use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
+    use proptest::prelude::*;
+
+    /// The seed record with its amounts as `amount` (a JSON number or string).
+    fn message(amount: &str, quoted: bool) -> ClearingMessage {
+        let body = include_str!("../../../../spec/mastercard-clearing-notification.example.json");
+        let mut v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let record = &mut v["clearing"][0];
+        record["transactionLocalDate"] = "2024-04-24".into();
+        let raw = v.to_string();
+        let value = if quoted {
+            format!("\"{amount}\"")
+        } else {
+            amount.to_owned()
+        };
+        let raw = raw
+            .replace(
+                "\"transactionAmount\":12.34",
+                &format!("\"transactionAmount\":{value}"),
+            )
+            .replace(
+                "\"cardholderAmount\":12.34",
+                &format!("\"cardholderAmount\":{value}"),
+            );
+        let record = parse_clearing_notification(raw.as_bytes())
+            .unwrap()
+            .remove(0);
+        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        ClearingMessage::ingest(
+            PreparedRecord::new(record),
+            "MASTERCARD",
+            None,
+            &rules,
+            "test",
+            Utc::now(),
+        )
+        .message
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Exact decimals survive parse -> item -> read back -> serialize as the text sent.
+        #[test]
+        fn amounts_survive_storage_and_serialization_exactly(
+            amount in "(0|[1-9][0-9]{0,15})(\\.[0-9]{1,2})?",
+            quoted in any::<bool>(),
+        ) {
+            let m = message(&amount, quoted);
+            prop_assert_eq!(&m.fields[&ClearingField::TransactionAmount], &amount);
+            let back = message_from_item(message_item(&m).unwrap()).unwrap();
+            prop_assert_eq!(&back, &m);
+            prop_assert_eq!(&back.fields[&ClearingField::TransactionAmount], &amount);
+            prop_assert_eq!(&back.fields[&ClearingField::CardholderAmount], &amount);
+            let json = serde_json::to_value(&back).unwrap();
+            prop_assert_eq!(json["fields"]["transactionAmount"].as_str(), Some(amount.as_str()));
+        }
+    }
 }

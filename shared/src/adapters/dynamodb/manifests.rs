@@ -11,9 +11,10 @@ use chrono::NaiveDate;
 
 use super::cursors::{format_clearing_cursor, parse_clearing_cursor, Position};
 use super::items::{key, s, stamp};
-use super::{unavailable, DynamoDbClearingStore, Item};
+use super::{sdk_error, DynamoDbClearingStore, Item};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::ClearingMessage;
+use crate::ports::MAX_SEARCH_DAYS;
 use crate::ports::{Arrivals, Page, StoreError};
 
 const ARRIVED_PREFIX: &str = "ARRIVED#";
@@ -86,7 +87,7 @@ impl DynamoDbClearingStore {
             .set_return_consumed_capacity(self.metering.request())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         self.metering.write(resp.consumed_capacity());
         Ok(())
     }
@@ -100,7 +101,7 @@ impl DynamoDbClearingStore {
             .set_key(Some(key("META".into(), "INGEST_DAYS")))
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let mut days: Vec<String> = match resp.item().and_then(|i| i.get("days")) {
             Some(AttributeValue::Ss(days)) => days.clone(),
             _ => Vec::new(),
@@ -121,7 +122,7 @@ impl DynamoDbClearingStore {
             .items()
             .send();
         let (mut ids, mut seen) = (Vec::new(), HashSet::new());
-        while let Some(item) = pages.try_next().await.map_err(unavailable)? {
+        while let Some(item) = pages.try_next().await.map_err(sdk_error)? {
             for (_, id) in unseen_ids(&item, 0, &seen) {
                 if seen.insert(id.clone()) {
                     ids.push(id);
@@ -139,7 +140,14 @@ impl DynamoDbClearingStore {
         offset: usize,
         limit: usize,
     ) -> Result<Page<ClearingMessage>, StoreError> {
-        let wanted = offset + limit;
+        // The edge bounds every date search; this keeps a walk from running
+        // for ever should one come through unbounded.
+        if end.signed_duration_since(start).num_days() > MAX_SEARCH_DAYS as i64 {
+            return Err(StoreError::InvalidCursor(format!(
+                "a date search covers at most {MAX_SEARCH_DAYS} days"
+            )));
+        }
+        let wanted = offset.saturating_add(limit);
         let mut found = Vec::new();
         // Redeliveries list a record again: the first listing counts.
         let mut seen = HashSet::new();
@@ -175,7 +183,7 @@ impl DynamoDbClearingStore {
         offset: usize,
         limit: usize,
     ) -> Result<Page<ClearingMessage>, StoreError> {
-        let wanted = offset + limit;
+        let wanted = offset.saturating_add(limit);
         let from = parse_clearing_cursor(cursor)?;
         let days = self.ingest_days().await?;
         // A message belongs to the arrival its received_at names; other
@@ -251,7 +259,7 @@ impl DynamoDbClearingStore {
             .page_size(50)
             .items()
             .send();
-        while let Some(item) = manifests.try_next().await.map_err(unavailable)? {
+        while let Some(item) = manifests.try_next().await.map_err(sdk_error)? {
             let Some(AttributeValue::S(sk)) = item.get("sk") else {
                 continue;
             };

@@ -16,8 +16,8 @@ use super::items::{
 };
 use super::manifests::adjusted_date_manifest;
 use super::{
-    cancellation_reasons, corrupt, failed_condition, is_conditional_failure, unavailable,
-    DynamoDbClearingStore, Item,
+    cancellation_reasons, corrupt, failed_condition, is_conditional_failure, sdk_error,
+    unavailable, DynamoDbClearingStore, Item,
 };
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::outbox::OutboxEntry;
@@ -90,7 +90,7 @@ impl DynamoDbClearingStore {
                 PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
                 _ => None,
             },
-            _ => return Err(unavailable(err)),
+            _ => return Err(sdk_error(err)),
         };
         let existing = match old {
             Some(item) => message_from_item(item)?,
@@ -135,7 +135,7 @@ impl DynamoDbClearingStore {
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
                 Err(StoreError::ClaimLost(claim.trans_uid.clone()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -183,7 +183,7 @@ impl DynamoDbClearingStore {
             {
                 Ok(())
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -293,7 +293,7 @@ fn update_error(
     claim: Option<&AuthorizationClaim>,
 ) -> StoreError {
     let Some(reasons) = cancellation_reasons(&e) else {
-        return unavailable(e);
+        return sdk_error(e);
     };
     if let Some(i) = (0..updates.len()).find(|i| failed_condition(&reasons, *i)) {
         return StoreError::VersionConflict(updates[i].0.clearing_unique_id.clone());
@@ -302,6 +302,6 @@ fn update_error(
         Some(c) if failed_condition(&reasons, updates.len()) => {
             StoreError::ClaimLost(c.trans_uid.clone())
         }
-        _ => unavailable(e),
+        _ => sdk_error(e),
     }
 }

@@ -7,6 +7,8 @@
 //! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization; `claimed_by` once cleared.
 //! - `AUTHREF#<network>#<reference>#<settlementDate>` / `ALIAS`: points to the transUid.
 //! - `AUTHREJ#<digest>` / `REJECTED`: an authorization record that could not be read.
+//! - `CONFLICT#<clearingUniqueId>` / `<payload digest>`: a record refused because
+//!   different content is stored under its id, with the refused payload.
 //! - `RECON#<requestId>` / `REQUEST`: an operator's reconciliation request.
 //! - `META` / `INGEST_DAYS`: the set of days on which records arrived (for the cursor search).
 //! - `ARRIVED#<day>` / `<received>#<nonce>`: the ids of one notification's records, in order
@@ -51,6 +53,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason};
 use aws_sdk_dynamodb::Client;
 
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
+use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus};
 use crate::outbox::OutboxEntry;
 use crate::ports::{
@@ -68,9 +71,6 @@ type Item = HashMap<String, AttributeValue>;
 pub const INDEX_BY_CARD: &str = "ByCard";
 pub const INDEX_BY_OPEN_STATUS: &str = "ByOpenStatus";
 pub const INDEX_BY_TRANS_UID: &str = "ByTransUid";
-
-/// Searches over days walk at most this many days.
-pub const MAX_SEARCH_DAYS: i64 = 366;
 
 #[derive(Clone)]
 pub struct DynamoDbClearingStore {
@@ -98,7 +98,7 @@ impl DynamoDbClearingStore {
             .set_return_consumed_capacity(self.metering.request())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         self.metering.write(resp.consumed_capacity());
         Ok(())
     }
@@ -106,6 +106,19 @@ impl DynamoDbClearingStore {
 
 fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
     StoreError::Unavailable(format!("{e:?}").chars().take(600).collect())
+}
+
+/// A DynamoDB call's error: a ValidationException (an item or key DynamoDB
+/// will never take: a key too long, an item too large) is refused, since
+/// retrying cannot help; anything else may pass, so it is unavailable.
+fn sdk_error<E: ProvideErrorMetadata + std::fmt::Debug>(e: E) -> StoreError {
+    if e.code() == Some("ValidationException") {
+        let why = e.message().unwrap_or("ValidationException").to_owned();
+        tracing::error!(error = %why, "DynamoDB refused the request as invalid");
+        StoreError::Refused(why)
+    } else {
+        unavailable(e)
+    }
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -177,6 +190,14 @@ impl ClearingStore for DynamoDbClearingStore {
 
     async fn note_arrivals(&self, arrivals: &Arrivals) -> Result<(), StoreError> {
         DynamoDbClearingStore::note_arrivals(self, arrivals).await
+    }
+
+    async fn save_conflict(
+        &self,
+        conflict: &ClearingConflict,
+        outbox: &[OutboxEntry],
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::save_conflict(self, conflict, outbox).await
     }
 
     async fn message(&self, id: &str) -> Result<Option<ClearingMessage>, StoreError> {

@@ -8,7 +8,7 @@ use chrono::{NaiveDate, Utc};
 
 use super::items::{ids_with_prefix, key, s, stamp, with_outbox};
 use super::{
-    corrupt, is_conditional_failure, unavailable, DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
+    corrupt, is_conditional_failure, sdk_error, DynamoDbClearingStore, Item, INDEX_BY_OPEN_STATUS,
 };
 use crate::outbox::OutboxEntry;
 use crate::pix::PixReconciliation;
@@ -82,7 +82,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         resp.item().map(state_from_item).transpose()
     }
 
@@ -110,7 +110,7 @@ impl PixStore for DynamoDbClearingStore {
             Err(e) if e.as_service_error().is_some_and(is_conditional_failure) => {
                 Err(StoreError::VersionConflict(state.end_to_end_id.clone()))
             }
-            Err(e) => Err(unavailable(e)),
+            Err(e) => Err(sdk_error(e)),
         }
     }
 
@@ -130,7 +130,7 @@ impl PixStore for DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         Ok(resp.item().is_some())
     }
 
@@ -147,7 +147,7 @@ impl PixStore for DynamoDbClearingStore {
             .send()
             .try_collect()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         Ok(ids_with_prefix(&entries, "PIX#").collect())
     }
 }

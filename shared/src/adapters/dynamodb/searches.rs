@@ -10,8 +10,7 @@ use chrono::Utc;
 use super::cursors::{decode_key, encode_key};
 use super::items::{authorization_key, ids_with_prefix, s};
 use super::{
-    unavailable, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_OPEN_STATUS,
-    INDEX_BY_TRANS_UID,
+    sdk_error, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_OPEN_STATUS, INDEX_BY_TRANS_UID,
 };
 use crate::clearing::{ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{ClearingSearch, Page, StoreError};
@@ -63,13 +62,14 @@ impl DynamoDbClearingStore {
     ) -> Result<Page<ClearingMessage>, StoreError> {
         match search {
             ClearingSearch::TransUid(uid) => self.search_trans_uid(uid, offset, limit).await,
-            ClearingSearch::DateRange { start, end } => {
-                self.search_days(*start, *end, offset, limit).await
-            }
-            ClearingSearch::AfterDate(after) => {
-                let start = after.succ_opt().unwrap_or(*after);
-                self.search_days(start, Utc::now().date_naive(), offset, limit)
-                    .await
+            ClearingSearch::DateRange { .. } | ClearingSearch::AfterDate(_) => {
+                match search.transaction_days(Utc::now().date_naive()) {
+                    Some((start, end)) => self.search_days(start, end, offset, limit).await,
+                    None => Ok(Page {
+                        items: Vec::new(),
+                        next_cursor: None,
+                    }),
+                }
             }
             ClearingSearch::Cursor(cursor) => self.search_arrivals(cursor, offset, limit).await,
         }
@@ -89,7 +89,7 @@ impl DynamoDbClearingStore {
                 INDEX_BY_TRANS_UID,
                 "trans_uid = :u",
                 values,
-                offset + limit,
+                offset.saturating_add(limit),
                 None,
             )
             .await?;
@@ -119,7 +119,7 @@ impl DynamoDbClearingStore {
             .projection_expression("claimed_by")
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let Some(AttributeValue::S(id)) = resp.item().and_then(|i| i.get("claimed_by")) else {
             return Ok(None);
         };
@@ -192,7 +192,7 @@ impl DynamoDbClearingStore {
                 .limit((limit - ids.len()).clamp(1, 1000) as i32)
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(sdk_error)?;
             ids.extend(ids_with_prefix(resp.items(), "CLR#"));
             let last = resp.last_evaluated_key().cloned();
             if ids.len() >= limit || last.is_none() {
