@@ -14,6 +14,8 @@
 #                        on the local stack (installs Docker from the system packages if missing); Ctrl-C stops all
 #   ./dev.sh sam-invoke FUNCTION EVENT_FILE   `sam local invoke FUNCTION -e EVENT_FILE`, same image and environment
 #   ./dev.sh sam-bench   `sam local start-api` first and warm request latency beside `./dev.sh up`'s front
+#   ./dev.sh soak [--records N] [--seed S]   the fault soak: the whole system on its own DynamoDB Local (:8107)
+#                     and moto (:5107) while they fail; last line `soak: ... lost 0, duplicated 0, unannounced 0`
 #   ./dev.sh stack install|start|stop|status|env
 # Ports: DYNAMODB_PORT (8000), MOTO_PORT (5000), PORT (3000, the HTTP API of `up`), LAMBDA_PORT (9000),
 # SAM_PORT (3001, `sam-local`).
@@ -181,12 +183,20 @@ case "${1:-}" in
     # The harness only sends HTTP requests to the debug functions `sam-local` runs: no optimized build.
     cargo bench -p devstack --bench sam_local --profile dev
     ;;
+  soak)
+    shift
+    # Its own DynamoDB Local and moto (installed here, started by the soak on
+    # ports 8107 / 5107, front 3107): the shared stack is never touched.
+    local/stack.sh install >/dev/null
+    cargo build -p devstack
+    exec "${CARGO_TARGET_DIR:-$ROOT/target}/debug/devstack" soak "$@"
+    ;;
   stack)
     shift
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | bench-console | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | bench-console | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | soak [--records N] [--seed S] | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

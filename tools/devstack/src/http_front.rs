@@ -52,6 +52,7 @@ where
 pub struct HttpFront {
     api: HttpApi,
     functions: BTreeMap<String, Handler>,
+    log_requests: bool,
 }
 
 impl HttpFront {
@@ -74,7 +75,17 @@ impl HttpFront {
                 route.function
             )));
         }
-        Ok(Self { api, functions })
+        Ok(Self {
+            api,
+            functions,
+            log_requests: true,
+        })
+    }
+
+    /// The same front without its line per request (the soak's load would flood the terminal).
+    pub fn quiet(mut self) -> Self {
+        self.log_requests = false;
+        self
     }
 
     pub fn api(&self) -> &HttpApi {
@@ -127,7 +138,9 @@ impl HttpFront {
             Ok(request) => self.answer(&request, &invocation).await,
             Err(status) => gateway_answer(status),
         };
-        println!("{method} {target} -> {}", response.status().as_u16());
+        if self.log_requests {
+            println!("{method} {target} -> {}", response.status().as_u16());
+        }
         let (mut parts, body) = response.into_parts();
         // API Gateway names its request id on every answer.
         if let Ok(id) = invocation.request_id.parse() {

@@ -22,6 +22,7 @@ pub mod run;
 mod sam_env;
 pub mod samples;
 mod settings;
+pub mod soak;
 mod stream_source;
 mod template;
 mod tokens;

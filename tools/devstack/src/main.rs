@@ -3,6 +3,8 @@
 //! - `devstack provision [--prefix P] [--template PATH] [--env-file PATH]`: only create the
 //!   template's tables, queues, bus and rules; prints the `Provisioned` as JSON, and writes the
 //!   functions' environment (KEY=VALUE lines, for `cargo lambda watch --env-file`) to PATH.
+//! - `devstack soak [--records N] [--seed S]`: the fault soak (see `soak/`); its last line is
+//!   the counts, its exit status non-zero when any is.
 //! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
 //! - `devstack token`: a dev operator token.
 //! - `devstack sample-events [--check]`: writes the sample events of `events/` (with
@@ -17,12 +19,14 @@ use devstack::{lambda_env, local_settings, provision, DevstackError, LocalClient
 use shared::config::Env;
 
 const USAGE: &str =
-    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | sign FILE | token | sample-events [--check]
+    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | soak [--records N] [--seed S] | sign FILE | token | sample-events [--check]
   up                the three functions over the local stack; the HTTP API on http://127.0.0.1:N/<stage>/ (N: 3000 by default); Ctrl-C stops
   provision         create the template's tables, queues, bus and rules; print them (JSON) and the env lines
   --prefix P        physical names are {P}{LogicalId} (default: local-)
   --template PATH   the SAM template (default: template.yaml at the workspace root)
   --env-file PATH   write the functions' environment there (for `cargo lambda watch --env-file`)
+  soak              the fault soak on its own DynamoDB Local (:8107) and moto (:5107), front on :3107;
+                    --records N (10000), --seed S (from the clock), --faults-every SECONDS (6; 0: none)
   sign FILE         X-Webhook-Signature value for the body in FILE (local secret)
   token             a dev operator token
   sample-events     write events/'s samples (built as the HTTP front builds its payloads); --check: only compare
@@ -43,6 +47,7 @@ enum Command {
         file: PathBuf,
     },
     Token,
+    Soak(devstack::soak::SoakConfig),
     SampleEvents {
         check: bool,
     },
@@ -57,6 +62,9 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let mut env_file = None;
     let mut check = false;
     let mut positional = Vec::new();
+    if command == "soak" {
+        return parse_soak(&args[1..]).map(Command::Soak);
+    }
     while let Some(arg) = rest.next() {
         let mut value = |flag: &str| {
             rest.next()
@@ -94,6 +102,71 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
         "token" => Ok(Command::Token),
         "sample-events" => Ok(Command::SampleEvents { check }),
         other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+fn parse_soak(args: &[String]) -> Result<devstack::soak::SoakConfig, String> {
+    let mut config = devstack::soak::SoakConfig {
+        seed: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_secs()),
+        ..Default::default()
+    };
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let text = rest.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |what: &str| -> Result<u64, String> {
+            text.parse()
+                .map_err(|_| format!("{flag} {text:?} is not {what}"))
+        };
+        match flag.as_str() {
+            "--records" => config.records = number("a number of records")? as usize,
+            "--seed" => config.seed = number("a number")?,
+            "--faults-every" => config.fault_every_seconds = number("a number of seconds")?,
+            "--port" => {
+                config.port = number("a port")?
+                    .try_into()
+                    .map_err(|_| "--port is not a port")?
+            }
+            "--dynamodb-port" => {
+                config.dynamodb_port = number("a port")?
+                    .try_into()
+                    .map_err(|_| "--dynamodb-port is not a port")?
+            }
+            "--moto-port" => {
+                config.moto_port = number("a port")?
+                    .try_into()
+                    .map_err(|_| "--moto-port is not a port")?
+            }
+            other => return Err(format!("unknown argument {other:?} for soak")),
+        }
+    }
+    Ok(config)
+}
+
+/// The soak; its last line is the counts, and it fails when one is not zero.
+async fn soak(config: devstack::soak::SoakConfig) -> ExitCode {
+    // Ctrl-C drops the run, and with it the services it started.
+    let outcome = tokio::select! {
+        outcome = devstack::soak::run(config) => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("devstack: soak interrupted");
+            return ExitCode::from(130);
+        }
+    };
+    match outcome {
+        Ok(report) => {
+            println!("{}", report.summary());
+            if report.counts.all_zero() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("devstack: soak: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -137,11 +210,18 @@ async fn run_provision(prefix: &str, template: &PathBuf, env_file: Option<&PathB
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The soak's faults make every function log errors by the hundred: it says
+    // what counts itself (RUST_LOG still chooses).
+    let default_log = if std::env::args().nth(1).as_deref() == Some("soak") {
+        "off"
+    } else {
+        "warn"
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log)),
         )
         .init();
 
@@ -175,6 +255,7 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Soak(config) => soak(config).await,
         Command::Sign { file } => print_or_fail(sign(&file)),
         Command::Token => {
             print_or_fail(local_settings().and_then(|s| devstack::dev_token(&Env::from_pairs(s))))
@@ -311,8 +392,31 @@ mod tests {
             parse(&["sample-events", "--check"]),
             Ok(Command::SampleEvents { check: true })
         );
+        match parse(&[
+            "soak",
+            "--records",
+            "2000",
+            "--seed",
+            "7",
+            "--faults-every",
+            "0",
+        ]) {
+            Ok(Command::Soak(config)) => {
+                assert_eq!((config.records, config.seed), (2000, 7));
+                assert_eq!(config.fault_every_seconds, 0);
+                assert_eq!(
+                    (config.dynamodb_port, config.moto_port, config.port),
+                    (8107, 5107, 3107)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         for bad in [
-            &["provision", "--prefix"][..],
+            &["soak", "--records"][..],
+            &["soak", "--records", "many"],
+            &["soak", "--port", "70000"],
+            &["soak", "--prefix", "x-"],
+            &["provision", "--prefix"],
             &["provision", "--bogus"],
             &["provision", "--port", "1"],
             &["up", "--port", "http"],

@@ -62,36 +62,63 @@ pub async fn run(
     config: RunConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), DevstackError> {
+    run_on(LocalClients::new().await, config, Output::Show, shutdown).await
+}
+
+/// What the runner prints while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Every request, worker batch and event (`devstack up`).
+    Show,
+    /// Only the start-up lines and errors (the soak, whose load would flood the terminal).
+    Quiet,
+}
+
+/// [`run`] on `clients` (the soak's, on its own stack and with its timeouts).
+pub async fn run_on(
+    clients: LocalClients,
+    config: RunConfig,
+    output: Output,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), DevstackError> {
     println!(
         "==> provisioning tables, queues, bus and rules from template.yaml (prefix {})",
         config.prefix
     );
-    let clients = LocalClients::new().await;
     let template = Template::repo_default()?;
     let p = provision(&template, &config.prefix, &clients).await?;
     let table = p.table("ClearingTable")?.to_owned();
     let bus = p.bus("ReconciliationBus")?.to_owned();
     let jobs = p.queue("ReprocessingQueue")?.clone();
     let pix_inputs = p.queue("PixInputQueue")?.clone();
-    let tap = add_subscriber(
-        &clients,
-        &bus,
-        &serde_json::json!({"source": ["clearing", "pix"]}),
-        &format!("{}EventsTap", config.prefix),
-    )
-    .await?;
+    // Quiet, nobody reads the tap: it is not made (it would only load moto).
+    let tap = match output {
+        Output::Show => Some(
+            add_subscriber(
+                &clients,
+                &bus,
+                &serde_json::json!({"source": ["clearing", "pix"]}),
+                &format!("{}EventsTap", config.prefix),
+            )
+            .await?,
+        ),
+        Output::Quiet => None,
+    };
 
     let settings = local_settings()?;
     let env = Env::from_pairs(function_env(&p, &settings)?);
     // Each function built by its own `from_config`, as its `main` builds it.
     let aws = clients.aws();
-    let front = HttpFront::new(
+    let mut front = HttpFront::new(
         HttpApi::from_template(&template)?,
         http_functions(
             WebhookService::from_config(&env, &aws).await?,
             ApiService::from_config(&env, &aws).await?,
         ),
     )?;
+    if output == Output::Quiet {
+        front = front.quiet();
+    }
     let worker = Arc::new(WorkerService::from_config(&env, &aws)?);
     let publisher = start_publisher(&clients, &p, &template, &env).await?;
 
@@ -118,9 +145,9 @@ pub async fn run(
     tasks.spawn(Arc::new(front).serve(listener));
     for queue in [jobs, pix_inputs] {
         let (worker, clients) = (worker.clone(), clients.clone());
-        tasks.spawn(async move { feed_worker(clients, queue, worker).await });
+        tasks.spawn(async move { feed_worker(clients, queue, worker, output).await });
     }
-    {
+    if let Some(tap) = tap {
         let clients = clients.clone();
         tasks.spawn(async move { show_events(clients, tap).await });
     }
@@ -161,7 +188,12 @@ fn print_routes(api: &HttpApi, port: u16) {
 }
 
 /// The SQS event source: batches of up to 10, partial batch failures stay on the queue.
-async fn feed_worker(clients: LocalClients, queue: QueueInfo, worker: Arc<WorkerService>) {
+async fn feed_worker(
+    clients: LocalClients,
+    queue: QueueInfo,
+    worker: Arc<WorkerService>,
+    output: Output,
+) {
     loop {
         let batch = match receive_batch(&clients, &queue, None).await {
             Ok(batch) if batch.is_empty() => continue,
@@ -174,6 +206,7 @@ async fn feed_worker(clients: LocalClients, queue: QueueInfo, worker: Arc<Worker
         };
         let size = batch.len();
         match run_worker_batch(&worker, &clients, &queue, batch).await {
+            Ok(_) if output == Output::Quiet => {}
             Ok(response) => println!(
                 "worker: {size} from {} ({} failed)",
                 queue.name,
