@@ -14,6 +14,7 @@ pub mod authorization;
 pub mod authorization_change;
 pub mod clearing;
 pub mod config;
+pub mod console;
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;

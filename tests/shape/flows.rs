@@ -175,6 +175,100 @@ async fn api_flows(stack: &TestStack, log: &CallLog) {
     let mut impatient = stack.api_recording(log).await;
     impatient.reprocessing_lease = chrono::Duration::zero();
     api_call(&impatient, "POST", "/v1/clearing-reconciliation", &fix).await;
+    console_flows(stack, &api).await;
+}
+
+/// The console's reads and actions: force match and its undo (claim taken and
+/// given back), a bulk write-off (progress), its approval by another
+/// operator, and the announcements.
+async fn console_flows(stack: &TestStack, api: &reconciliation_api::ApiService) {
+    let (id, uid, card) = (unique("con-"), unique("conuid-"), unique("concard-"));
+    let webhook = stack.webhook();
+    for (kind, body) in [
+        ("authorizations", authorization(&uid, &card, "9.00", "4111")),
+        (
+            "clearing",
+            clearing(&[clearing_record(&id, &uid, &card, "15.00", "4111")]),
+        ),
+    ] {
+        let path = format!("/v1/webhooks/mastercard/{kind}");
+        let resp = clearing_webhook::handle(&webhook, signed_webhook(&path, &body))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let call = |sub: &'static str, method: &'static str, path: String, body: String| async move {
+        let token = operator_token_for(
+            sub,
+            "clearing:read clearing:reconcile clearing:resolve clearing:approve",
+        );
+        let resp = reconciliation_api::handle(api, api_request(method, &path, Some(&token), &body))
+            .await
+            .unwrap();
+        let json = response_json(&resp);
+        assert!(resp.status().as_u16() < 300, "{method} {path}: {json}");
+        json
+    };
+    for path in [
+        "/v1/queue/summary?status=PENDING",
+        "/v1/clearing-messages?status=PENDING&reason=AMOUNT_DIVERGENT&limit=5",
+        "/v1/clearing-messages?status=PENDING&sort=-amount&limit=5",
+        "/v1/reports/daily-summary?days=2",
+        "/v1/pix/results?date=2021-10-29",
+    ] {
+        call("alice", "GET", path.to_owned(), String::new()).await;
+    }
+    let message = format!("/v1/clearing-messages/{id}");
+    let body = format!(r#"{{"authorizationTransUid": "{uid}", "reason": "confirmed"}}"#);
+    call("alice", "POST", format!("{message}/force-match"), body).await;
+    call(
+        "alice",
+        "POST",
+        format!("{message}/undo-match"),
+        r#"{"reason": "r"}"#.into(),
+    )
+    .await;
+    let bulk = format!(
+        r#"{{"action": "write-off", "clearingUniqueIds": ["{id}"], "reason": "r", "idempotencyKey": "{id}"}}"#
+    );
+    let started = call("alice", "POST", "/v1/bulk-actions".into(), bulk).await;
+    let bulk_id = started["bulkId"].as_str().unwrap().to_owned();
+    call(
+        "alice",
+        "GET",
+        format!("/v1/bulk-actions/{bulk_id}"),
+        String::new(),
+    )
+    .await;
+    let open = call("bob", "GET", "/v1/write-offs".into(), String::new()).await;
+    let wo = open["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["clearingUniqueId"] == id.as_str())
+        .unwrap()["writeOffId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        "bob",
+        "POST",
+        format!("/v1/write-offs/{wo}/approve"),
+        r#"{"reason": "ok"}"#.into(),
+    )
+    .await;
+    let resp = reconciliation_api::handle(
+        api,
+        api_request(
+            "GET",
+            "/v1/clearing-messages/export.csv?status=PENDING",
+            Some(&operator_token("clearing:read")),
+            "",
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
 }
 
 /// Feeds `queue` to the worker, in SQS batches, until it stays empty (jobs

@@ -26,14 +26,18 @@ impl ApiService {
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConfigError> {
         // Plain settings first: a missing one is named before any secret is read.
-        let store = DynamoDbClearingStore::new(clients.dynamodb(), env.required("TABLE_NAME")?);
+        let store = Arc::new(DynamoDbClearingStore::new(
+            clients.dynamodb(),
+            env.required("TABLE_NAME")?,
+        ));
         let reprocessing_lease = reprocessing_lease(env)?;
         for name in ["JWT_ISSUER", "JWT_AUDIENCE"] {
             env.required(name)?;
         }
         let key = required_secret(env, SIGNING_KEY_ARN_SETTING, secrets).await?;
         Ok(Self {
-            store: Arc::new(store),
+            store: store.clone(),
+            console_store: store,
             tokens: TokenVerifier::from_config(env, &key)?,
             reprocessing_lease,
         })

@@ -52,6 +52,10 @@ struct Tables {
     conflicts: BTreeMap<(String, String), ClearingConflict>,
     /// Ids whose insert is refused as DynamoDB refuses an invalid item.
     refused: BTreeSet<String>,
+    /// The console's write-offs and bulk actions (`console`).
+    write_offs: BTreeMap<String, crate::console::WriteOff>,
+    bulks: BTreeMap<String, (crate::console::BulkAction, Vec<crate::console::BulkItem>)>,
+    bulk_keys: HashMap<String, String>,
 }
 
 impl Tables {
@@ -127,7 +131,10 @@ impl Tables {
     }
 }
 
-/// [`ClearingStore`] and [`PixStore`] in memory.
+#[path = "memory_console.rs"]
+mod console;
+
+/// [`ClearingStore`], [`PixStore`] and `ConsoleStore` in memory.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,

@@ -178,6 +178,7 @@ impl ClearingMessage {
                 step.currency
             )),
             pending_reason: None,
+            action: None,
             changes: Vec::new(),
             request_id: None,
         });

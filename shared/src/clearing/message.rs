@@ -37,6 +37,10 @@ pub enum ClearingStatus {
     Reprocessing,
     Recorded,
     ForcePosted,
+    /// An operator asked to write the message off; a second operator decides.
+    WriteOffRequested,
+    /// Written off with a second operator's approval (terminal).
+    WrittenOff,
 }
 
 impl ClearingStatus {
@@ -48,6 +52,8 @@ impl ClearingStatus {
             Self::Reprocessing => "REPROCESSING",
             Self::Recorded => "RECORDED",
             Self::ForcePosted => "FORCE_POSTED",
+            Self::WriteOffRequested => "WRITE_OFF_REQUESTED",
+            Self::WrittenOff => "WRITTEN_OFF",
         }
     }
 
@@ -59,6 +65,8 @@ impl ClearingStatus {
             Self::Reprocessing,
             Self::Recorded,
             Self::ForcePosted,
+            Self::WriteOffRequested,
+            Self::WrittenOff,
         ]
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(text))
@@ -119,6 +127,9 @@ pub struct Transition {
     pub changes: Vec<FieldChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The console action that made this change, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<super::manual::ManualAction>,
 }
 
 /// The operator request a message is being reprocessed for.
@@ -306,6 +317,7 @@ impl ClearingMessage {
                 pending_reason: None,
                 changes: Vec::new(),
                 request_id: None,
+                action: None,
             }],
         };
         message.settle(outcome, actor, None, Vec::new(), None, now);
@@ -335,6 +347,7 @@ impl ClearingMessage {
             pending_reason: None,
             changes: Vec::new(),
             request_id: Some(ticket.request_id.clone()),
+            action: None,
         });
         next.reprocessing = Some(ticket);
         Ok(next)
@@ -360,6 +373,7 @@ impl ClearingMessage {
             pending_reason: self.pending_reason.clone(),
             changes: Vec::new(),
             request_id,
+            action: None,
         });
         Ok(next)
     }
@@ -459,6 +473,7 @@ impl ClearingMessage {
             pending_reason: pending_reason.clone(),
             changes,
             request_id,
+            action: None,
         });
         self.pending_reason = pending_reason;
         self.matched = matched;

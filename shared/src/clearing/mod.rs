@@ -4,6 +4,7 @@ pub mod conflict;
 pub mod currency;
 pub mod fields;
 pub mod lifecycle;
+pub mod manual;
 pub mod matching;
 pub mod message;
 pub mod notification;
@@ -11,6 +12,7 @@ pub mod validate;
 
 pub use fields::{ClearingField, FieldProblem, FieldValues};
 pub use lifecycle::{DisputeStep, LifecycleLink, MessageType};
+pub use manual::{ManualAction, ManualActionError, MANUAL_MATCH_RULE};
 pub use matching::{MatchDetails, MatchOutcome, MatchingRules, PendingReason, PendingReasonCode};
 pub use message::{
     check_adjustments, Adjustment, AdjustmentError, AuthorizationClaim, ClearingMessage,

@@ -2,10 +2,16 @@
 //! only translate HTTP or SQS into calls to these and their errors into responses.
 
 pub mod authorizations;
+pub mod bulk;
+pub mod console;
+pub mod console_reads;
 pub mod disputes;
 pub mod ingest;
 pub mod reconciliation;
 
+pub use bulk::{BulkCommand, BulkSelection, BulkStatus};
+pub use console::{ConsoleError, ConsoleService};
+pub use console_reads::PixDay;
 pub use ingest::{
     AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult, RejectedRecord,
 };

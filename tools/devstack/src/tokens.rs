@@ -28,7 +28,7 @@ pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
     .expect("HS256 signs any claims that serialize")
 }
 
-/// A dev operator token (both scopes, 12 hours) for the local settings'
+/// A dev operator token (every scope, 12 hours) for the local settings'
 /// `JWT_HS256_SECRET`, `JWT_ISSUER` and `JWT_AUDIENCE`.
 pub fn dev_token(settings: &Env) -> Result<String, DevstackError> {
     let claims = Claims {
@@ -36,7 +36,7 @@ pub fn dev_token(settings: &Env) -> Result<String, DevstackError> {
         iss: settings.required("JWT_ISSUER")?,
         aud: settings.required("JWT_AUDIENCE")?,
         exp: chrono::Utc::now().timestamp() + 12 * 3600,
-        scope: "clearing:read clearing:reconcile".into(),
+        scope: "clearing:read clearing:reconcile clearing:resolve clearing:approve".into(),
     };
     Ok(mint_hs256(
         settings.required("JWT_HS256_SECRET")?.as_bytes(),
