@@ -66,7 +66,8 @@ export async function start(config) {
   const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
   if (fragment.get('token')) {
     sessionStorage.setItem(KEY, fragment.get('token'));
-    history.replaceState(null, '', `${location.pathname}#/queue`);
+    const then = fragment.get('then') || '';
+    history.replaceState(null, '', `${location.pathname}${then.startsWith('#/') ? then : '#/queue'}`);
   }
   const params = new URLSearchParams(location.search);
   if (config.signIn === 'hosted-ui' && params.get('code')) {

@@ -51,7 +51,7 @@ export async function messagePage(main, id) {
       v.reason ? h('span', { id: 'message-reason' }, ` ${v.reason}: ${v.reasonDetail || ''}`) : null,
       ` · ${v.network} · card ${v.cardHash} · received ${when(v.receivedAt)} · version ${m.version}`),
     h('p', {}, h('a', { href: '#/queue' }, 'Back to the queue')));
-  main.append(actions(m, v));
+  main.append(actions(m, v), history(m));
   const problems = new Map((m.pending_reason?.fields || m.pendingReason?.fields || []).map((p) => [p.field, p.problem]));
   const explanation = new Map((m.explanation || []).map((e) => [e.field, e]));
   const names = [...new Set([...Object.keys(m.fields || {}), ...explanation.keys()])];
@@ -66,7 +66,7 @@ export async function messagePage(main, id) {
       authorization(m),
       h('h3', {}, 'Raw payload (as received)'),
       h('pre', { class: 'raw', tabindex: 0, 'aria-label': 'Raw payload' }, pretty(m.raw_payload ?? m.rawPayload)))));
-  main.append(history(m), links(m), writeOff(m, id));
+  main.append(links(m), writeOff(m, id));
 }
 
 function pretty(text) {
@@ -74,9 +74,9 @@ function pretty(text) {
 }
 
 function authorization(m) {
-  const a = m.authorization;
+  const a = m.authorization || m.matched;
   if (!a) return h('p', { class: 'muted' }, 'No authorization was matched or compared with.');
-  return table('Authorization', [['Field', ([k]) => k], ['Value', ([, val]) => (typeof val === 'object' ? JSON.stringify(val) : String(val))]],
+  return table(m.authorization ? 'Authorization' : 'Match', [['Field', ([k]) => k], ['Value', ([, val]) => (typeof val === 'object' ? JSON.stringify(val) : String(val))]],
     Object.entries(a), { class: 'authorization' });
 }
 
@@ -186,7 +186,7 @@ function adjustForm(m, v) {
   const firstBad = (m.pending_reason?.fields || [])[0];
   if (firstBad && FIELD_RULES[firstBad.field]) addRow(firstBad.field, '');
   const reason = h('input', { name: 'reconciliation_reason', required: true, maxlength: 500 });
-  const form = h('form', { class: 'adjust', 'aria-label': 'Reprocess with adjustments' },
+  const form = h('form', { class: 'adjust', novalidate: true, 'aria-label': 'Reprocess with adjustments' },
     h('h4', {}, 'Reprocess with adjustments'),
     rows,
     h('button', { type: 'button', onclick: () => addRow() }, 'Add an adjustment'),

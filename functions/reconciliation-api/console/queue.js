@@ -123,9 +123,9 @@ async function showPage(section, filters, limit, cursor) {
   ], items, { class: 'queue' });
   const bulkBar = h('div', { class: 'bulk', role: 'group', 'aria-label': 'Bulk actions' },
     h('label', {}, all, ' All matching this filter'), count,
-    h('button', { type: 'button', onclick: () => bulk('reprocess', [...selected], all.checked, filters, items, progress) }, 'Reprocess selected'),
-    h('button', { type: 'button', onclick: () => bulk('write-off', [...selected], all.checked, filters, items, progress) }, 'Request write-off'),
-    h('button', { type: 'button', onclick: () => exportCsv(filters) }, 'Export CSV (all pages)'));
+    h('button', { type: 'button', id: 'bulk-reprocess', onclick: () => bulk('reprocess', [...selected], all.checked, filters, items, progress) }, 'Reprocess selected'),
+    h('button', { type: 'button', id: 'bulk-write-off', onclick: () => bulk('write-off', [...selected], all.checked, filters, items, progress) }, 'Request write-off'),
+    h('button', { type: 'button', id: 'export-csv', onclick: () => exportCsv(filters) }, 'Export CSV (all pages)'));
   const progress = h('div', { id: 'bulk-progress', 'aria-live': 'polite' });
   const prev = trail.cursors.length ? trail.cursors[trail.cursors.length - 1] : null;
   const paging = h('nav', { class: 'paging', 'aria-label': 'Pages' },

@@ -51,7 +51,7 @@ pub use settings::{
     function_env, local_settings, parse_env_file, resource_env, signing_secret, LOCAL_ENV_FILE,
 };
 pub use template::Template;
-pub use tokens::{dev_token, mint_hs256, Claims};
+pub use tokens::{dev_token, mint_hs256, operator_token, Claims, ALL_SCOPES};
 
 /// The workspace root (where template.yaml is), from this crate's location.
 pub fn repo_root() -> PathBuf {
