@@ -210,7 +210,8 @@ async function exportCsv(filters) {
   try {
     text = await getText(`/v1/clearing-messages/export.csv${query(filters)}`, 'text/csv');
   } catch (e) {
-    if (!missingRoute(e)) { status(errorText(e), 'error'); return; }
+    // Without an export route the path reads as a message id: any 404 means no export here.
+    if (!missingRoute(e) && e.status !== 404) { status(errorText(e), 'error'); return; }
     // No export endpoint: every page of the list, written here.
     const rows = [];
     let cursor = '';

@@ -203,8 +203,9 @@ pub fn authorizations(entries: &[(String, String, String)]) -> String {
 
 /// A valid clearing record (JSON object text).
 pub fn clearing_record(id: &str, trans_uid: &str, card: &str, amount: &str) -> String {
+    let card = Value::from(card).to_string();
     format!(
-        r#"{{"cardReference": "{card}", "referenceNumber": "REF{trans_uid}", "transactionAmount": {amount},
+        r#"{{"cardReference": {card}, "referenceNumber": "REF{trans_uid}", "transactionAmount": {amount},
             "transactionCurrency": "USD", "transactionLocalDate": "2024-04-24", "transactionLocalTime": "16:01:00",
             "settlementDate": "2024-04-26", "transactionType": "05", "merchantName": "CENTRA",
             "cardAcceptorCity": "NEW YORK", "cardAcceptorState": "NY", "merchantCountryCode": "USA",
