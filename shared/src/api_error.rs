@@ -30,6 +30,22 @@ pub enum ApiError {
     #[error("{0}")]
     NotPending(String),
     #[error("{0}")]
+    MakerCannotApprove(String),
+    #[error("{0}")]
+    AuthorizationNotFound(String),
+    #[error("{0}")]
+    WriteOffNotFound(String),
+    #[error("{0}")]
+    BulkActionNotFound(String),
+    #[error("{0}")]
+    AuthorizationClaimed(String),
+    #[error("{0}")]
+    NotManualMatch(String),
+    #[error("{0}")]
+    AlreadyDecided(String),
+    #[error("{0}")]
+    ChangedMeanwhile(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
     Internal(String),
@@ -66,6 +82,14 @@ impl ApiError {
             Self::NotFound(_) => ("BTN0301", 404),
             Self::RouteNotFound(_) => ("BTN0302", 404),
             Self::NotPending(_) => ("BTN0401", 409),
+            Self::MakerCannotApprove(_) => ("BTN0202", 403),
+            Self::AuthorizationNotFound(_) => ("BTN0303", 404),
+            Self::WriteOffNotFound(_) => ("BTN0304", 404),
+            Self::BulkActionNotFound(_) => ("BTN0305", 404),
+            Self::AuthorizationClaimed(_) => ("BTN0402", 409),
+            Self::NotManualMatch(_) => ("BTN0403", 409),
+            Self::AlreadyDecided(_) => ("BTN0404", 409),
+            Self::ChangedMeanwhile(_) => ("BTN0405", 409),
             Self::Internal(_) => ("BTN0500", 500),
             Self::Unavailable(_) => ("BTN0503", 503),
         }
@@ -142,6 +166,30 @@ impl From<crate::services::IngestError> for ApiError {
             Notification(n) => n.into(),
             Store(store) => store.into(),
             EventBus(_) => Self::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<crate::services::ConsoleError> for ApiError {
+    fn from(e: crate::services::ConsoleError) -> Self {
+        use crate::clearing::ManualActionError;
+        use crate::services::ConsoleError::*;
+        let message = e.to_string();
+        match e {
+            MessageNotFound(_) => Self::NotFound(message),
+            AuthorizationNotFound(_) => Self::AuthorizationNotFound(message),
+            WriteOffNotFound(_) => Self::WriteOffNotFound(message),
+            BulkNotFound(_) => Self::BulkActionNotFound(message),
+            Manual(ManualActionError::NotManualMatch(_)) => Self::NotManualMatch(message),
+            Manual(ManualActionError::UnreadableAmount(_)) => Self::InvalidBody(message),
+            Manual(ManualActionError::WrongStatus { .. }) => Self::NotPending(message),
+            MakerCannotDecide { .. } => Self::MakerCannotApprove(message),
+            AlreadyDecided(_) => Self::AlreadyDecided(message),
+            Changed(_) => Self::ChangedMeanwhile(message),
+            AuthorizationClaimed(_) => Self::AuthorizationClaimed(message),
+            TooMany { .. } => Self::InvalidQuery(message),
+            Invalid(_) => Self::InvalidBody(message),
+            Store(store) => store.into(),
         }
     }
 }

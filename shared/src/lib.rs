@@ -13,6 +13,7 @@ pub mod api_error;
 pub mod authorization;
 pub mod clearing;
 pub mod config;
+pub mod console;
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;

@@ -13,6 +13,10 @@ use crate::config::{ConfigError, Env};
 
 pub const SCOPE_RECONCILE: &str = "clearing:reconcile";
 pub const SCOPE_READ: &str = "clearing:read";
+/// Force match, undo a manual match, request a write-off (the maker).
+pub const SCOPE_RESOLVE: &str = "clearing:resolve";
+/// Approve or reject a write-off (the checker; never the write-off's maker).
+pub const SCOPE_APPROVE: &str = "clearing:approve";
 /// The setting holding the token signing key secret's ARN (Secrets Manager).
 pub const SIGNING_KEY_ARN_SETTING: &str = "JWT_SIGNING_KEY_SECRET_ARN";
 

@@ -180,6 +180,95 @@ pub trait ClearingStore: Send + Sync {
     ) -> Result<Page<ClearingMessage>, StoreError>;
 }
 
+/// A bulk action as stored, or the one an earlier request with the same
+/// idempotency key started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BulkStarted {
+    Started,
+    Existing(crate::console::BulkAction),
+}
+
+/// What the operators' console reads and writes beyond the clearing store.
+#[async_trait]
+pub trait ConsoleStore: ClearingStore {
+    /// One page of the queue (`filter.status`), by received time, every filter applied.
+    async fn queue_page(
+        &self,
+        filter: &crate::console::QueueFilter,
+        descending: bool,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<crate::console::QueueRow>, StoreError>;
+
+    /// Every queue row the filter admits, oldest first, at most `max + 1`
+    /// (one more than `max` says there are more).
+    async fn queue_rows(
+        &self,
+        filter: &crate::console::QueueFilter,
+        max: usize,
+    ) -> Result<Vec<crate::console::QueueRow>, StoreError>;
+
+    /// A forced match undone: the message written if still at `expected_version`,
+    /// with the authorization's claim given back in the same write.
+    async fn undo_match(
+        &self,
+        message: &ClearingMessage,
+        expected_version: u64,
+        release: Option<&AuthorizationClaim>,
+    ) -> Result<(), StoreError>;
+
+    /// The message (if still at `expected_version`) and the write-off, in one
+    /// write; a decided write-off only if it was still awaiting approval.
+    async fn save_write_off(
+        &self,
+        message: &ClearingMessage,
+        expected_version: u64,
+        write_off: &crate::console::WriteOff,
+    ) -> Result<(), StoreError>;
+
+    async fn write_off(&self, id: &str) -> Result<Option<crate::console::WriteOff>, StoreError>;
+
+    /// Newest first, at most `limit`.
+    async fn write_offs(
+        &self,
+        status: crate::console::WriteOffStatus,
+        limit: usize,
+    ) -> Result<Vec<crate::console::WriteOff>, StoreError>;
+
+    /// Stores a new bulk action unless its operator's idempotency key started one.
+    async fn start_bulk(
+        &self,
+        bulk: &crate::console::BulkAction,
+    ) -> Result<BulkStarted, StoreError>;
+
+    async fn bulk(
+        &self,
+        bulk_id: &str,
+    ) -> Result<Option<(crate::console::BulkAction, Vec<crate::console::BulkItem>)>, StoreError>;
+
+    /// Records the outcomes of the items from `done` on and moves `done` past
+    /// them, only if `done` is still what it was (VersionConflict otherwise).
+    async fn record_bulk_items(
+        &self,
+        bulk_id: &str,
+        done: usize,
+        items: &[crate::console::BulkItem],
+    ) -> Result<(), StoreError>;
+
+    /// Every clearing message received on `day` (UTC), as list rows.
+    async fn received_on(
+        &self,
+        day: NaiveDate,
+    ) -> Result<Vec<crate::console::QueueRow>, StoreError>;
+
+    /// The Pix reconciliations whose business day is `day`, at most `max + 1`.
+    async fn pix_results(
+        &self,
+        day: NaiveDate,
+        max: usize,
+    ) -> Result<Vec<crate::console::PixResultRow>, StoreError>;
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("work queue unavailable: {0}")]
 pub struct QueueError(pub String);

@@ -311,10 +311,15 @@ pub fn unique(prefix: &str) -> String {
 
 /// A token as the identity provider would issue it.
 pub fn operator_token(scope: &str) -> String {
+    operator_token_for("ana", scope)
+}
+
+/// A token for the operator `sub` (the maker and checker tests mint two).
+pub fn operator_token_for(sub: &str, scope: &str) -> String {
     mint_hs256(
         JWT_SECRET.as_bytes(),
         &Claims {
-            sub: "ana".into(),
+            sub: sub.into(),
             iss: JWT_ISSUER.into(),
             aud: JWT_AUDIENCE.into(),
             exp: chrono::Utc::now().timestamp() + 600,

@@ -87,15 +87,15 @@ function history(m) {
     ['When', (t) => when(t.at)],
     ['Who', (t) => t.actor],
     ['From → to', (t) => `${t.from || '—'} → ${t.to}`],
-    ['Why', (t) => t.reason || t.pending_reason?.code || t.pendingReason?.code || ''],
+    ['Why', (t) => [t.action ? `${t.action}: ` : '', t.reason || t.pending_reason?.code || t.pendingReason?.code || ''].join('')],
     ['Changes', changes],
   ], [...(m.history || [])].reverse(), { class: 'history', id: 'history' });
 }
 
 function links(m) {
-  const l = m.links;
-  if (!l || (Array.isArray(l) && !l.length)) return h('p', { class: 'muted' }, 'No linked presentments or chargebacks.');
-  const list = Array.isArray(l) ? l : Object.entries(l).flatMap(([kind, ids]) => [].concat(ids).map((x) => ({ kind, id: x })));
+  const l = m.links || [];
+  const list = Array.isArray(l) ? l : Object.entries(l).flatMap(([kind, ids]) => [].concat(ids || []).map((x) => ({ kind, id: x })));
+  if (!list.length) return h('p', { class: 'muted' }, 'No linked presentments or chargebacks.');
   return table('Linked records', [
     ['Kind', (x) => x.kind || x.relation || ''],
     ['Message', (x) => { const to = x.clearingUniqueId || x.id; return h('a', { href: `#/message/${encodeURIComponent(to)}` }, to); }],
@@ -107,7 +107,7 @@ function writeOff(m, id) {
   if (!w) return h('div');
   return h('section', { class: 'writeoff', 'aria-labelledby': 'wo-h' },
     h('h3', { id: 'wo-h' }, `Write-off request ${w.writeOffId} (${w.status})`),
-    h('p', {}, `Requested by ${w.maker || w.requestedBy || ''}: ${w.reason || ''} ${w.remark ? `(${w.remark})` : ''}`),
+    h('p', { id: 'write-off-request' }, `Requested by ${w.maker || w.requestedBy || ''} at ${when(w.requestedAt)}: ${w.reason || ''} ${w.remark ? `(${w.remark})` : ''}`),
     decisionButtons(w.writeOffId, () => messageReload(id)));
 }
 
@@ -122,8 +122,8 @@ export function decisionButtons(writeOffId, after) {
     } catch (e) { status(errorText(e), 'error'); }
   };
   return h('div', { class: 'buttons' },
-    h('button', { type: 'button', onclick: () => decide('approve') }, 'Approve'),
-    h('button', { type: 'button', onclick: () => decide('reject') }, 'Reject'));
+    h('button', { type: 'button', class: 'approve', onclick: () => decide('approve') }, 'Approve…'),
+    h('button', { type: 'button', class: 'reject', onclick: () => decide('reject') }, 'Reject…'));
 }
 
 function messageReload(id) {
@@ -147,13 +147,13 @@ function actions(m, v) {
   const buttons = h('div', { class: 'buttons' });
   if (v.status === 'PENDING') {
     buttons.append(
-      h('button', { type: 'button', onclick: () => simple('Force match', `${base}/force-match`,
+      h('button', { type: 'button', id: 'force-match', onclick: () => simple('Force match', `${base}/force-match`,
         [['authorizationTransUid', 'Authorization transUid', h('input', { required: true, maxlength: 64 })]], 'Matched by hand.') }, 'Force match…'),
       h('button', { type: 'button', onclick: () => simple('Request write-off', `${base}/write-off`,
-        [['remark', 'Remark', h('input', { maxlength: 500 })]], 'Write-off requested; a second operator approves it.') }, 'Request write-off…'));
+        [['remark', 'Remark', h('input', { maxlength: 1000 })]], 'Write-off requested; a second operator approves it.'), id: 'request-write-off' }, 'Request write-off…'));
   }
   if (v.status === 'MATCHED') {
-    buttons.append(h('button', { type: 'button', onclick: () => simple('Undo match', `${base}/undo-match`, [], 'Match undone: back to PENDING.') }, 'Undo match…'));
+    buttons.append(h('button', { type: 'button', id: 'undo-match', onclick: () => simple('Undo match', `${base}/undo-match`, [], 'Match undone: back to PENDING.') }, 'Undo match…'));
   }
   box.append(buttons);
   return box;

@@ -10,25 +10,30 @@ export function view(m) {
     id: pick(m, 'clearingUniqueId', 'clearing_unique_id'),
     status: m.status,
     reason: typeof reason === 'string' ? reason : reason?.code || '',
-    reasonDetail: typeof reason === 'object' && reason ? reason.detail : '',
+    reasonDetail: pick(m, 'pendingDetail', 'pending_detail') || (typeof reason === 'object' && reason ? reason.detail : ''),
     network: pick(m, 'cardNetwork', 'card_network') || '',
     cardHash: pick(m, 'cardHash', 'card_hash') || '',
     amount: pick(m, 'amount') ?? fields.transactionAmount ?? '',
     currency: pick(m, 'currency') ?? fields.transactionCurrency ?? '',
     receivedAt: pick(m, 'receivedAt', 'received_at'),
     pendingSince: pick(m, 'pendingSince', 'pending_since'),
+    version: m.version,
   };
 }
 
+// The API's export columns (docs/console-api.md), used when the page writes the CSV itself.
 export const exportColumns = [
-  ['clearingUniqueId', (m) => m.id],
+  ['clearing_unique_id', (m) => m.id],
+  ['card_network', (m) => m.network],
+  ['card_hash', (m) => m.cardHash],
   ['status', (m) => m.status],
-  ['pendingReason', (m) => m.reason],
-  ['cardNetwork', (m) => m.network],
-  ['cardHash', (m) => m.cardHash],
+  ['version', (m) => m.version],
+  ['pending_reason', (m) => m.reason],
+  ['pending_detail', (m) => m.reasonDetail],
+  ['received_at', (m) => m.receivedAt],
+  ['pending_since', (m) => m.pendingSince],
   ['amount', (m) => m.amount],
   ['currency', (m) => m.currency],
-  ['receivedAt', (m) => m.receivedAt],
 ];
 
 /// RFC 4180: every cell quoted when it holds a comma, quote or line break.

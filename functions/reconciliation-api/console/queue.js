@@ -105,7 +105,8 @@ async function showPage(section, filters, limit, cursor) {
   pageBox.addEventListener('change', () => {
     for (const b of boxes) { b.checked = pageBox.checked; b.dispatchEvent(new Event('change')); }
   });
-  const rows = table(`${items.length} messages on this page`, [
+  const total = page.total === null || page.total === undefined ? '' : ` of ${page.total} matching`;
+  const rows = table(`${items.length} messages on this page${total}`, [
     [pageBox, (m) => {
       const b = h('input', { type: 'checkbox', 'aria-label': `Select ${m.id}`, 'data-id': m.id });
       b.addEventListener('change', () => { if (b.checked) selected.add(m.id); else selected.delete(m.id); refresh(); });

@@ -13,14 +13,16 @@ export async function reportsPage(main) {
     main.append(h('p', { class: 'muted' }, missingRoute(e) ? 'This API has no daily summary (GET /v1/reports/daily-summary).' : errorText(e)));
     return;
   }
-  const days = report.days || [];
+  // The API lists the newest day first; the chart reads left to right.
+  const days = [...(report.days || [])].sort((a, b) => (a.date < b.date ? -1 : 1));
   const count = (d, s) => (d.byStatus || []).filter((x) => x.status === s).reduce((n, x) => n + Number(x.count || 0), 0);
   main.append(chart(days.map((d) => ({ date: d.date, matched: count(d, 'MATCHED'), pending: count(d, 'PENDING') }))));
   const rows = days.flatMap((d) => [
-    ...(d.byStatus || []).map((x) => ({ date: d.date, kind: 'status', key: x.status, count: x.count, amount: amounts(x.amount) })),
-    ...(d.byReason || []).map((x) => ({ date: d.date, kind: 'reason', key: x.reason, count: x.count, amount: amounts(x.amount) })),
-  ]);
-  const columns = [['date', (r) => r.date], ['by', (r) => r.kind], ['status or reason', (r) => r.key], ['count', (r) => r.count], ['amount', (r) => r.amount]];
+    ...(d.byStatus || []).map((x) => ({ date: d.date, kind: 'status', key: x.status, currency: x.currency, count: x.count, amount: amounts(x.amount) })),
+    ...(d.byReason || []).map((x) => ({ date: d.date, kind: 'reason', key: x.reason, currency: x.currency, count: x.count, amount: amounts(x.amount) })),
+  ]).reverse();
+  const columns = [['date', (r) => r.date], ['by', (r) => r.kind], ['status or reason', (r) => r.key], ['currency', (r) => r.currency ?? ''],
+    ['count', (r) => r.count], ['amount', (r) => r.amount]];
   main.append(
     h('button', { type: 'button', onclick: () => download('daily-summary.csv', csv(columns, rows)) }, 'Export CSV'),
     table('Per day, status and reason', columns.map(([n, f]) => [n, f]), rows, { class: 'daily' }));

@@ -6,6 +6,8 @@
 //! - `GET  /v1/clearing-messages?status=&card_network=&card_hash=&limit=&cursor=`
 //! - `GET  /v1/clearing-search?transUid=|transactionStartDate=&transactionEndDate=|afterTransactionDate=|cursor=&offset=&limit=`
 //! - `GET  /console`, `/console/`, `/console/{proxy+}`: the operators' console (static files, no token: `console`)
+//! - the console's endpoints (`operations_console`, docs/console-api.md): queue
+//!   summary, manual actions, write-offs, bulk actions, CSV export, reports, Pix results
 //!
 //! This crate only translates HTTP: the request is read into its types
 //! (`request`), the reconciliation use case is `shared::services`, the read
@@ -21,12 +23,14 @@ use lambda_http::{Body, Request, Response};
 use shared::api_error::ApiError;
 use shared::http::{respond, Reply, Router};
 use shared::operator_auth::{Operator, TokenError, TokenVerifier};
-use shared::ports::{ClearingStore, WorkQueue};
-use shared::services::ReconciliationService;
+use shared::ports::{ClearingStore, ConsoleStore, EventBus, WorkQueue};
+use shared::services::{ConsoleService, ReconciliationService};
 
 pub mod openapi;
 mod operations;
+mod operations_console;
 pub mod request;
+pub mod request_console;
 pub mod response;
 
 pub use request::MAX_SEARCH_OFFSET;
@@ -47,6 +51,10 @@ pub struct ApiService {
     pub reprocessing_lease: chrono::Duration,
     /// How the console signs operators in.
     pub console: console::ConsoleSignIn,
+    /// The same store as `store`, with the console's reads and writes.
+    pub console_store: Arc<dyn ConsoleStore>,
+    /// Where the console's actions are announced.
+    pub bus: Arc<dyn EventBus>,
 }
 
 impl ApiService {
@@ -56,6 +64,15 @@ impl ApiService {
             store: self.store.clone(),
             queue: self.queue.clone(),
             lease: self.reprocessing_lease,
+        }
+    }
+
+    /// The console's use cases over this service's ports.
+    pub fn console_service(&self) -> ConsoleService {
+        ConsoleService {
+            store: self.console_store.clone(),
+            bus: self.bus.clone(),
+            reconciliation: self.reconciliation(),
         }
     }
 }
@@ -69,18 +86,26 @@ enum Route {
     Message,
     List,
     Search,
+    Console(operations_console::ConsoleRoute),
 }
 
 static ROUTES: LazyLock<Router<Route>> = LazyLock::new(|| {
-    Router::new()
+    let router = Router::new()
         .route("POST", "/v1/clearing-reconciliation", Route::Reconcile)
+        // Before `{clearingUniqueId}`: a literal segment wins, as in API Gateway.
+        .route(
+            "GET",
+            "/v1/clearing-messages/export.csv",
+            Route::Console(operations_console::ConsoleRoute::Export),
+        )
         .route(
             "GET",
             "/v1/clearing-messages/{clearingUniqueId}",
             Route::Message,
         )
         .route("GET", "/v1/clearing-messages", Route::List)
-        .route("GET", "/v1/clearing-search", Route::Search)
+        .route("GET", "/v1/clearing-search", Route::Search);
+    operations_console::routes(router, Route::Console)
 });
 
 /// The Lambda handler: never fails; every outcome is an HTTP response.
@@ -106,6 +131,9 @@ async fn route(service: &ApiService, request: &Request) -> Result<Reply, ApiErro
         }
         Route::List => operations::list(service, request).await,
         Route::Search => operations::search(service, request).await,
+        Route::Console(route) => {
+            operations_console::handle(service, request, route, &matched.params).await
+        }
     }
 }
 

@@ -15,9 +15,9 @@ use utoipa::{Modify, OpenApi, ToResponse, ToSchema};
 use shared::api_error::ErrorBody;
 use shared::clearing::{ClearingMessage, ClearingStatus};
 
-use crate::operations;
 use crate::request::ReconciliationRequest;
 use crate::response::{ListResponse, ReconciliationResponse, SearchResponse};
+use crate::{operations, operations_console};
 
 /// The command that rewrites the committed document.
 pub const REGENERATE: &str =
@@ -28,7 +28,7 @@ pub const REGENERATE: &str =
     info(
         title = "Card issuing - Reconciliation",
         version = "1.0.0",
-        description = "Model for the Network transactions backoffice endpoints. Extended by this product with read endpoints for operators. Every error body is ErrorResponse with a code from the catalogue in README.md. POST /v1/clearing-reconciliation needs scope clearing:reconcile; the GET endpoints need clearing:read.",
+        description = "Model for the Network transactions backoffice endpoints. Extended by this product with read endpoints for operators. Every error body is ErrorResponse with a code from the catalogue in README.md. POST /v1/clearing-reconciliation needs scope clearing:reconcile; the GET endpoints need clearing:read; force match, undo match and write-off requests need clearing:resolve; approving or rejecting a write-off needs clearing:approve (and another operator than its maker). The console's endpoints are described in docs/console-api.md.",
         contact(name = "API Support", url = "https://developers.pismo.io/support"),
         license(name = "Copyright Pismo"),
     ),
@@ -36,9 +36,15 @@ pub const REGENERATE: &str =
         (url = "https://sandbox.pismolabs.io/network-transactions-backoffice-api", description = "Sandbox API server for testing for transactions backoffice"),
         (url = "http://127.0.0.1:3000", description = "local run (./dev.sh up)"),
     ),
-    paths(operations::reconcile, operations::message, operations::list, operations::search),
+    paths(
+        operations::reconcile, operations::message, operations::list, operations::search,
+        operations_console::export, operations_console::summary, operations_console::force_match,
+        operations_console::undo_match, operations_console::write_off, operations_console::write_offs,
+        operations_console::approve, operations_console::reject, operations_console::start_bulk,
+        operations_console::bulk, operations_console::daily, operations_console::pix,
+    ),
     components(
-        schemas(ReconciliationRequest, ReconciliationResponse, ErrorBody, ListResponse, SearchResponse, ClearingMessage, CardNetworkSchema, ClearingStatus),
+        schemas(ReconciliationRequest, ReconciliationResponse, ErrorBody, ListResponse, SearchResponse, ClearingMessage, CardNetworkSchema, ClearingStatus, operations_console::QueuePage),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, InternalServerError, ServiceUnavailable),
     ),
     modifiers(&BearerAuth),

@@ -9,7 +9,9 @@ use shared::http::{json_body, query, Reply};
 use shared::operator_auth::{SCOPE_READ, SCOPE_RECONCILE};
 
 use crate::request::{ListQuery, ListSelection, ReconciliationRequest, SearchQuery};
-use crate::response::{ListResponse, MessageView, ReconciliationResponse, SearchResponse};
+use crate::response::{
+    ListResponse, MessageDetail, MessageView, ReconciliationResponse, SearchResponse,
+};
 use crate::{authorize, ApiService, MAX_BODY_BYTES};
 
 /// Perform clearing reconciliation
@@ -49,7 +51,7 @@ pub(crate) async fn reconcile(service: &ApiService, request: &Request) -> Result
 
 /// Read one clearing message
 ///
-/// Raw payload, current state, pending reason and full history.
+/// Raw payload, current state, pending reason and full history; and beside them `authorization` (matched or compared with), `explanation` (field by field: expected, arrived), `links` and `write_off` (the open request).
 #[utoipa::path(
     get,
     path = "/v1/clearing-messages/{clearingUniqueId}",
@@ -71,17 +73,12 @@ pub(crate) async fn message(
     id: &str,
 ) -> Result<Reply, ApiError> {
     authorize(service, request, SCOPE_READ)?;
-    let message = service
-        .store
-        .message(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no clearing message `{id}`")))?;
-    Reply::json(200, &MessageView::from(&message))
+    Reply::json(200, &MessageDetail::read(service, id).await?)
 }
 
 /// List clearing messages
 ///
-/// By card (card_network with card_hash, optionally status), or all PENDING / REPROCESSING. Cursor pagination.
+/// By card (card_network with card_hash, optionally status): full messages. Or the queue (status PENDING, REPROCESSING or WRITE_OFF_REQUESTED, with reason, card, date and amount filters and sort): list rows (QueuePage). Cursor pagination.
 #[utoipa::path(
     get,
     path = "/v1/clearing-messages",
@@ -89,7 +86,7 @@ pub(crate) async fn message(
     security(("BearerAuth" = [])),
     params(ListQuery),
     responses(
-        (status = 200, description = "OK", body = ListResponse),
+        (status = 200, description = "OK: ClearingMessagePage by card, QueuePage for the queue", body = ListResponse),
         (status = 400, response = crate::openapi::BadRequest),
         (status = 401, response = crate::openapi::Unauthorized),
         (status = 403, response = crate::openapi::Forbidden),
@@ -112,7 +109,10 @@ pub(crate) async fn list(service: &ApiService, request: &Request) -> Result<Repl
                 .messages_for_card(&card_network, &card_hash, status, limit, cursor)
                 .await?
         }
-        ListSelection::Open(status) => service.store.open_messages(status, limit, cursor).await?,
+        ListSelection::Queue(filter, sort) => {
+            return crate::operations_console::queue_list(service, &filter, sort, limit, cursor)
+                .await
+        }
     };
     Reply::json(
         200,

@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use shared::api_error::ApiError;
 use shared::clearing::fields::parse_date;
 use shared::clearing::ClearingStatus;
+use shared::console::{is_queue_status, QueueFilter, QueueSort};
 use shared::ports::ClearingSearch;
 use shared::services::ReconciliationCommand;
 
@@ -91,14 +92,10 @@ fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
-/// `RECEIVED`, `MATCHED`, `PENDING` or `REPROCESSING`, in any case.
+/// A status, in any case.
 fn status_param<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClearingStatus>, D::Error> {
     let text = String::deserialize(d)?;
-    ClearingStatus::parse(&text).map(Some).ok_or_else(|| {
-        D::Error::custom(format!(
-            "`{text}` is not RECEIVED, MATCHED, PENDING or REPROCESSING"
-        ))
-    })
+    crate::request_console::status_text(&text).map(Some)
 }
 
 /// `YYYY-MM-DD`, named problems (`month 24`) as for the record's own dates.
@@ -119,7 +116,7 @@ fn limit_within(limit: Option<usize>, default: usize, max: usize) -> Result<usiz
 }
 
 /// `GET /v1/clearing-messages`: a card's messages (optionally of one status),
-/// or every PENDING or REPROCESSING message.
+/// or the queue (PENDING, REPROCESSING or WRITE_OFF_REQUESTED) with filters.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
@@ -128,10 +125,28 @@ pub struct ListQuery {
     pub card_network: Option<String>,
     /// The card's hash (cardReference), with card_network
     pub card_hash: Option<String>,
-    /// Only messages in this status; alone, PENDING or REPROCESSING
+    /// Only messages in this status; without a card, PENDING, REPROCESSING or WRITE_OFF_REQUESTED
     #[serde(default, deserialize_with = "status_param")]
     #[param(value_type = Option<ClearingStatus>)]
     pub status: Option<ClearingStatus>,
+    /// The queue: only this pending reason code
+    pub reason: Option<String>,
+    /// The queue: received on or after this date (YYYY-MM-DD, UTC)
+    #[serde(default, deserialize_with = "date_param")]
+    pub from: Option<NaiveDate>,
+    /// The queue: received on or before this date
+    #[serde(default, deserialize_with = "date_param")]
+    pub to: Option<NaiveDate>,
+    /// The queue: transactionAmount at least this
+    #[serde(default, deserialize_with = "crate::request_console::amount_param")]
+    #[param(value_type = Option<String>)]
+    pub min_amount: Option<rust_decimal::Decimal>,
+    /// The queue: transactionAmount at most this
+    #[serde(default, deserialize_with = "crate::request_console::amount_param")]
+    #[param(value_type = Option<String>)]
+    pub max_amount: Option<rust_decimal::Decimal>,
+    /// The queue: received_at (default), -received_at, amount or -amount
+    pub sort: Option<String>,
     /// Page size
     #[param(minimum = 1, maximum = 100, default = 50)]
     pub limit: Option<usize>,
@@ -147,23 +162,53 @@ pub enum ListSelection {
         card_hash: String,
         status: Option<ClearingStatus>,
     },
-    Open(ClearingStatus),
+    Queue(QueueFilter, QueueSort),
 }
 
 impl ListQuery {
+    fn is_queue_query(&self) -> bool {
+        self.reason.is_some()
+            || self.from.is_some()
+            || self.to.is_some()
+            || self.min_amount.is_some()
+            || self.max_amount.is_some()
+            || self.sort.is_some()
+    }
+
     /// The selection, page size and cursor.
     pub fn into_selection(self) -> Result<(ListSelection, usize, Option<String>), ApiError> {
         let limit = limit_within(self.limit, 50, 100)?;
+        let queue = self.is_queue_query();
         let selection = match (self.card_network, self.card_hash, self.status) {
-            (Some(network), Some(card_hash), status) => ListSelection::Card {
+            (Some(network), Some(card_hash), status) if !queue => ListSelection::Card {
                 card_network: network.to_ascii_uppercase(),
                 card_hash,
                 status,
             },
-            (None, None, Some(status)) if status.is_open() => ListSelection::Open(status),
+            (network, card_hash, Some(status)) if is_queue_status(status) => {
+                let sort = match self.sort.as_deref() {
+                    None | Some("") => QueueSort::default(),
+                    Some(s) => QueueSort::parse(s).ok_or_else(|| {
+                        ApiError::InvalidQuery(format!(
+                            "sort: `{s}` is not received_at, -received_at, amount or -amount"
+                        ))
+                    })?,
+                };
+                let filter = QueueFilter {
+                    status: Some(status),
+                    reason: self.reason.filter(|r| !r.is_empty()),
+                    card_network: network.map(|n| n.to_ascii_uppercase()),
+                    card_hash,
+                    from: self.from,
+                    to: self.to,
+                    min_amount: self.min_amount,
+                    max_amount: self.max_amount,
+                };
+                ListSelection::Queue(filter, sort)
+            }
             _ => {
                 return Err(ApiError::InvalidQuery(
-                    "give card_network with card_hash (and optionally status), or status PENDING or REPROCESSING".into(),
+                    "give card_network with card_hash (and optionally status), or status PENDING, REPROCESSING or WRITE_OFF_REQUESTED (with the queue's filters)".into(),
                 ))
             }
         };
@@ -358,7 +403,13 @@ mod tests {
         let list = |q: &[(&str, &str)]| query_from_pairs::<ListQuery>(pairs(q))?.into_selection();
         assert_eq!(
             list(&[("status", "pending")]).unwrap().0,
-            ListSelection::Open(ClearingStatus::Pending)
+            ListSelection::Queue(
+                QueueFilter {
+                    status: Some(ClearingStatus::Pending),
+                    ..Default::default()
+                },
+                QueueSort::ReceivedAsc
+            )
         );
         let (selection, limit, _) = list(&[
             ("card_network", "mastercard"),

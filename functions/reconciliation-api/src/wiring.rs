@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use shared::adapters::secrets::required_secret;
-use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource, SqsWorkQueue};
+use shared::adapters::{
+    AwsClients, DynamoDbClearingStore, EventBridgeBus, SecretSource, SqsWorkQueue,
+};
 use shared::config::{ConfigError, Env};
 use shared::operator_auth::{TokenVerifier, SIGNING_KEY_ARN_SETTING};
 
 use crate::{ApiService, DEFAULT_REPROCESSING_LEASE_SECONDS};
 
 impl ApiService {
-    /// `TABLE_NAME`, `REPROCESSING_QUEUE_URL`, the token settings (see
+    /// `TABLE_NAME`, `EVENT_BUS_NAME` (the console's actions are announced),
+    /// `REPROCESSING_QUEUE_URL`, the token settings (see
     /// [`TokenVerifier::from_config`]: its key is read from Secrets Manager
     /// here, once, by the ARN in `JWT_SIGNING_KEY_SECRET_ARN`) and
     /// `REPROCESSING_LEASE_SECONDS` (optional), the console's sign-in
@@ -27,7 +30,11 @@ impl ApiService {
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConfigError> {
         // Plain settings first: a missing one is named before any secret is read.
-        let store = DynamoDbClearingStore::new(clients.dynamodb(), env.required("TABLE_NAME")?);
+        let store = Arc::new(DynamoDbClearingStore::new(
+            clients.dynamodb(),
+            env.required("TABLE_NAME")?,
+        ));
+        let bus = EventBridgeBus::new(clients.eventbridge(), env.required("EVENT_BUS_NAME")?);
         let queue = SqsWorkQueue::new(clients.sqs(), env.required("REPROCESSING_QUEUE_URL")?);
         let reprocessing_lease = reprocessing_lease(env)?;
         for name in ["JWT_ISSUER", "JWT_AUDIENCE"] {
@@ -35,7 +42,9 @@ impl ApiService {
         }
         let key = required_secret(env, SIGNING_KEY_ARN_SETTING, secrets).await?;
         Ok(Self {
-            store: Arc::new(store),
+            store: store.clone(),
+            console_store: store,
+            bus: Arc::new(bus),
             queue: Arc::new(queue),
             tokens: TokenVerifier::from_config(env, &key)?,
             reprocessing_lease,
@@ -94,6 +103,7 @@ mod tests {
         let secrets = std::collections::BTreeMap::from([(ARN.to_owned(), "k".to_owned())]);
         let settings = [
             ("TABLE_NAME", "t-ClearingTable"),
+            ("EVENT_BUS_NAME", "t-ReconciliationBus"),
             (
                 "REPROCESSING_QUEUE_URL",
                 "http://127.0.0.1:5000/123456789012/t-ReprocessingQueue",
@@ -108,6 +118,7 @@ mod tests {
             .is_ok());
         for missing in [
             "TABLE_NAME",
+            "EVENT_BUS_NAME",
             "REPROCESSING_QUEUE_URL",
             "JWT_ISSUER",
             SIGNING_KEY_ARN_SETTING,

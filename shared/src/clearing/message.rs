@@ -29,6 +29,10 @@ pub enum ClearingStatus {
     Matched,
     Pending,
     Reprocessing,
+    /// An operator asked to write the message off; a second operator decides.
+    WriteOffRequested,
+    /// Written off with a second operator's approval (terminal).
+    WrittenOff,
 }
 
 impl ClearingStatus {
@@ -38,6 +42,8 @@ impl ClearingStatus {
             Self::Matched => "MATCHED",
             Self::Pending => "PENDING",
             Self::Reprocessing => "REPROCESSING",
+            Self::WriteOffRequested => "WRITE_OFF_REQUESTED",
+            Self::WrittenOff => "WRITTEN_OFF",
         }
     }
 
@@ -47,6 +53,8 @@ impl ClearingStatus {
             Self::Matched,
             Self::Pending,
             Self::Reprocessing,
+            Self::WriteOffRequested,
+            Self::WrittenOff,
         ]
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(text))
@@ -103,6 +111,9 @@ pub struct Transition {
     pub changes: Vec<FieldChange>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The console action that made this change, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<super::manual::ManualAction>,
 }
 
 /// The operator request a message is being reprocessed for.
@@ -268,6 +279,7 @@ impl ClearingMessage {
                 pending_reason: None,
                 changes: Vec::new(),
                 request_id: None,
+                action: None,
             }],
         };
         message.settle(outcome, actor, None, Vec::new(), None, now);
@@ -292,6 +304,7 @@ impl ClearingMessage {
             pending_reason: None,
             changes: Vec::new(),
             request_id: Some(ticket.request_id.clone()),
+            action: None,
         });
         next.reprocessing = Some(ticket);
         Ok(next)
@@ -317,6 +330,7 @@ impl ClearingMessage {
             pending_reason: self.pending_reason.clone(),
             changes: Vec::new(),
             request_id,
+            action: None,
         });
         Ok(next)
     }
@@ -401,6 +415,7 @@ impl ClearingMessage {
             pending_reason: pending_reason.clone(),
             changes,
             request_id,
+            action: None,
         });
         self.pending_reason = pending_reason;
         self.matched = matched;
@@ -440,7 +455,7 @@ impl ClearingMessage {
         Ok(fields)
     }
 
-    fn push(&mut self, mut transition: Transition) {
+    pub(super) fn push(&mut self, mut transition: Transition) {
         self.version += 1;
         transition.version = self.version;
         self.status = transition.to;

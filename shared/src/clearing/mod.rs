@@ -2,12 +2,14 @@
 
 pub mod currency;
 pub mod fields;
+pub mod manual;
 pub mod matching;
 pub mod message;
 pub mod notification;
 pub mod validate;
 
 pub use fields::{ClearingField, FieldProblem, FieldValues};
+pub use manual::{ManualAction, ManualActionError, MANUAL_MATCH_RULE};
 pub use matching::{MatchDetails, MatchOutcome, MatchingRules, PendingReason, PendingReasonCode};
 pub use message::{
     check_adjustments, Adjustment, AdjustmentError, AuthorizationClaim, ClearingMessage,

@@ -10,21 +10,35 @@ use crate::api_error::ApiError;
 pub struct Reply {
     pub status: u16,
     pub body: String,
+    pub content_type: &'static str,
 }
 
 impl Reply {
     pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Self, ApiError> {
         let body = serde_json::to_string(value)
             .map_err(|e| ApiError::Internal(format!("response not serializable: {e}")))?;
-        Ok(Self { status, body })
+        Ok(Self {
+            status,
+            body,
+            content_type: "application/json",
+        })
+    }
+
+    /// A text body of another media type (the CSV export).
+    pub fn text(status: u16, content_type: &'static str, body: String) -> Self {
+        Self {
+            status,
+            body,
+            content_type,
+        }
     }
 }
 
 /// The response for a handled request. Errors become `{code, message}` with
 /// their status; 5xx are logged as faults, 4xx as refusals.
 pub fn respond(request: &Request, outcome: Result<Reply, ApiError>) -> Response<Body> {
-    let (status, body) = match outcome {
-        Ok(reply) => (reply.status, reply.body),
+    let (status, body, content_type) = match outcome {
+        Ok(reply) => (reply.status, reply.body, reply.content_type),
         Err(e) => {
             let (method, path) = (request.method().as_str(), request.raw_http_path());
             if e.status() >= 500 {
@@ -32,12 +46,12 @@ pub fn respond(request: &Request, outcome: Result<Reply, ApiError>) -> Response<
             } else {
                 tracing::warn!(code = e.code(), error = %e, method, path, "request refused");
             }
-            (e.status(), e.body())
+            (e.status(), e.body(), "application/json")
         }
     };
     Response::builder()
         .status(status)
-        .header("content-type", "application/json")
+        .header("content-type", content_type)
         .body(Body::Text(body))
         .unwrap_or_else(|_| Response::new(Body::Empty))
 }

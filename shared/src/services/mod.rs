@@ -1,9 +1,15 @@
 //! Application services: the use cases, over the ports. The functions' handlers
 //! only translate HTTP or SQS into calls to these and their errors into responses.
 
+pub mod bulk;
+pub mod console;
+pub mod console_reads;
 pub mod ingest;
 pub mod reconciliation;
 
+pub use bulk::{BulkCommand, BulkSelection, BulkStatus};
+pub use console::{ConsoleError, ConsoleService};
+pub use console_reads::PixDay;
 pub use ingest::{AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult};
 pub use reconciliation::{
     Accepted, ReconcileError, ReconciliationCommand, ReconciliationService,

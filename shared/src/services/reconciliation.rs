@@ -134,6 +134,38 @@ impl ReconciliationService {
         })
     }
 
+    /// One PENDING message reprocessed as it is (no adjustments): the
+    /// console's bulk reprocess, one request per message.
+    pub async fn reprocess_one(
+        &self,
+        actor: &str,
+        message: ClearingMessage,
+        reason: &str,
+    ) -> Result<Accepted, ReconcileError> {
+        if message.status != ClearingStatus::Pending {
+            return Err(ReconcileError::NothingPending {
+                statuses: vec![message.status],
+            });
+        }
+        let request = ReconciliationRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            card_network: message.card_network.clone(),
+            card_hash: message.card_hash.clone().unwrap_or_default(),
+            reconciliation_reason: reason.to_owned(),
+            adjustments: Vec::new(),
+            requested_by: actor.to_owned(),
+            requested_at: Utc::now(),
+            clearing_unique_ids: vec![message.clearing_unique_id.clone()],
+        };
+        let version = message.version;
+        let updates = self.begin(&[(message, version)], &request).await?;
+        self.enqueue(&updates, &request).await?;
+        Ok(Accepted {
+            request_id: request.request_id,
+            clearing_unique_ids: request.clearing_unique_ids,
+        })
+    }
+
     /// The card's PENDING messages straight from the index (its sort key starts
     /// with the status), however many other messages the card has; and its
     /// REPROCESSING ones whose request outlived the lease, released (recorded)

@@ -38,6 +38,12 @@ impl Metering {
         }
     }
 
+    pub(super) fn read(&self, consumed: Option<&ConsumedCapacity>) {
+        if let Some(c) = consumed {
+            self.reads(std::slice::from_ref(c));
+        }
+    }
+
     pub(super) fn writes(&self, consumed: &[ConsumedCapacity]) {
         self.add(consumed, true);
     }
@@ -73,6 +79,8 @@ impl DynamoDbClearingStore {
 pub struct CapacityMeter {
     /// target -> (write units, read units); "table" is the base table.
     by_target: Mutex<BTreeMap<String, (f64, f64)>>,
+    /// DynamoDB calls that reported capacity.
+    calls: std::sync::atomic::AtomicU64,
 }
 
 #[cfg(feature = "capacity-meter")]
@@ -87,6 +95,8 @@ impl CapacityMeter {
 
     /// `is_write`: how to count a figure DynamoDB gives only as CapacityUnits.
     fn add_all(&self, consumed: &[ConsumedCapacity], is_write: bool) {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let units = |w: Option<f64>, r: Option<f64>, total: Option<f64>| {
             let (w, r) = (w.unwrap_or(0.0), r.unwrap_or(0.0));
             match (w == 0.0 && r == 0.0, is_write) {
@@ -122,6 +132,11 @@ impl CapacityMeter {
                 self.record(name, w, r);
             }
         }
+    }
+
+    /// DynamoDB calls metered so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// (write units, read units) consumed so far.

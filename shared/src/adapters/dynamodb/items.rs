@@ -73,6 +73,7 @@ pub(super) fn message_item(m: &ClearingMessage) -> Result<Item, StoreError> {
     }
     // The sort key of `ByTransUid`: a transUid's messages in arrival order.
     item.insert("ingest_sort".into(), s(format!("{received}#{id}")));
+    super::console::insert_list_attributes(&mut item, m, &received);
     Ok(item)
 }
 

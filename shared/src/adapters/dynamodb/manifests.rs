@@ -109,6 +109,28 @@ impl DynamoDbClearingStore {
         Ok(days)
     }
 
+    /// Every id the arrival manifests of `day` list, each once.
+    pub(super) async fn arrived_ids(&self, day: NaiveDate) -> Result<Vec<String>, StoreError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("{ARRIVED_PREFIX}{day}")))
+            .into_paginator()
+            .items()
+            .send();
+        let (mut ids, mut seen) = (Vec::new(), HashSet::new());
+        while let Some(item) = pages.try_next().await.map_err(unavailable)? {
+            for (_, id) in unseen_ids(&item, 0, &seen) {
+                if seen.insert(id.clone()) {
+                    ids.push(id);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
     /// Search by transaction date, `start` to `end` inclusive.
     pub(super) async fn search_days(
         &self,

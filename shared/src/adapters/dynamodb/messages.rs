@@ -232,7 +232,7 @@ impl DynamoDbClearingStore {
     }
 
     /// A message replaced only if still at version `expected`.
-    fn versioned_put(
+    pub(super) fn versioned_put(
         &self,
         m: &ClearingMessage,
         expected: u64,
@@ -247,7 +247,7 @@ impl DynamoDbClearingStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    fn new_item_put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+    pub(super) fn new_item_put(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))

@@ -15,7 +15,11 @@
 //!   transaction date, and one per adjusted date (the date searches walk these).
 //! - `PIX#<endToEndId>` / `STATE` and `PIXDAY#<date>` / `CLOSED`: the Pix store.
 //!
-//! Three global secondary indexes, all keys only (the items are then read by key):
+//! - `WOFF#<id>` / `REQUEST`, `BULK#<id>` / `ACTION` and `ITEMS#<n>`,
+//!   `BULKKEY#<operator>#<key>` / `KEY`: the console's write-offs and bulk actions.
+//!
+//! Three global secondary indexes, all keys only (the items are then read by key),
+//! and `ByQueue`, the console's lists, projecting a list row (see `console`):
 //! - `ByCard`: `card_key` (`<network>#<card hash>`) / `card_sort` (`<status>#<received>#<id>`).
 //! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; PENDING and REPROCESSING
 //!   messages, and undecided Pix states (`PIX_OPEN#<date>`).
@@ -24,11 +28,12 @@
 //!
 //! One file a concern: `items` (item mapping), `reads` (reads by key),
 //! `authorizations`, `messages` (writes and claims), `searches` (index lists),
-//! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`,
+//! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`, `console`,
 //! and `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
 
 mod authorizations;
 mod capacity;
+mod console;
 mod cursors;
 mod items;
 mod manifests;
@@ -54,6 +59,7 @@ use crate::ports::{
 
 #[cfg(feature = "capacity-meter")]
 pub use capacity::CapacityMeter;
+pub use console::INDEX_BY_QUEUE;
 pub use items::message_pk;
 
 type Item = HashMap<String, AttributeValue>;
@@ -209,5 +215,96 @@ impl ClearingStore for DynamoDbClearingStore {
         limit: usize,
     ) -> Result<Page<ClearingMessage>, StoreError> {
         DynamoDbClearingStore::search(self, search, offset, limit).await
+    }
+}
+
+/// The console's port, each method on the inherent method in `console.rs`.
+#[async_trait]
+impl crate::ports::ConsoleStore for DynamoDbClearingStore {
+    async fn queue_page(
+        &self,
+        filter: &crate::console::QueueFilter,
+        descending: bool,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page<crate::console::QueueRow>, StoreError> {
+        DynamoDbClearingStore::queue_page(self, filter, descending, limit, cursor).await
+    }
+
+    async fn queue_rows(
+        &self,
+        filter: &crate::console::QueueFilter,
+        max: usize,
+    ) -> Result<Vec<crate::console::QueueRow>, StoreError> {
+        DynamoDbClearingStore::queue_rows(self, filter, max).await
+    }
+
+    async fn undo_match(
+        &self,
+        message: &ClearingMessage,
+        expected_version: u64,
+        release: Option<&AuthorizationClaim>,
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::undo_match(self, message, expected_version, release).await
+    }
+
+    async fn save_write_off(
+        &self,
+        message: &ClearingMessage,
+        expected_version: u64,
+        write_off: &crate::console::WriteOff,
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::save_write_off(self, message, expected_version, write_off).await
+    }
+
+    async fn write_off(&self, id: &str) -> Result<Option<crate::console::WriteOff>, StoreError> {
+        DynamoDbClearingStore::write_off(self, id).await
+    }
+
+    async fn write_offs(
+        &self,
+        status: crate::console::WriteOffStatus,
+        limit: usize,
+    ) -> Result<Vec<crate::console::WriteOff>, StoreError> {
+        DynamoDbClearingStore::write_offs(self, status, limit).await
+    }
+
+    async fn start_bulk(
+        &self,
+        bulk: &crate::console::BulkAction,
+    ) -> Result<crate::ports::BulkStarted, StoreError> {
+        DynamoDbClearingStore::start_bulk(self, bulk).await
+    }
+
+    async fn bulk(
+        &self,
+        bulk_id: &str,
+    ) -> Result<Option<(crate::console::BulkAction, Vec<crate::console::BulkItem>)>, StoreError>
+    {
+        DynamoDbClearingStore::bulk(self, bulk_id).await
+    }
+
+    async fn record_bulk_items(
+        &self,
+        bulk_id: &str,
+        done: usize,
+        items: &[crate::console::BulkItem],
+    ) -> Result<(), StoreError> {
+        DynamoDbClearingStore::record_bulk_items(self, bulk_id, done, items).await
+    }
+
+    async fn received_on(
+        &self,
+        day: chrono::NaiveDate,
+    ) -> Result<Vec<crate::console::QueueRow>, StoreError> {
+        DynamoDbClearingStore::received_on(self, day).await
+    }
+
+    async fn pix_results(
+        &self,
+        day: chrono::NaiveDate,
+        max: usize,
+    ) -> Result<Vec<crate::console::PixResultRow>, StoreError> {
+        DynamoDbClearingStore::pix_results(self, day, max).await
     }
 }

@@ -48,6 +48,7 @@ fn state_item(
         item.insert("open_status".into(), s(format!("PIX_OPEN#{date}")));
         item.insert("open_sort".into(), s(state.end_to_end_id.clone()));
     }
+    super::console::insert_pix_list_attributes(&mut item, state);
     Ok(item)
 }
 
