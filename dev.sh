@@ -4,6 +4,7 @@
 #   ./dev.sh test     install and start the local stack (and the pinned Lambda tools), run every test (extra arguments go to cargo test), stop what it started
 #   ./dev.sh lint     cargo fmt --check, cargo clippy on every target (warnings as errors), code-size limits
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
+#   ./dev.sh bench-console   the console's queue at 10,000 pending messages: API time, DynamoDB calls and read units per view
 #   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
 #                     on 127.0.0.1:9000 over the local stack (then `./dev.sh invoke FUNCTION EVENT_FILE`)
 #   ./dev.sh invoke FUNCTION EVENT_FILE   `cargo lambda invoke FUNCTION --data-file EVENT_FILE` (needs `lambda`)
@@ -89,6 +90,12 @@ case "${1:-}" in
     cargo build --release -p hello-lambda
     cargo build --release -p clearing-webhook -p reconciliation-api -p reprocessing-worker -p coldstart
     target/release/coldstart
+    ;;
+  bench-console)
+    shift
+    on_exit_traps
+    ensure_stack
+    cargo bench -p integration-tests --bench console_queue
     ;;
   up)
     shift
@@ -177,7 +184,7 @@ case "${1:-}" in
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | bench-console | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

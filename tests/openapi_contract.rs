@@ -157,7 +157,7 @@ async fn real_responses_match_the_document() {
         "",
     )
     .await;
-    assert_valid(&doc, "ClearingMessagePage", &body);
+    assert_valid(&doc, "QueuePage", &body);
     let (_, body) = call(
         "GET",
         "/v1/clearing-search?cursor=0".into(),

@@ -27,7 +27,8 @@ pub fn field(text: &str) -> String {
 }
 
 fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    // As the JSON views write it, so a cell equals the list's field.
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// The cells of one row, in [`CSV_COLUMNS`] order.

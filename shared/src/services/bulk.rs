@@ -69,9 +69,8 @@ impl ConsoleService {
                 ids_once.push(id);
             }
         }
-        if ids_once.is_empty() {
-            return Err(ConsoleError::Invalid("no message to act on".into()));
-        }
+        // Nothing matching is an action with no items (DONE at once): a retry
+        // after the first run moved every message on must still find its action.
         if ids_once.len() > MAX_BULK_ITEMS {
             return Err(ConsoleError::TooMany {
                 count: ids_once.len(),

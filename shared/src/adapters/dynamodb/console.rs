@@ -94,7 +94,11 @@ pub(super) fn row_from_item(item: &Item) -> Result<QueueRow, StoreError> {
 
 /// The `queue_sort` bounds of a received-date filter.
 fn date_bounds(filter: &QueueFilter) -> (String, String) {
-    let from = filter.from.map(|d| d.to_string()).unwrap_or_default();
+    // Sort keys start with a `YYYY-` stamp: "0" is before all, "~" after all.
+    let from = filter
+        .from
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "0".into());
     let to = filter
         .to
         .map(|d| format!("{d}~"))
