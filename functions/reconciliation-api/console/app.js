@@ -17,6 +17,9 @@ const pages = [
   [/^#\/queue(\?.*)?$/, (m, main) => queuePage(main, new URLSearchParams((m[1] || '').slice(1)))],
 ];
 
+// The status line outlives a re-render of the same page (an action's outcome).
+let shown = '';
+
 async function show(main) {
   const hash = location.hash || '#/queue';
   const page = pages.find(([re]) => re.test(hash));
@@ -25,7 +28,8 @@ async function show(main) {
     if (hash.startsWith(a.getAttribute('href').split('?')[0])) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  status('');
+  if (hash !== shown) status('');
+  shown = hash;
   main.replaceChildren();
   try {
     await page[1](hash.match(page[0]), main);

@@ -236,6 +236,7 @@ async fn a_write_off_needs_a_second_operator_the_makers_own_approval_is_refused(
         history.iter().any(|t| t["actor"] == "operator:alice" && t["to"] == "WRITE_OFF_REQUESTED"),
         "{m}"
     );
+    browser.goto("about:blank").await;
     browser.goto(&system.console_url(&bob, &format!("#/message/{id}"))).await;
     browser.wait_text("#message-status", |t| t == "WRITTEN_OFF").await;
     browser.screenshot("message-written-off").await;
