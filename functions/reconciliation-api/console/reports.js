@@ -15,11 +15,11 @@ export async function reportsPage(main) {
   }
   // The API lists the newest day first; the chart reads left to right.
   const days = [...(report.days || [])].sort((a, b) => (a.date < b.date ? -1 : 1));
-  const count = (d, s) => (d.byStatus || []).filter((x) => x.status === s).reduce((n, x) => n + Number(x.count || 0), 0);
+  const count = (d, s) => (d.byStatus || []).filter((x) => (x.status ?? x.key) === s).reduce((n, x) => n + Number(x.count || 0), 0);
   main.append(chart(days.map((d) => ({ date: d.date, matched: count(d, 'MATCHED'), pending: count(d, 'PENDING') }))));
   const rows = days.flatMap((d) => [
-    ...(d.byStatus || []).map((x) => ({ date: d.date, kind: 'status', key: x.status, currency: x.currency, count: x.count, amount: amounts(x.amount) })),
-    ...(d.byReason || []).map((x) => ({ date: d.date, kind: 'reason', key: x.reason, currency: x.currency, count: x.count, amount: amounts(x.amount) })),
+    ...(d.byStatus || []).map((x) => ({ date: d.date, kind: 'status', key: x.status ?? x.key, currency: x.currency, count: x.count, amount: amounts(x.amount) })),
+    ...(d.byReason || []).map((x) => ({ date: d.date, kind: 'reason', key: x.reason ?? x.key, currency: x.currency, count: x.count, amount: amounts(x.amount) })),
   ]).reverse();
   const columns = [['date', (r) => r.date], ['by', (r) => r.kind], ['status or reason', (r) => r.key], ['currency', (r) => r.currency ?? ''],
     ['count', (r) => r.count], ['amount', (r) => r.amount]];

@@ -75,6 +75,21 @@ async fn the_readme_walk_through_through_the_console_only() {
     let (status, message) = system.api(&system.token("alice"), "GET", &format!("/v1/clearing-messages/{SEED_ID}"), "");
     assert_eq!((status, message["status"].as_str()), (200, Some("MATCHED")));
     assert_eq!(message["fields"]["transactionLocalDate"], "2024-04-24");
+
+    // Today's line of the daily summary counts it as matched; the chart is drawn.
+    browser.goto("about:blank").await;
+    browser.goto(&system.console_url(&system.token("alice"), "#/reports")).await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    let daily = browser
+        .wait_text("table.daily tbody", |t| t.contains(&format!("{today} status MATCHED")))
+        .await;
+    assert!(daily.contains(&format!("{today} status MATCHED USD 1 12.34")), "{daily}");
+    assert_eq!(browser.count("figure.chart svg path").await, 2);
+    browser.screenshot("reports").await;
+    browser.goto("about:blank").await;
+    browser.goto(&system.console_url(&system.token("alice"), "#/pix")).await;
+    browser.wait_text("table.pix-counts caption", |t| t.starts_with("Outcomes on")).await;
+    browser.screenshot("pix").await;
     browser.close().await;
     system.stop().await;
 }
