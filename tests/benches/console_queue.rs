@@ -34,7 +34,7 @@ async fn load(stack: &TestStack) {
                         "5411",
                     );
                     // Every fourth record is invalid (the seed's broken date).
-                    if k % 4 == 0 {
+                    if k.is_multiple_of(4) {
                         r = r.replace("2024-04-24", "2024-24-04");
                     }
                     r

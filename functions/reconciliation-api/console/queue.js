@@ -33,14 +33,25 @@ export async function queuePage(main, params) {
   const listing = h('section', { 'aria-labelledby': 'list-h' });
   main.append(listing);
   await Promise.all([
-    showSummary(summary, filters),
+    showSummary(summary, filters, Boolean(cursor)),
     showPage(listing, filters, limit, cursor),
   ]);
 }
 
-async function showSummary(section, filters) {
+// The summary last read: a later page of the same list (a cursor) shows it
+// again rather than reading it again; the first page always reads it.
+let summaryCache = { key: '', at: 0, data: null };
+
+async function readSummary(status, paging) {
+  if (paging && summaryCache.key === status && Date.now() - summaryCache.at < 60000) return summaryCache.data;
+  const data = await get(`/v1/queue/summary${query({ status })}`);
+  summaryCache = { key: status, at: Date.now(), data };
+  return data;
+}
+
+async function showSummary(section, filters, paging) {
   try {
-    const s = await get(`/v1/queue/summary${query({ status: filters.status })}`);
+    const s = await readSummary(filters.status, paging);
     const b = (r, k) => (r.aging ? r.aging[k] ?? 0 : '');
     section.append(
       h('p', {}, `${s.total} ${filters.status.toLowerCase()}; oldest received ${when(s.oldestReceivedAt)}`),

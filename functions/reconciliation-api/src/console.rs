@@ -67,7 +67,10 @@ impl ConsoleSignIn {
 
     /// The policy: the identity provider's token endpoint is the only other origin.
     fn content_security_policy(&self) -> String {
-        let idp = self.hosted_ui().map(|(d, _)| format!(" {d}")).unwrap_or_default();
+        let idp = self
+            .hosted_ui()
+            .map(|(d, _)| format!(" {d}"))
+            .unwrap_or_default();
         format!(
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              connect-src 'self'{idp}; form-action 'self'{idp}; base-uri 'none'; frame-ancestors 'none'"

@@ -33,7 +33,9 @@ async fn the_readme_walk_through_through_the_console_only() {
         include_str!("../../../spec/mastercard-clearing-notification.example.json"),
     );
     let browser = Browser::start().await;
-    browser.goto(&system.console_url(&system.token("alice"), "#/queue")).await;
+    browser
+        .goto(&system.console_url(&system.token("alice"), "#/queue"))
+        .await;
     let link = format!("a[href='#/message/{SEED_ID}']");
     browser.wait_text(&link, |t| t == SEED_ID).await;
     browser.screenshot("queue").await;
@@ -45,14 +47,24 @@ async fn the_readme_walk_through_through_the_console_only() {
     assert!(reason.contains("transactionLocalDate"), "{reason}");
     assert_eq!(browser.text("#message-status").await, "PENDING");
     let fields = browser.text("#fields").await;
-    assert!(fields.contains("transactionLocalDate 2024-24-04"), "{fields}");
+    assert!(
+        fields.contains("transactionLocalDate 2024-24-04"),
+        "{fields}"
+    );
     // The form checks the field's type before anything is sent.
     let adjust = ".adjustment input[name='new_value']";
     browser.fill(adjust, "2024-13-01").await;
-    browser.fill("input[name='reconciliation_reason']", "month and day swapped").await;
+    browser
+        .fill(
+            "input[name='reconciliation_reason']",
+            "month and day swapped",
+        )
+        .await;
     browser.click("#reprocess").await;
     browser
-        .wait_text("#status", |t| t.contains("transactionLocalDate is not a calendar date"))
+        .wait_text("#status", |t| {
+            t.contains("transactionLocalDate is not a calendar date")
+        })
         .await;
     assert_eq!(browser.text("#message-status").await, "PENDING");
     browser.screenshot("message-pending").await;
@@ -60,7 +72,9 @@ async fn the_readme_walk_through_through_the_console_only() {
     browser.fill(adjust, "2024-04-24").await;
     browser.click("#reprocess").await;
     browser
-        .wait_text_for("#message-status", Duration::from_secs(40), |t| t == "MATCHED")
+        .wait_text_for("#message-status", Duration::from_secs(40), |t| {
+            t == "MATCHED"
+        })
         .await;
     let history = browser.text("#history").await;
     assert!(
@@ -72,23 +86,39 @@ async fn the_readme_walk_through_through_the_console_only() {
     browser.screenshot("message-matched").await;
 
     // What the page showed is what the API holds.
-    let (status, message) = system.api(&system.token("alice"), "GET", &format!("/v1/clearing-messages/{SEED_ID}"), "");
+    let (status, message) = system.api(
+        &system.token("alice"),
+        "GET",
+        &format!("/v1/clearing-messages/{SEED_ID}"),
+        "",
+    );
     assert_eq!((status, message["status"].as_str()), (200, Some("MATCHED")));
     assert_eq!(message["fields"]["transactionLocalDate"], "2024-04-24");
 
     // Today's line of the daily summary counts it as matched; the chart is drawn.
     browser.goto("about:blank").await;
-    browser.goto(&system.console_url(&system.token("alice"), "#/reports")).await;
+    browser
+        .goto(&system.console_url(&system.token("alice"), "#/reports"))
+        .await;
     let today = chrono::Utc::now().date_naive().to_string();
     let daily = browser
-        .wait_text("table.daily tbody", |t| t.contains(&format!("{today} status MATCHED")))
+        .wait_text("table.daily tbody", |t| {
+            t.contains(&format!("{today} status MATCHED"))
+        })
         .await;
-    assert!(daily.contains(&format!("{today} status MATCHED USD 1 12.34")), "{daily}");
+    assert!(
+        daily.contains(&format!("{today} status MATCHED USD 1 12.34")),
+        "{daily}"
+    );
     assert_eq!(browser.count("figure.chart svg path").await, 2);
     browser.screenshot("reports").await;
     browser.goto("about:blank").await;
-    browser.goto(&system.console_url(&system.token("alice"), "#/pix")).await;
-    browser.wait_text("table.pix-counts caption", |t| t.starts_with("Outcomes on")).await;
+    browser
+        .goto(&system.console_url(&system.token("alice"), "#/pix"))
+        .await;
+    browser
+        .wait_text("table.pix-counts caption", |t| t.starts_with("Outcomes on"))
+        .await;
     browser.screenshot("pix").await;
     browser.close().await;
     system.stop().await;
@@ -115,15 +145,26 @@ async fn a_bulk_reprocess_of_100_pending_messages_reports_each_outcome() {
         .goto(&system.console_url(&token, "#/queue?status=PENDING&limit=100"))
         .await;
     browser
-        .wait_text("table.queue caption", |t| t.starts_with("100 messages on this page"))
+        .wait_text("table.queue caption", |t| {
+            t.starts_with("100 messages on this page")
+        })
         .await;
-    browser.click("table.queue thead input[type='checkbox']").await;
+    browser
+        .click("table.queue thead input[type='checkbox']")
+        .await;
     assert_eq!(browser.text("#selected-count").await, "100 selected");
     browser.click("#bulk-reprocess").await;
-    browser.fill("dialog textarea[name='reason']", "authorizations arrived late").await;
+    browser
+        .fill(
+            "dialog textarea[name='reason']",
+            "authorizations arrived late",
+        )
+        .await;
     browser.click("dialog button[type='submit']").await;
     let progress = browser
-        .wait_text_for("#bulk-progress label", Duration::from_secs(90), |t| t.ends_with("100 of 100"))
+        .wait_text_for("#bulk-progress label", Duration::from_secs(90), |t| {
+            t.ends_with("100 of 100")
+        })
         .await;
     assert!(progress.contains("100 of 100"), "{progress}");
     let outcomes = browser.text("table.outcomes").await;
@@ -145,7 +186,11 @@ async fn a_bulk_reprocess_of_100_pending_messages_reports_each_outcome() {
         let (_, m) = system.api(&token, "GET", &format!("/v1/clearing-messages/{id}"), "");
         assert_eq!(m["status"], "MATCHED", "{id}");
         assert!(
-            m["history"].as_array().unwrap().iter().any(|t| t["reason"] == "authorizations arrived late"),
+            m["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t["reason"] == "authorizations arrived late"),
             "{m}"
         );
     }
@@ -175,12 +220,16 @@ async fn the_csv_export_holds_every_page_cell_by_cell_as_the_api_says() {
         .goto(&system.console_url(&token, "#/queue?status=PENDING&limit=25"))
         .await;
     browser
-        .wait_text("table.queue caption", |t| t.starts_with("25 messages on this page"))
+        .wait_text("table.queue caption", |t| {
+            t.starts_with("25 messages on this page")
+        })
         .await;
     browser.click("#export-csv").await;
     let file = browser.downloaded().await;
     let rows = parse_csv(&std::fs::read_to_string(&file).unwrap());
-    browser.wait_text("#status", |t| t.starts_with("Exported")).await;
+    browser
+        .wait_text("#status", |t| t.starts_with("Exported"))
+        .await;
     browser.screenshot("queue-export").await;
 
     let api = system.list_all(&token, "status=PENDING");
@@ -190,11 +239,21 @@ async fn the_csv_export_holds_every_page_cell_by_cell_as_the_api_says() {
     for (row, m) in body.iter().zip(&api) {
         assert_eq!(row.len(), header.len(), "{row:?}");
         for (column, cell) in header.iter().zip(row) {
-            assert!(m.get(column.as_str()).is_some(), "{column} is not a field of the list API");
-            assert_eq!(cell, &api_cell(m, column), "{column} of {}", m["clearing_unique_id"]);
+            assert!(
+                m.get(column.as_str()).is_some(),
+                "{column} is not a field of the list API"
+            );
+            assert_eq!(
+                cell,
+                &api_cell(m, column),
+                "{column} of {}",
+                m["clearing_unique_id"]
+            );
         }
     }
-    assert!(body.iter().any(|r| r.contains(&"card,with \"quote\"".to_owned())));
+    assert!(body
+        .iter()
+        .any(|r| r.contains(&"card,with \"quote\"".to_owned())));
     browser.close().await;
     system.stop().await;
 }
@@ -209,23 +268,41 @@ async fn a_write_off_needs_a_second_operator_the_makers_own_approval_is_refused(
     let browser = Browser::start().await;
 
     // The maker asks for the write-off from the message page.
-    browser.goto(&system.console_url(&alice, &format!("#/message/{id}"))).await;
-    browser.wait_text("#message-status", |t| t == "PENDING").await;
+    browser
+        .goto(&system.console_url(&alice, &format!("#/message/{id}")))
+        .await;
+    browser
+        .wait_text("#message-status", |t| t == "PENDING")
+        .await;
     browser.click("#request-write-off").await;
-    browser.fill("dialog textarea[name='reason']", "acquirer confirmed a duplicate").await;
-    browser.fill("dialog input[name='remark']", "ticket OPS-42").await;
+    browser
+        .fill(
+            "dialog textarea[name='reason']",
+            "acquirer confirmed a duplicate",
+        )
+        .await;
+    browser
+        .fill("dialog input[name='remark']", "ticket OPS-42")
+        .await;
     browser.click("dialog button[type='submit']").await;
     browser
         .wait_text("#message-status", |t| t == "WRITE_OFF_REQUESTED")
         .await;
     let request = browser.text("#write-off-request").await;
-    assert!(request.contains("alice") && request.contains("ticket OPS-42"), "{request}");
+    assert!(
+        request.contains("alice") && request.contains("ticket OPS-42"),
+        "{request}"
+    );
 
     // Her own approval is refused, with the API's reason on screen.
     browser.click(".writeoff button.approve").await;
-    browser.fill("dialog textarea[name='reason']", "checked").await;
+    browser
+        .fill("dialog textarea[name='reason']", "checked")
+        .await;
     browser.click("dialog button[type='submit']").await;
-    let refused = browser.wait_text("#status", |t| t.contains("BTN0202")).await;
+    let refused = browser
+        .wait_text("#status", |t| t.contains("BTN0202"))
+        .await;
     assert!(refused.contains("cannot decide"), "{refused}");
     browser.screenshot("write-off-refused").await;
     let (_, m) = system.api(&alice, "GET", &format!("/v1/clearing-messages/{id}"), "");
@@ -233,14 +310,27 @@ async fn a_write_off_needs_a_second_operator_the_makers_own_approval_is_refused(
 
     // The checker approves it from the list of write-offs awaiting approval.
     browser.goto("about:blank").await;
-    browser.goto(&system.console_url(&bob, "#/write-offs")).await;
-    browser.wait_text("table.writeoffs tbody", |t| t.contains(&id)).await;
+    browser
+        .goto(&system.console_url(&bob, "#/write-offs"))
+        .await;
+    browser
+        .wait_text("table.writeoffs tbody", |t| t.contains(&id))
+        .await;
     browser.screenshot("write-offs").await;
     browser.click("table.writeoffs button.approve").await;
-    browser.fill("dialog textarea[name='reason']", "duplicate confirmed with the acquirer").await;
+    browser
+        .fill(
+            "dialog textarea[name='reason']",
+            "duplicate confirmed with the acquirer",
+        )
+        .await;
     browser.click("dialog button[type='submit']").await;
-    browser.wait_text("#status", |t| t.contains("approved")).await;
-    browser.wait_text("table.writeoffs caption", |t| t.starts_with("0 ")).await;
+    browser
+        .wait_text("#status", |t| t.contains("approved"))
+        .await;
+    browser
+        .wait_text("table.writeoffs caption", |t| t.starts_with("0 "))
+        .await;
 
     let (_, m) = system.api(&bob, "GET", &format!("/v1/clearing-messages/{id}"), "");
     assert_eq!(m["status"], "WRITTEN_OFF", "{m}");
@@ -248,12 +338,18 @@ async fn a_write_off_needs_a_second_operator_the_makers_own_approval_is_refused(
     let approved = history.last().unwrap();
     assert_eq!(approved["actor"], "operator:bob", "{approved}");
     assert!(
-        history.iter().any(|t| t["actor"] == "operator:alice" && t["to"] == "WRITE_OFF_REQUESTED"),
+        history
+            .iter()
+            .any(|t| t["actor"] == "operator:alice" && t["to"] == "WRITE_OFF_REQUESTED"),
         "{m}"
     );
     browser.goto("about:blank").await;
-    browser.goto(&system.console_url(&bob, &format!("#/message/{id}"))).await;
-    browser.wait_text("#message-status", |t| t == "WRITTEN_OFF").await;
+    browser
+        .goto(&system.console_url(&bob, &format!("#/message/{id}")))
+        .await;
+    browser
+        .wait_text("#message-status", |t| t == "WRITTEN_OFF")
+        .await;
     browser.screenshot("message-written-off").await;
     browser.close().await;
     system.stop().await;

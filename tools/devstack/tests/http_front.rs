@@ -272,6 +272,9 @@ async fn a_path_without_the_stage_is_served_as_through_the_custom_domain() {
     assert_eq!(custom.body["card_hash"], "c");
     // The execute-api layout still wins where it matches.
     let staged = call(port, "POST", "/v1/v1/webhooks/mastercard/clearing", "{}").await;
-    assert_eq!(staged.body["raw_path"], "/v1/v1/webhooks/mastercard/clearing");
+    assert_eq!(
+        staged.body["raw_path"],
+        "/v1/v1/webhooks/mastercard/clearing"
+    );
     assert_eq!(staged.body["domain"], "127.0.0.1");
 }

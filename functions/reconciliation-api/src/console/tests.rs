@@ -24,7 +24,10 @@ fn answer(sign_in: &ConsoleSignIn, raw_path: &str) -> Response<Body> {
 }
 
 fn header<'a>(r: &'a Response<Body>, name: &str) -> &'a str {
-    r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    r.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 fn text(r: &Response<Body>) -> String {
@@ -46,7 +49,11 @@ fn the_console_is_found_on_the_stage_and_through_the_custom_domain() {
         ("/v1/consoles/x", None),
         ("/v1/v1/clearing-messages", None),
     ] {
-        assert_eq!(console_path(&get(path, serde_json::json!({}))), expected, "{path}");
+        assert_eq!(
+            console_path(&get(path, serde_json::json!({}))),
+            expected,
+            "{path}"
+        );
     }
 }
 
@@ -66,19 +73,30 @@ fn files_have_their_content_type_a_strict_policy_and_revalidation() {
         assert_eq!(header(&r, "cache-control"), "no-cache", "{path}");
         assert!(header(&r, "etag").starts_with('"'), "{path}");
         let csp = header(&r, "content-security-policy");
-        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+            "{csp}"
+        );
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
         assert_eq!(header(&r, "x-content-type-options"), "nosniff");
         assert!(!text(&r).is_empty());
     }
-    assert!(text(&answer(&sign_in, "/v1/console/")).contains("<script type=\"module\" src=\"app.js\">"));
+    assert!(
+        text(&answer(&sign_in, "/v1/console/")).contains("<script type=\"module\" src=\"app.js\">")
+    );
 }
 
 #[test]
 fn a_known_etag_is_304_and_unknown_files_are_404() {
     let sign_in = ConsoleSignIn::default();
     let etag = header(&answer(&sign_in, "/v1/console/app.js"), "etag").to_owned();
-    let request = get("/v1/console/app.js", serde_json::json!({"if-none-match": etag}));
+    let request = get(
+        "/v1/console/app.js",
+        serde_json::json!({"if-none-match": etag}),
+    );
     let r = serve(&sign_in, &request, "/app.js");
     assert_eq!((r.status().as_u16(), text(&r)), (304, String::new()));
     assert_eq!(answer(&sign_in, "/v1/console/../lib.rs").status(), 404);
@@ -88,7 +106,10 @@ fn a_known_etag_is_304_and_unknown_files_are_404() {
 #[test]
 fn the_bare_path_redirects_relatively_to_the_directory() {
     let r = answer(&ConsoleSignIn::default(), "/v1/console");
-    assert_eq!((r.status().as_u16(), header(&r, "location")), (302, "console/"));
+    assert_eq!(
+        (r.status().as_u16(), header(&r, "location")),
+        (302, "console/")
+    );
 }
 
 #[test]
@@ -96,7 +117,10 @@ fn config_names_the_hosted_ui_only_when_configured_and_the_policy_allows_it() {
     let local = answer(&ConsoleSignIn::default(), "/v1/console/config.json");
     assert_eq!(text(&local), r#"{"signIn":"token"}"#);
     let env = Env::from_pairs([
-        ("CONSOLE_AUTH_DOMAIN", "ops.auth.us-east-1.amazoncognito.com"),
+        (
+            "CONSOLE_AUTH_DOMAIN",
+            "ops.auth.us-east-1.amazoncognito.com",
+        ),
         ("CONSOLE_CLIENT_ID", "abc123"),
     ]);
     let sign_in = ConsoleSignIn::from_config(&env);

@@ -28,7 +28,13 @@ pub fn free_port() -> u16 {
 }
 
 /// One HTTP/1.1 exchange on its own connection: status and body text.
-pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, String)], body: &str) -> (u16, String) {
+pub fn http(
+    port: u16,
+    method: &str,
+    target: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
     let mut request = format!(
         "{method} {target} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: {}\r\n",
@@ -48,7 +54,10 @@ pub fn http(port: u16, method: &str, target: &str, headers: &[(&str, String)], b
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
     (status, body)
 }
 
@@ -147,7 +156,10 @@ impl System {
             ],
             body,
         );
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Every message of a list query, all pages.
@@ -179,7 +191,9 @@ impl System {
 pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -239,7 +253,10 @@ pub fn notify_records(system: &System, records: &[(String, String, String, Strin
             .iter()
             .map(|(id, uid, card, amount)| clearing_record(id, uid, card, amount))
             .collect();
-        system.notify("clearing", &format!(r#"{{"clearing": [{}]}}"#, body.join(",")));
+        system.notify(
+            "clearing",
+            &format!(r#"{{"clearing": [{}]}}"#, body.join(",")),
+        );
     }
 }
 
@@ -254,7 +271,11 @@ impl Browser {
     pub async fn start() -> Self {
         for tool in ["chromium", "chromedriver"] {
             assert!(
-                Command::new(tool).arg("--version").stdout(Stdio::null()).status().is_ok(),
+                Command::new(tool)
+                    .arg("--version")
+                    .stdout(Stdio::null())
+                    .status()
+                    .is_ok(),
                 "{tool} is missing: run local/browser.sh install (./dev.sh test does)"
             );
         }
@@ -270,7 +291,8 @@ impl Browser {
             assert!(Instant::now() < deadline, "chromedriver did not listen");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let downloads = std::env::temp_dir().join(format!("console-dl-{}", uuid::Uuid::new_v4().simple()));
+        let downloads =
+            std::env::temp_dir().join(format!("console-dl-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&downloads).unwrap();
         let capabilities = json!({
             "browserName": "chrome",
@@ -283,14 +305,20 @@ impl Browser {
                 },
             },
         });
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
         let client = ClientBuilder::rustls()
             .expect("TLS roots")
             .capabilities(capabilities)
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a WebDriver session");
-        Self { client, driver, downloads }
+        Self {
+            client,
+            driver,
+            downloads,
+        }
     }
 
     pub async fn goto(&self, url: &str) {
@@ -299,10 +327,16 @@ impl Browser {
 
     /// The text of the first element matching `css` once `ready` holds for it (20 s at most).
     pub async fn wait_text(&self, css: &str, ready: impl Fn(&str) -> bool) -> String {
-        self.wait_text_for(css, Duration::from_secs(20), ready).await
+        self.wait_text_for(css, Duration::from_secs(20), ready)
+            .await
     }
 
-    pub async fn wait_text_for(&self, css: &str, wait: Duration, ready: impl Fn(&str) -> bool) -> String {
+    pub async fn wait_text_for(
+        &self,
+        css: &str,
+        wait: Duration,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + wait;
         let mut last = String::new();
         loop {
@@ -316,7 +350,9 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 let status = self.text("#status").await;
-                panic!("{css}: not ready after {wait:?}; last text {last:?}; status line {status:?}");
+                panic!(
+                    "{css}: not ready after {wait:?}; last text {last:?}; status line {status:?}"
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -330,7 +366,10 @@ impl Browser {
     }
 
     pub async fn count(&self, css: &str) -> usize {
-        self.client.find_all(Locator::Css(css)).await.map_or(0, |v| v.len())
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map_or(0, |v| v.len())
     }
 
     pub async fn click(&self, css: &str) {
@@ -377,7 +416,11 @@ impl Browser {
             if let [file] = done.as_slice() {
                 return file.clone();
             }
-            assert!(Instant::now() < deadline, "no download in {}", self.downloads.display());
+            assert!(
+                Instant::now() < deadline,
+                "no download in {}",
+                self.downloads.display()
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
