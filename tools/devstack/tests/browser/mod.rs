@@ -425,11 +425,18 @@ impl Browser {
         }
     }
 
-    pub async fn close(mut self) {
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+        let _ = std::fs::remove_dir_all(&self.downloads);
+    }
+}
+
+/// A test that panics never reaches `close`: its chromedriver (and the
+/// browser it started, which ends with it) is stopped here.
+impl Drop for Browser {
+    fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.downloads);
     }
 }
 
