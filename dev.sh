@@ -5,6 +5,7 @@
 #   ./dev.sh lint     cargo fmt --check, cargo clippy on every target (warnings as errors), code-size limits
 #   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
 #   ./dev.sh bench-console   the console's queue at 10,000 pending messages: API time, DynamoDB calls and read units per view
+#   ./dev.sh bench-console-ui   the console's queue page at 10,000 pending messages in headless Chromium: first render, next page (extra args to cargo bench, e.g. --profile dev)
 #   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
 #                     on 127.0.0.1:9000 over the local stack (then `./dev.sh invoke FUNCTION EVENT_FILE`)
 #   ./dev.sh invoke FUNCTION EVENT_FILE   `cargo lambda invoke FUNCTION --data-file EVENT_FILE` (needs `lambda`)
@@ -55,6 +56,8 @@ case "${1:-}" in
     ensure_stack
     # The deployed-shape test transforms template.yaml with the pinned samtranslator.
     local/lambda-tools.sh install
+    # The console's browser tests drive headless Chromium (system packages).
+    local/browser.sh install
     mkdir -p .local
     # Every package, unless the arguments choose some (-p/--package).
     scope=(--workspace)
@@ -100,6 +103,13 @@ case "${1:-}" in
     # The dev profile: the figures are DynamoDB calls, read units and the API's
     # time against DynamoDB Local, which dominates it.
     cargo bench -p integration-tests --bench console_queue --profile dev
+    ;;
+  bench-console-ui)
+    shift
+    on_exit_traps
+    ensure_stack
+    local/browser.sh install
+    cargo bench -p devstack --bench console_ui "$@"
     ;;
   up)
     shift
@@ -196,7 +206,7 @@ case "${1:-}" in
     exec local/stack.sh "$@"
     ;;
   *)
-    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | bench-console | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | soak [--records N] [--seed S] | stack install|start|stop|status|env" >&2
+    echo "usage: ./dev.sh up | test [cargo test args] | lint | bench | bench-console | bench-console-ui | lambda | invoke FUNCTION EVENT_FILE | sam | checkov | sam-local | sam-invoke FUNCTION EVENT_FILE | sam-bench | soak [--records N] [--seed S] | stack install|start|stop|status|env" >&2
     exit 2
     ;;
 esac

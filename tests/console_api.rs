@@ -796,7 +796,10 @@ async fn pix_results_by_day_list_the_divergent_and_not_found() {
     );
     let open = apply_transaction(PixReconciliation::new(e2e(4)), tx(&e2e(4), "4.00")).unwrap();
     for state in [&ok, &divergent, &missing, &open] {
-        store.save_pix_state(state, 0, true, &[], None).await.unwrap();
+        store
+            .save_pix_state(state, 0, true, &[], None)
+            .await
+            .unwrap();
     }
     let token = operator_token_for("alice", "clearing:read");
     let (s, view) = call(&stack, "GET", "/v1/pix/results?date=2021-10-29", &token, "").await;

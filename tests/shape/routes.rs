@@ -100,6 +100,16 @@ async fn every_route_on_every_stage_reaches_its_functions_own_handler() {
                 other => panic!("{route:?}: {other} has no HTTP handler"),
             }
             .unwrap();
+            if route.path.starts_with("/console") {
+                // The console's static files need no token: the function's own answer.
+                if response.headers().get("content-security-policy").is_none() {
+                    answers.push(format!(
+                        "{} {}: not the console's answer",
+                        route.method, route.path
+                    ));
+                }
+                continue;
+            }
             let body = response_json(&response);
             let answer = format!(
                 "{:>45} {:<6} {:<45} -> {} {}",

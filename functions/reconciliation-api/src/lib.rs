@@ -5,6 +5,7 @@
 //! - `GET  /v1/clearing-messages/{clearingUniqueId}` (scope `clearing:read`)
 //! - `GET  /v1/clearing-messages?status=&card_network=&card_hash=&limit=&cursor=`
 //! - `GET  /v1/clearing-search?transUid=|transactionStartDate=&transactionEndDate=|afterTransactionDate=|cursor=&offset=&limit=`
+//! - `GET  /console`, `/console/`, `/console/{proxy+}`: the operators' console (static files, no token: `console`)
 //! - the console's endpoints (`operations_console`, docs/console-api.md): queue
 //!   summary, manual actions, write-offs, bulk actions, CSV export, reports, Pix results
 //!
@@ -12,6 +13,7 @@
 //! (`request`), the reconciliation use case is `shared::services`, the read
 //! endpoints are thin calls to the store, and `openapi` documents it all.
 
+pub mod console;
 mod wiring;
 
 use std::sync::{Arc, LazyLock};
@@ -46,6 +48,8 @@ pub struct ApiService {
     /// ended in the dead-letter queue), a new request for the card takes them
     /// over; the old job, if it ever runs, finds another request and changes nothing.
     pub reprocessing_lease: chrono::Duration,
+    /// How the console signs operators in.
+    pub console: console::ConsoleSignIn,
     /// The same store as `store`, with the console's reads and writes.
     pub console_store: Arc<dyn ConsoleStore>,
 }
@@ -104,6 +108,9 @@ pub async fn handle(
     service: &ApiService,
     request: Request,
 ) -> Result<Response<Body>, lambda_http::Error> {
+    if let Some(path) = console::console_path(&request) {
+        return Ok(console::serve(&service.console, &request, path));
+    }
     let span = shared::spans::http_request(&request);
     let outcome = tracing::Instrument::instrument(route(service, &request), span).await;
     Ok(respond(&request, outcome))

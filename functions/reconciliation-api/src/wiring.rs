@@ -14,7 +14,8 @@ impl ApiService {
     /// `TABLE_NAME`, the token settings (see
     /// [`TokenVerifier::from_config`]: its key is read from Secrets Manager
     /// here, once, by the ARN in `JWT_SIGNING_KEY_SECRET_ARN`) and
-    /// `REPROCESSING_LEASE_SECONDS` (optional).
+    /// `REPROCESSING_LEASE_SECONDS` (optional), the console's sign-in
+    /// (`CONSOLE_AUTH_DOMAIN`, `CONSOLE_CLIENT_ID`, `CONSOLE_SCOPES`, optional).
     pub async fn from_config(env: &Env, clients: &AwsClients) -> Result<Self, ConfigError> {
         Self::from_config_with(env, clients, &clients.secrets()).await
     }
@@ -40,6 +41,7 @@ impl ApiService {
             console_store: store,
             tokens: TokenVerifier::from_config(env, &key)?,
             reprocessing_lease,
+            console: crate::console::ConsoleSignIn::from_config(env),
         })
     }
 }

@@ -2,8 +2,11 @@
 //! on a real HTTP/1.1 server (hyper: chunked bodies, keep-alive).
 //!
 //! It serves the template's own HTTP API with the execute-api URL layout,
-//! `http://127.0.0.1:<port>/<stage>/<route path>`. A request that matches no
-//! route gets API Gateway's 404; otherwise it becomes the payload 2.0 of
+//! `http://127.0.0.1:<port>/<stage>/<route path>`, and beside it the view a
+//! custom domain gives (the template's `ApiDomainMapping`: the domain's root
+//! is the stage), `http://127.0.0.1:<port>/<route path>`: a request that no
+//! route matches as execute-api is matched as through the custom domain
+//! (see [`HttpFront::route`]). A request that matches no route either way gets API Gateway's 404; otherwise it becomes the payload 2.0 of
 //! [`crate::payload`], goes through `lambda_http` exactly as `lambda_http::run`
 //! hands an event to a deployed function's handler, and the function's answer
 //! is mapped back to HTTP as API Gateway maps it.
@@ -156,7 +159,7 @@ impl HttpFront {
         request: &HttpRequest,
         invocation: &Invocation,
     ) -> http::Response<Vec<u8>> {
-        let Some(matched) = self.api.resolve(&request.method, &request.path) else {
+        let Some(matched) = self.route(request) else {
             return gateway_answer(404);
         };
         let Some(handler) = self.functions.get(&matched.route.function) else {
@@ -170,6 +173,22 @@ impl HttpFront {
                 gateway_answer(500)
             }
         }
+    }
+}
+
+impl HttpFront {
+    /// The route of a request: on the execute-api layout (the stage in
+    /// front), else through the custom domain, whose API mapping (no mapping
+    /// key) puts the stage at the domain's root. API Gateway then sends the
+    /// same payload as on execute-api except that `rawPath` is the path the
+    /// client sent, without the stage, while `requestContext.stage` still
+    /// names the stage and `domainName` is the custom domain (the `host`
+    /// header, as for execute-api): [`payload`] builds exactly that from the
+    /// request as sent.
+    pub fn route(&self, request: &HttpRequest) -> Option<crate::http_api::RouteMatch> {
+        self.api
+            .resolve(&request.method, &request.path)
+            .or_else(|| self.api.resolve_in_stage(&request.method, &request.path))
     }
 }
 

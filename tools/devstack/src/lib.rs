@@ -56,7 +56,7 @@ pub use stream_source::{
     PumpStats, RunningPump, StartingPosition, StreamFunction, StreamPump, StreamSourceSpec,
 };
 pub use template::Template;
-pub use tokens::{dev_token, mint_hs256, Claims};
+pub use tokens::{dev_token, mint_hs256, operator_token, Claims, ALL_SCOPES};
 
 /// The workspace root (where template.yaml is), from this crate's location.
 pub fn repo_root() -> PathBuf {

@@ -138,7 +138,10 @@ pub async fn run_on(
     println!("work queue        {}", jobs.url);
     println!("Pix input queue   {}", pix_inputs.url);
     println!("event bus         {bus}  (events are printed below as they are published)");
-    println!("dev token         {}", dev_token(&env)?);
+    let token = dev_token(&env)?;
+    println!("dev token         {token}");
+    // The fragment never reaches a server: the page keeps the token in the tab.
+    println!("console           http://127.0.0.1:{port}/console/#token={token}");
     println!("ready: listening on 127.0.0.1:{port}");
 
     let mut tasks = tokio::task::JoinSet::new();

@@ -28,15 +28,25 @@ pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
     .expect("HS256 signs any claims that serialize")
 }
 
+/// Every operator scope: read, reconcile, resolve (force match, undo,
+/// request a write-off) and approve (a write-off another operator requested).
+pub const ALL_SCOPES: &str = "clearing:read clearing:reconcile clearing:resolve clearing:approve";
+
 /// A dev operator token (every scope, 12 hours) for the local settings'
 /// `JWT_HS256_SECRET`, `JWT_ISSUER` and `JWT_AUDIENCE`.
 pub fn dev_token(settings: &Env) -> Result<String, DevstackError> {
+    operator_token(settings, "dev-operator", ALL_SCOPES)
+}
+
+/// A token for operator `subject` with `scope` (12 hours), as the identity
+/// provider would issue it for the local settings.
+pub fn operator_token(settings: &Env, subject: &str, scope: &str) -> Result<String, DevstackError> {
     let claims = Claims {
-        sub: "dev-operator".into(),
+        sub: subject.into(),
         iss: settings.required("JWT_ISSUER")?,
         aud: settings.required("JWT_AUDIENCE")?,
         exp: chrono::Utc::now().timestamp() + 12 * 3600,
-        scope: "clearing:read clearing:reconcile clearing:resolve clearing:approve".into(),
+        scope: scope.into(),
     };
     Ok(mint_hs256(
         settings.required("JWT_HS256_SECRET")?.as_bytes(),

@@ -11,7 +11,7 @@ fn route(function: &str, method: &str, path: &str) -> HttpRoute {
 }
 
 #[test]
-fn the_repository_template_has_its_six_routes_on_stage_v1() {
+fn the_repository_template_has_its_routes_on_stage_v1() {
     let api = HttpApi::repo_default().unwrap();
     assert_eq!(api.stage(), "v1");
     let keys: Vec<(String, &str)> = api
@@ -38,13 +38,17 @@ fn the_repository_template_has_its_six_routes_on_stage_v1() {
         ),
         ("GET /v1/clearing-messages", "ReconciliationApiFunction"),
         ("GET /v1/clearing-search", "ReconciliationApiFunction"),
+        ("GET /console", "ReconciliationApiFunction"),
+        ("GET /console/", "ReconciliationApiFunction"),
+        ("GET /console/{proxy+}", "ReconciliationApiFunction"),
     ] {
         assert!(
             keys.contains(&(key.to_owned(), function)),
             "{key}: {keys:?}"
         );
     }
-    assert_eq!(api.routes().len(), 6);
+    // 2 webhook routes, 4 operator API routes, 3 console files, 12 console API routes.
+    assert_eq!(api.routes().len(), 21);
 }
 
 const TEMPLATE: &str = r#"

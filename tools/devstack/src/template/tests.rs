@@ -13,11 +13,17 @@ fn repo_template_parses_into_specs() {
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    assert_eq!(gsis, ["ByCard", "ByOpenStatus", "ByTransUid"]);
+    assert_eq!(gsis, ["ByCard", "ByOpenStatus", "ByTransUid", "ByQueue"]);
+    // The console's queue index projects what a list row shows; the others only keys.
     assert!(tables[0]
         .global_secondary_indexes
         .iter()
-        .all(|i| i.projection_type == "KEYS_ONLY"));
+        .all(|i| i.projection_type
+            == if i.name == "ByQueue" {
+                "INCLUDE"
+            } else {
+                "KEYS_ONLY"
+            }));
 
     let queues = t.queues_in_dependency_order().expect("queues");
     let position = |name: &str| queues.iter().position(|q| q.logical == name).expect(name);
