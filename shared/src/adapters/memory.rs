@@ -6,7 +6,6 @@
 //! publisher's code (`publish_outbox`), as the table's stream would.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -16,14 +15,11 @@ use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorizatio
 use crate::clearing::conflict::ClearingConflict;
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
-use crate::events::OutboundEvent;
-use crate::jobs::ReprocessingJob;
 use crate::outbox::{OutboxEntry, OutboxError, OutboxPublisher};
 use crate::pix::PixReconciliation;
 use crate::ports::{
-    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, DayEntry, DayTally, EventBus,
-    EventBusError, InsertOutcome, Page, PixStore, QueueError, ReconciliationRequest, RejectedInput,
-    StoreError, StoredPixState, WorkQueue,
+    Arrivals, AuthorizationSaved, ClearingSearch, ClearingStore, DayEntry, DayTally, InsertOutcome,
+    Page, PixStore, ReconciliationRequest, RejectedInput, StoreError, StoredPixState,
 };
 
 /// Locks, ignoring poisoning: a panicking test must not hide the state from the next assertion.
@@ -579,67 +575,6 @@ impl PixStore for MemoryStore {
     }
 }
 
-/// [`WorkQueue`] in memory: keeps every job; [`MemoryQueue::fail`] makes it refuse them.
-#[derive(Default)]
-pub struct MemoryQueue {
-    jobs: Mutex<Vec<ReprocessingJob>>,
-    failing: AtomicBool,
-}
-
-impl MemoryQueue {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// While `failing`, every enqueue is refused as an unavailable queue would.
-    pub fn fail(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
-    }
-
-    pub fn jobs(&self) -> Vec<ReprocessingJob> {
-        lock(&self.jobs).clone()
-    }
-}
-
-#[async_trait]
-impl WorkQueue for MemoryQueue {
-    async fn enqueue(&self, job: &ReprocessingJob) -> Result<(), QueueError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(QueueError("memory queue switched to fail".into()));
-        }
-        lock(&self.jobs).push(job.clone());
-        Ok(())
-    }
-}
-
-/// [`EventBus`] in memory: keeps every event; [`MemoryBus::fail`] makes it refuse them.
-#[derive(Default)]
-pub struct MemoryBus {
-    events: Mutex<Vec<OutboundEvent>>,
-    failing: AtomicBool,
-}
-
-impl MemoryBus {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn fail(&self, failing: bool) {
-        self.failing.store(failing, Ordering::SeqCst);
-    }
-
-    pub fn events(&self) -> Vec<OutboundEvent> {
-        lock(&self.events).clone()
-    }
-}
-
-#[async_trait]
-impl EventBus for MemoryBus {
-    async fn publish(&self, events: &[OutboundEvent]) -> Result<(), EventBusError> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(EventBusError("memory bus switched to fail".into()));
-        }
-        lock(&self.events).extend_from_slice(events);
-        Ok(())
-    }
-}
+#[path = "memory_queues.rs"]
+mod queues;
+pub use queues::{MemoryBus, MemoryQueue};

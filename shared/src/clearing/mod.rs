@@ -1,5 +1,6 @@
 //! Clearing records: parsing, validation, matching and the message state machine.
 
+pub mod adjustment;
 pub mod conflict;
 pub mod currency;
 pub mod fields;
