@@ -6,6 +6,11 @@
 //! `nbf` (30 s leeway each), `iss`, `aud` (a string or a list naming this API,
 //! RFC 7519 section 4.1.3); `alg: none` and any algorithm other than the configured one
 //! are refused. Permissions are OAuth scopes in the `scope` claim.
+//!
+//! A Cognito access token names no `aud`: it carries `token_use: access` and
+//! the app client in `client_id`, which must then be the configured audience,
+//! and its custom scopes as `<resource server>/<scope>` (the issuer pins the
+//! user pool, so the resource server part is dropped).
 
 use jsonwebtoken::{decode, Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
@@ -21,12 +26,35 @@ pub const SCOPE_APPROVE: &str = "clearing:approve";
 /// The setting holding the token signing key secret's ARN (Secrets Manager).
 pub const SIGNING_KEY_ARN_SETTING: &str = "JWT_SIGNING_KEY_SECRET_ARN";
 
-/// The claims the API reads (the library checks `exp`, `iss` and `aud` itself).
+/// The claims the API reads (the library checks `exp`, `nbf` and `iss` itself).
 #[derive(Debug, Clone, Deserialize)]
 struct Claims {
     sub: String,
     #[serde(default)]
     scope: String,
+    #[serde(default)]
+    aud: Option<Audience>,
+    #[serde(default)]
+    token_use: Option<String>,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// RFC 7519 4.1.3: one audience or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn names(&self, audience: &str) -> bool {
+        match self {
+            Self::One(a) => a == audience,
+            Self::Many(list) => list.iter().any(|a| a == audience),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +87,7 @@ pub enum TokenError {
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    audience: String,
 }
 
 impl TokenVerifier {
@@ -80,12 +109,17 @@ impl TokenVerifier {
     fn with(key: DecodingKey, alg: Algorithm, issuer: &str, audience: &str) -> Self {
         let mut validation = Validation::new(alg);
         validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // `aud` is checked in `verify`: a Cognito access token has `client_id` instead.
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         validation.leeway = 30;
         // RFC 7519 4.1.5: not accepted before `nbf` (the library checks it only when asked).
         validation.validate_nbf = true;
-        Self { key, validation }
+        Self {
+            key,
+            validation,
+            audience: audience.to_owned(),
+        }
     }
 
     /// From `JWT_ISSUER`, `JWT_AUDIENCE` and `key`, the text of the signing key
@@ -119,16 +153,30 @@ impl TokenVerifier {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(TokenError::Malformed)?;
-        let data = decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let claims = decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?
+            .claims;
+        let cognito_access = match &claims.aud {
+            Some(aud) if aud.names(&self.audience) => false,
+            Some(_) => return Err(TokenError::Invalid("InvalidAudience".into())),
+            None if claims.token_use.as_deref() == Some("access")
+                && claims.client_id.as_deref() == Some(self.audience.as_str()) =>
+            {
+                true
+            }
+            None => return Err(TokenError::Invalid("the token names no audience".into())),
+        };
+        let scopes = claims
+            .scope
+            .split_whitespace()
+            .map(|s| match s.rsplit_once('/') {
+                Some((_, scope)) if cognito_access => scope.to_owned(),
+                _ => s.to_owned(),
+            })
+            .collect();
         Ok(Operator {
-            subject: data.claims.sub,
-            scopes: data
-                .claims
-                .scope
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
+            subject: claims.sub,
+            scopes,
         })
     }
 }
@@ -248,6 +296,38 @@ dmJ8wdktiLwvwq8hqYgoPi+Ui0Qom8s5QblSYIwjcrkycHMZo38O4Ha/nbKaKGOw
         assert!(verify(&c).is_ok());
         c["nbf"] = serde_json::json!("soon");
         assert!(matches!(verify(&c), Err(TokenError::Invalid(_))));
+    }
+
+    /// A Cognito access token: no `aud`, the app client in `client_id`,
+    /// custom scopes under the resource server's identifier.
+    #[test]
+    fn cognito_access_tokens_name_the_client_in_client_id() {
+        let v = TokenVerifier::hs256(b"k", "iss", "aud");
+        let verify =
+            |c: &serde_json::Value| v.verify(Some(&format!("Bearer {}", mint_hs256(b"k", c))));
+        let mut c = claims(
+            "clearing-recon/clearing:read clearing-recon/clearing:approve",
+            600,
+        );
+        c.as_object_mut().unwrap().remove("aud");
+        c["token_use"] = "access".into();
+        c["client_id"] = "aud".into();
+        let op = verify(&c).unwrap();
+        assert_eq!(op.scopes, ["clearing:read", "clearing:approve"]);
+        c["client_id"] = "another-app".into();
+        assert!(matches!(verify(&c), Err(TokenError::Invalid(_))));
+        c["client_id"] = "aud".into();
+        c["token_use"] = "id".into();
+        assert!(matches!(verify(&c), Err(TokenError::Invalid(_))));
+        c.as_object_mut().unwrap().remove("token_use");
+        c.as_object_mut().unwrap().remove("client_id");
+        assert!(
+            matches!(verify(&c), Err(TokenError::Invalid(_))),
+            "no audience at all"
+        );
+        // With an `aud`, scopes are taken as they are.
+        c["aud"] = "aud".into();
+        assert!(!verify(&c).unwrap().can(SCOPE_READ));
     }
 
     #[test]
