@@ -74,11 +74,41 @@ pub struct MessageDetail {
     pub write_off: Option<shared::console::WriteOff>,
 }
 
-/// Records linked to this one (presentments and chargebacks, once recorded).
-#[derive(Serialize, Default)]
+/// Records linked to this one: the first presentment a dispute step belongs
+/// to and the other presentments clearing the same authorization; the dispute
+/// steps (second presentments, chargebacks, arbitration) recorded on it.
+#[derive(Serialize, Default, Debug, PartialEq)]
 pub struct Links {
     pub presentments: Vec<String>,
     pub chargebacks: Vec<String>,
+}
+
+impl Links {
+    pub fn of(
+        message: &ClearingMessage,
+        authorization: Option<&shared::authorization::Authorization>,
+    ) -> Self {
+        let own = message.clearing_unique_id.as_str();
+        let original = message
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.original_presentment.clone());
+        let cleared_with = authorization
+            .into_iter()
+            .flat_map(|a| a.clearings.keys())
+            .filter(|id| id.as_str() != own)
+            .cloned();
+        let mut presentments: Vec<String> = original.into_iter().chain(cleared_with).collect();
+        presentments.dedup();
+        Self {
+            presentments,
+            chargebacks: message
+                .disputes
+                .iter()
+                .map(|d| d.clearing_unique_id.clone())
+                .collect(),
+        }
+    }
 }
 
 impl MessageDetail {
@@ -117,10 +147,69 @@ impl MessageDetail {
         };
         Ok(Self {
             explanation: shared::console::explain::explain(&message, authorization.as_ref()),
+            links: Links::of(&message, authorization.as_ref()),
             authorization,
-            links: Links::default(),
             write_off,
             message,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::clearing::{
+        parse_clearing_notification, DisputeStep, LifecycleLink, MatchingRules, MessageType,
+        PreparedRecord,
+    };
+
+    fn seed_message() -> ClearingMessage {
+        let seed = include_str!("../../../spec/mastercard-clearing-notification.example.json");
+        let record = parse_clearing_notification(seed.as_bytes())
+            .unwrap()
+            .remove(0);
+        let rules =
+            MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap();
+        let now = chrono::Utc::now();
+        ClearingMessage::ingest(
+            PreparedRecord::new(record),
+            "MASTERCARD",
+            None,
+            &rules,
+            "t",
+            now,
+        )
+        .message
+    }
+
+    #[test]
+    fn links_name_the_original_the_other_presentments_and_the_disputes() {
+        let mut first = seed_message();
+        first.disputes.push(DisputeStep {
+            message_type: MessageType::Chargeback,
+            clearing_unique_id: "CB-1".into(),
+            function_code: "450".into(),
+            amount: "10.00".parse().unwrap(),
+            currency: "USD".into(),
+            at: chrono::Utc::now(),
+        });
+        assert_eq!(
+            Links::of(&first, None),
+            Links {
+                presentments: vec![],
+                chargebacks: vec!["CB-1".into()]
+            }
+        );
+        let mut step = seed_message();
+        step.clearing_unique_id = "CB-1".into();
+        step.lifecycle = Some(LifecycleLink {
+            message_type: MessageType::Chargeback,
+            original_presentment: Some(first.clearing_unique_id.clone()),
+            authorization_trans_uid: None,
+        });
+        assert_eq!(
+            Links::of(&step, None).presentments,
+            [first.clearing_unique_id.clone()]
+        );
     }
 }
