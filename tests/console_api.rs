@@ -855,3 +855,21 @@ async fn pix_results_by_day_list_the_divergent_and_not_found() {
         400
     );
 }
+
+/// A write-off id DynamoDB cannot take as a key (over 2,048 bytes) is the
+/// caller's mistake: a 400 naming the refusal, never a retryable 503.
+#[tokio::test]
+async fn a_write_off_id_that_cannot_be_a_key_is_a_400() {
+    let stack = TestStack::new().await;
+    let bob = operator_token_for("bob", ALL);
+    let long = "W".repeat(3_000);
+    let (s, e) = call(
+        &stack,
+        "POST",
+        &format!("/v1/write-offs/{long}/approve"),
+        &bob,
+        r#"{"reason": "checked the statement"}"#,
+    )
+    .await;
+    assert_eq!((s, e["code"].as_str()), (400, Some("BTN0002")), "{e}");
+}

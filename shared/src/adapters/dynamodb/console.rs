@@ -19,7 +19,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::cursors::{decode_key, encode_key};
 use super::items::{authorization_key, key, message_key, s};
 use super::{
-    cancellation_reasons, corrupt, failed_condition, unavailable, DynamoDbClearingStore, Item,
+    cancellation_reasons, corrupt, failed_condition, sdk_error, unavailable, DynamoDbClearingStore,
+    Item,
 };
 use crate::clearing::{AuthorizationClaim, ClearingField, ClearingMessage, ClearingStatus};
 use crate::console::{is_queue_status, QueueFilter, QueueRow, WriteOff, WriteOffStatus};
@@ -156,7 +157,7 @@ impl DynamoDbClearingStore {
                 .set_return_consumed_capacity(self.metering.request())
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(sdk_error)?;
             self.metering.read(resp.consumed_capacity());
             for item in resp.items() {
                 read += 1;
@@ -283,7 +284,7 @@ impl DynamoDbClearingStore {
                 Some(r) if (0..r.len()).any(|i| failed_condition(&r, i)) => {
                     Err(StoreError::VersionConflict(id.to_owned()))
                 }
-                _ => Err(unavailable(e)),
+                _ => Err(sdk_error(e)),
             },
         }
     }
@@ -345,7 +346,7 @@ impl DynamoDbClearingStore {
             .set_return_consumed_capacity(self.metering.request())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         self.metering.read(resp.consumed_capacity());
         resp.item()
             .and_then(|i| text(i, "wo_json"))
@@ -370,7 +371,7 @@ impl DynamoDbClearingStore {
             .set_return_consumed_capacity(self.metering.request())
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         self.metering.read(resp.consumed_capacity());
         resp.items()
             .iter()
@@ -439,7 +440,7 @@ impl DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let id = resp
             .item()
             .and_then(|i| text(i, "bulk_id"))
@@ -464,7 +465,7 @@ impl DynamoDbClearingStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable)?;
+            .map_err(sdk_error)?;
         let mut action = None;
         let mut items = Vec::new();
         for item in resp.items() {
@@ -532,7 +533,7 @@ impl DynamoDbClearingStore {
                 .set_return_consumed_capacity(self.metering.request())
                 .send()
                 .await
-                .map_err(unavailable)?;
+                .map_err(sdk_error)?;
             self.metering.read(resp.consumed_capacity());
             for item in resp.items() {
                 out.push(pix_row(item));
