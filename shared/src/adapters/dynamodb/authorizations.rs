@@ -3,23 +3,67 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::items::{authorization_key, authorization_pk, key, s, stamp, with_outbox, AUTH_SK};
+use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
 use super::messages::CLEARED_PREFIX;
 use super::{corrupt, is_conditional_failure, sdk_error, unavailable, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::conflict::ClearingConflict;
-use crate::outbox::{encode, OutboxEntry, OUTBOX_ATTRIBUTE};
+use crate::outbox::{OutboxEntry, OUTBOX_ATTRIBUTE};
+use crate::packed::PACKED_ATTRIBUTE;
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
 
+/// The attributes of an authorization item packed into one (`crate::packed`):
+/// every claim rewrites the item, and DynamoDB bills the whole of it.
+const PACKED_KEYS: [&str; 2] = ["raw_payload", "history"];
+
+/// The authorization's attributes, its raw payload and history packed with
+/// the outbox of the change that writes it (none: the claims keep the last one).
+fn authorization_item(auth: &Authorization, outbox: &[OutboxEntry]) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+    let mut packed = serde_json::Map::new();
+    let json = serde_json::to_value(auth).map_err(corrupt)?;
+    for name in PACKED_KEYS {
+        item.remove(name);
+        if let Some(v) = json.get(name) {
+            packed.insert(name.into(), v.clone());
+        }
+    }
+    if !outbox.is_empty() {
+        packed.insert(
+            OUTBOX_ATTRIBUTE.into(),
+            serde_json::to_value(outbox).map_err(corrupt)?,
+        );
+    }
+    let packed = crate::packed::pack(&packed).map_err(corrupt)?;
+    item.insert(PACKED_ATTRIBUTE.into(), AttributeValue::B(Blob::new(packed)));
+    Ok(item)
+}
+
 /// An authorization item, with the presentments that cleared it (one
 /// top-level `cleared#<clearingUniqueId>` attribute each, written by the claims).
+/// Items written before packing hold every attribute plain.
 fn authorization_from_item(mut item: Item) -> Result<Authorization, StoreError> {
+    match item.remove(PACKED_ATTRIBUTE) {
+        Some(AttributeValue::B(bytes)) => {
+            let packed: serde_json::Map<String, serde_json::Value> =
+                crate::packed::unpack(bytes.as_ref()).map_err(corrupt)?;
+            for name in PACKED_KEYS {
+                if let Some(v) = packed.get(name) {
+                    let value = serde_dynamo::to_attribute_value(v).map_err(corrupt)?;
+                    item.insert(name.into(), value);
+                }
+            }
+        }
+        Some(_) => return Err(corrupt("packed attribute is not binary")),
+        None => {}
+    }
     let names: Vec<String> = item
         .keys()
         .filter(|k| k.starts_with(CLEARED_PREFIX))
@@ -83,8 +127,7 @@ impl DynamoDbClearingStore {
         auth: &Authorization,
         outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
-        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
-        let mut item = with_outbox(item, outbox);
+        let mut item = authorization_item(auth, outbox)?;
         item.insert("pk".into(), s(authorization_pk(&auth.trans_uid)));
         item.insert("sk".into(), s(AUTH_SK));
         item.insert("entity".into(), s("AUTHORIZATION"));
@@ -141,7 +184,7 @@ impl DynamoDbClearingStore {
         expected_version: u64,
         outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let item = authorization_item(auth, outbox)?;
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut sets = Vec::new();
@@ -153,16 +196,11 @@ impl DynamoDbClearingStore {
             values.insert(format!(":a{i}"), value);
             sets.push(format!("#a{i} = :a{i}"));
         }
-        // This change's entries replace the last change's (the stream's
-        // publisher sends those the old image did not hold).
+        // This change's entries, packed, replace the last change's (the
+        // stream's publisher sends those the old image did not hold); an item
+        // written before packing loses its plain ones.
         names.insert("#outbox".into(), OUTBOX_ATTRIBUTE.into());
-        let mut expression = format!("SET {}", sets.join(", "));
-        if outbox.is_empty() {
-            expression.push_str(" REMOVE #outbox");
-        } else {
-            values.insert(":outbox".into(), s(encode(outbox)));
-            expression.push_str(", #outbox = :outbox");
-        }
+        let expression = format!("SET {} REMOVE #outbox", sets.join(", "));
         names.insert("#version".into(), "version".into());
         names.insert("#claimed".into(), "claimed_by".into());
         values.insert(
