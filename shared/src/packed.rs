@@ -142,7 +142,10 @@ mod tests {
     #[test]
     fn damaged_or_unknown_data_is_an_error_not_a_panic() {
         let packed = pack(&typical()).unwrap();
-        assert!(matches!(unpack::<serde_json::Value>(&[]), Err(PackError::Empty)));
+        assert!(matches!(
+            unpack::<serde_json::Value>(&[]),
+            Err(PackError::Empty)
+        ));
         assert!(matches!(
             unpack::<serde_json::Value>(&[9, 1, 2]),
             Err(PackError::UnknownFormat(9))

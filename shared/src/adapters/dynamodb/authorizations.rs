@@ -42,7 +42,10 @@ fn authorization_item(auth: &Authorization, outbox: &[OutboxEntry]) -> Result<It
         );
     }
     let packed = crate::packed::pack(&packed).map_err(corrupt)?;
-    item.insert(PACKED_ATTRIBUTE.into(), AttributeValue::B(Blob::new(packed)));
+    item.insert(
+        PACKED_ATTRIBUTE.into(),
+        AttributeValue::B(Blob::new(packed)),
+    );
     Ok(item)
 }
 

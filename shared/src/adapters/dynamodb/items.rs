@@ -60,7 +60,10 @@ struct PackedMessage {
 /// The message item: its key, the attributes the indexes, the conditions and
 /// the console's list rows read, and the rest packed in one binary attribute
 /// (`crate::packed`) with the outbox of the change that writes it.
-pub(super) fn message_item(m: &ClearingMessage, outbox: &[OutboxEntry]) -> Result<Item, StoreError> {
+pub(super) fn message_item(
+    m: &ClearingMessage,
+    outbox: &[OutboxEntry],
+) -> Result<Item, StoreError> {
     let mut message = serde_json::to_value(m).map_err(corrupt)?;
     if let Some(object) = message.as_object_mut() {
         object.remove("fields");
@@ -73,7 +76,10 @@ pub(super) fn message_item(m: &ClearingMessage, outbox: &[OutboxEntry]) -> Resul
     let id = &m.clearing_unique_id;
     let received = stamp(m.received_at);
     let mut item = key(message_pk(id), MESSAGE_SK);
-    item.insert(PACKED_ATTRIBUTE.into(), AttributeValue::B(Blob::new(packed)));
+    item.insert(
+        PACKED_ATTRIBUTE.into(),
+        AttributeValue::B(Blob::new(packed)),
+    );
     item.insert("entity".into(), s("CLEARING_MESSAGE"));
     item.insert("clearing_unique_id".into(), s(id.clone()));
     item.insert("card_network".into(), s(m.card_network.clone()));
@@ -123,11 +129,13 @@ pub(super) fn with_outbox(mut item: Item, outbox: &[OutboxEntry]) -> Item {
 pub(super) fn message_from_item(mut item: Item) -> Result<ClearingMessage, StoreError> {
     let mut m: ClearingMessage = match item.remove(PACKED_ATTRIBUTE) {
         Some(AttributeValue::B(bytes)) => {
-            let packed: PackedMessage =
-                crate::packed::unpack(bytes.as_ref()).map_err(corrupt)?;
+            let packed: PackedMessage = crate::packed::unpack(bytes.as_ref()).map_err(corrupt)?;
             let mut message = packed.message;
             if let Some(object) = message.as_object_mut() {
-                object.insert("fields".into(), serde_json::Value::Object(Default::default()));
+                object.insert(
+                    "fields".into(),
+                    serde_json::Value::Object(Default::default()),
+                );
             }
             serde_json::from_value(message).map_err(corrupt)?
         }
@@ -221,8 +229,14 @@ mod tests {
     fn a_damaged_packed_attribute_is_corrupt_not_a_panic() {
         let m = message("12.34", false);
         let mut item = message_item(&m, &[]).unwrap();
-        item.insert(PACKED_ATTRIBUTE.into(), AttributeValue::B(Blob::new(vec![1, 2, 3])));
-        assert!(matches!(message_from_item(item), Err(StoreError::Corrupt(_))));
+        item.insert(
+            PACKED_ATTRIBUTE.into(),
+            AttributeValue::B(Blob::new(vec![1, 2, 3])),
+        );
+        assert!(matches!(
+            message_from_item(item),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 
     proptest! {
