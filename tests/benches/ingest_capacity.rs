@@ -172,7 +172,7 @@ async fn item_sizes(stack: &TestStack, ack: &clearing_webhook::ClearingAck) {
             .unwrap_or_default();
         let packed = item
             .get(shared::packed::PACKED_ATTRIBUTE)
-            .map_or(0, |v| value_size(v));
+            .map_or(0, value_size);
         println!(
             "  {what:<18} {:>5} bytes ({packed} of them the packed attribute)",
             item_size(&item)

@@ -128,7 +128,8 @@ async fn entries_packed_in_a_message_item_are_published_once() {
     };
     let mut first = packed("1", &[], &[event("a")]);
     // The item's first write: no old image at all.
-    first.change.old_image = serde_dynamo::Item::from(HashMap::new());
+    first.change.old_image =
+        serde_dynamo::Item::from(HashMap::<String, serde_dynamo::AttributeValue>::new());
     let records = [
         first,
         packed("2", &[event("a")], &[event("a")]),

@@ -279,3 +279,50 @@ impl DynamoDbClearingStore {
         self.put(super::items::with_outbox(item, outbox)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorization::parse_authorization_notification;
+
+    fn authorization() -> Authorization {
+        let body = br#"{"authorizations": [
+            {"transUid": "T1", "cardReference": "C1", "transactionAmount": 10.10, "transactionCurrency": "USD",
+             "merchantCategoryCode": "5812", "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED",
+             "financialNetworkCode": "MCF", "referenceNumber": "R1", "settlementDate": "2024-04-26"}
+        ]}"#;
+        let parsed = parse_authorization_notification(body, "MASTERCARD").unwrap();
+        parsed.into_iter().next().unwrap().unwrap()
+    }
+
+    #[test]
+    fn packed_and_plain_authorization_items_read_the_same() {
+        let auth = authorization();
+        let packed = authorization_item(&auth, &[]).unwrap();
+        assert!(!packed.contains_key("raw_payload") && !packed.contains_key("history"));
+        assert_eq!(authorization_from_item(packed).unwrap(), auth);
+        // Written before packing: every attribute plain.
+        let plain: Item = serde_dynamo::to_item(&auth).unwrap();
+        assert_eq!(authorization_from_item(plain).unwrap(), auth);
+    }
+
+    #[test]
+    fn an_authorization_outbox_is_packed_where_the_publisher_reads_it() {
+        let auth = authorization();
+        let event = OutboxEntry::Event {
+            id: crate::events::stable_id("x"),
+            source: "clearing".into(),
+            detail_type: "authorization.reversed".into(),
+            detail: "{}".into(),
+        };
+        let item = authorization_item(&auth, std::slice::from_ref(&event)).unwrap();
+        assert!(!item.contains_key(OUTBOX_ATTRIBUTE));
+        let Some(AttributeValue::B(bytes)) = item.get(PACKED_ATTRIBUTE) else {
+            panic!("no packed attribute");
+        };
+        assert_eq!(
+            crate::outbox::decode_packed(bytes.as_ref()).unwrap(),
+            [event]
+        );
+    }
+}
