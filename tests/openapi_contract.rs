@@ -219,7 +219,9 @@ fn the_readme_names_every_status_reason_and_message_type() {
     let readme = std::fs::read_to_string(devstack::repo_root().join("README.md")).unwrap();
     let mut missing = Vec::new();
     for schema in ["ClearingStatus", "PendingReasonCode", "MessageType"] {
-        let values = doc["components"]["schemas"][schema]["enum"].as_array().unwrap();
+        let values = doc["components"]["schemas"][schema]["enum"]
+            .as_array()
+            .unwrap();
         assert!(!values.is_empty(), "{schema}");
         for v in values {
             let v = v.as_str().unwrap();
