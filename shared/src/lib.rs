@@ -15,6 +15,7 @@ pub mod authorization_change;
 pub mod clearing;
 pub mod config;
 pub mod console;
+pub mod event_catalogue;
 pub mod events;
 #[cfg(feature = "http")]
 pub mod http;

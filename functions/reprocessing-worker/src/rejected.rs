@@ -12,9 +12,9 @@ use shared::ports::RejectedInput;
 
 use crate::{JobError, WorkerService};
 
-/// Detail-types of the announcement, by the queue the input came from.
-pub const PIX_INPUT_REJECTED: &str = "pix_input.rejected";
-pub const JOB_REJECTED: &str = "reprocessing_job.rejected";
+/// Detail-types of the announcement, by the queue the input came from
+/// (declared in the documented catalogue).
+pub use shared::event_catalogue::{JOB_REJECTED, PIX_INPUT_REJECTED};
 
 /// How much of the body the event carries (the item keeps all of it).
 const BODY_IN_EVENT: usize = 4096;
