@@ -70,8 +70,19 @@ impl DocumentedEvent {
     }
 }
 
-/// `docs/events.md`, rendered.
-pub fn render_markdown() -> String {
+/// The EventBridge entry of `event` as a rule sees it.
+pub fn envelope(event: &OutboundEvent) -> serde_json::Value {
+    let detail = serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null);
+    serde_json::json!({
+        "source": event.source,
+        "detail-type": event.detail_type,
+        "resources": [event.resource()],
+        "detail": detail,
+    })
+}
+
+/// `docs/events.md`, rendered, with the `examples` the code produced.
+pub fn render_markdown(examples: &[OutboundEvent]) -> String {
     let mut out = String::from(concat!(
         "# Events\n\n",
         "Every detail-type this product publishes on its bus (`ReconciliationBus`),\n",
@@ -96,6 +107,13 @@ pub fn render_markdown() -> String {
             e.when,
             e.rule()
         ));
+        let example = examples
+            .iter()
+            .find(|x| x.source == e.source && x.detail_type == e.detail_type);
+        if let Some(example) = example {
+            let text = serde_json::to_string_pretty(&envelope(example)).unwrap_or_default();
+            out.push_str(&format!("\nExample:\n\n```json\n{text}\n```\n"));
+        }
     }
     out
 }
