@@ -13,12 +13,10 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use tracing::Instrument;
 
-use shared::events::OutboundEvent;
 use shared::outbox::OutboxEntry;
 use shared::pix::{
     apply, apply_day_closed, decide, parse_pix_transaction, parse_provider_entry,
     parse_provider_report_closed, PixInput, PixReconciliation, ProviderReportClosed,
-    EVENT_DETAIL_TYPE, EVENT_SOURCE,
 };
 use shared::ports::{DayEntry, StoreError, StoredPixState};
 
@@ -200,13 +198,8 @@ fn decision_event(state: &PixReconciliation) -> Result<Vec<OutboxEntry>, JobErro
     let Some(detail) = decide(state) else {
         return Ok(Vec::new());
     };
-    let event = OutboundEvent {
-        id: detail.event_id(),
-        source: EVENT_SOURCE.into(),
-        detail_type: EVENT_DETAIL_TYPE.into(),
-        detail: detail
-            .to_json()
-            .map_err(|e| JobError::Unreadable(e.to_string()))?,
-    };
+    let event = detail
+        .outbound_event()
+        .map_err(|e| JobError::Unreadable(e.to_string()))?;
     Ok(vec![event.into()])
 }

@@ -36,7 +36,7 @@ fn every_declared_detail_type_is_documented() {
     assert!(declared.len() >= ALL_EVENTS.len(), "{declared:?}");
     for detail_type in &declared {
         assert!(
-            ALL_EVENTS.iter().any(|e| &e.detail_type == detail_type),
+            ALL_EVENTS.iter().any(|e| e.detail_type == detail_type),
             "{detail_type} is emitted but not in ALL_EVENTS"
         );
     }
@@ -124,7 +124,20 @@ fn examples() -> Vec<OutboundEvent> {
         stored_version: 2,
         received_at: at,
     });
-    vec![pending, conflict]
+    let pix = crate::pix::FinancialReconciliation {
+        amount: "150.75".parse().unwrap(),
+        end_to_end_id: "E1234567820240426102400000000001".into(),
+        result: false,
+        result_description: crate::pix::ResultDescription::TransactionAmountDivergent,
+        transaction_id: "0b6f8a52-3c1e-4f7a-9d2b-6a1e5c4d3b2a".into(),
+        authorization_datetime: None,
+        authorization_id: Some(918273645),
+        provider_amount: Some("150.70".parse().unwrap()),
+        provider_authorization_id: None,
+    }
+    .outbound_event()
+    .unwrap();
+    vec![pending, conflict, pix]
 }
 
 #[test]

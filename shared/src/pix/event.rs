@@ -159,6 +159,16 @@ impl FinancialReconciliation {
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
         serde_json::to_string(self)
     }
+
+    /// The bus entry announcing this outcome.
+    pub fn outbound_event(&self) -> Result<crate::events::OutboundEvent, serde_json::Error> {
+        Ok(crate::events::OutboundEvent {
+            id: self.event_id(),
+            source: EVENT_SOURCE.into(),
+            detail_type: EVENT_DETAIL_TYPE.into(),
+            detail: self.to_json()?,
+        })
+    }
 }
 
 #[derive(Deserialize)]
