@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use shared::authorization::{Authorization, AuthorizationStatus};
-use shared::clearing::matching::{match_clearing, DEFAULT_MATCHING_RULES};
-use shared::clearing::{parse_clearing_notification, MatchOutcome, MatchingRules, PreparedRecord};
+use shared::clearing::matching::match_clearing;
+use shared::clearing::{parse_clearing_notification, MatchOutcome, PreparedRecord};
 
 const RECORDS: usize = 1_000;
 
@@ -44,7 +44,7 @@ fn main() {
         (0..RECORDS).map(record).collect::<Vec<_>>().join(",")
     );
     let bytes = body.as_bytes();
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = shared::clearing::RulesVersion::shipped();
     let auths: HashMap<String, Authorization> = (0..RECORDS)
         .map(|i| {
             let amount = match i % 3 {

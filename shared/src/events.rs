@@ -36,6 +36,8 @@ pub const CLEARING_RECORDED: &str = "clearing_message.recorded";
 pub const CLEARING_FORCE_POSTED: &str = "clearing_message.force_posted";
 /// A first presentment moved through the dispute lifecycle (a dispute step recorded on it).
 pub const CLEARING_DISPUTED: &str = "clearing_message.disputed";
+/// A new version of the matching rules is in force.
+pub const RULES_CHANGED: &str = "rules.changed";
 
 /// One event ready for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,9 @@ struct ClearingEventDetail<'a> {
     disputes: &'a [DisputeStep],
     /// The clearing record as it stands (after any adjustment).
     message: &'a FieldValues,
+    /// The version of the matching rules this outcome was decided under (a matcher decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules_version: Option<u64>,
     occurred_at: String,
 }
 
@@ -103,6 +108,7 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         lifecycle: message.lifecycle.as_ref(),
         disputes: &message.disputes,
         message: &message.fields,
+        rules_version: message.history.last().and_then(|t| t.rules_version),
         occurred_at: message
             .updated_at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -252,4 +258,24 @@ pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundE
         ));
     }
     events
+}
+
+/// The event announcing a new version of the matching rules; its detail is
+/// the version as stored (number, author, time, reason and the rules).
+pub fn rules_changed_event(version: &crate::clearing::RulesVersion) -> OutboundEvent {
+    let id = stable_id(&format!("rules/v{}", version.version));
+    let detail = serde_json::json!({
+        "event_id": id,
+        "version": version.version,
+        "author": version.author,
+        "changed_at": version.changed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "reason": version.reason,
+        "rules": version.rules,
+    });
+    OutboundEvent {
+        id,
+        source: CLEARING_EVENT_SOURCE.into(),
+        detail_type: RULES_CHANGED.into(),
+        detail: detail.to_string(),
+    }
 }

@@ -18,8 +18,7 @@
 use std::collections::BTreeMap;
 
 use shared::adapters::memory::MemoryStore;
-use shared::clearing::matching::DEFAULT_MATCHING_RULES;
-use shared::clearing::{ClearingStatus, MatchingRules};
+use shared::clearing::ClearingStatus;
 use shared::services::IngestService;
 
 struct Day {
@@ -205,7 +204,7 @@ fn day(groups: usize) -> Day {
 async fn a_small_day_lands_every_record_where_its_rule_says() {
     let d = day(200);
     let store = MemoryStore::new();
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = shared::clearing::RulesVersion::shipped();
     let service = IngestService {
         store: &store,
         rules: &rules,

@@ -8,7 +8,8 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::NaiveDate;
 
 use shared::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
-use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, MatchingRules};
+use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, RulesVersion};
+use shared::services::RulesInForce;
 use shared::pix::PixReconciliation;
 use shared::ports::*;
 
@@ -160,8 +161,7 @@ fn worker() -> WorkerService {
     WorkerService {
         store: empty.clone(),
         pix: empty,
-        rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
-            .unwrap(),
+        rules: Arc::new(RulesInForce::fixed(RulesVersion::shipped())),
         queues: SourceQueues {
             jobs: JOBS.into(),
             pix_inputs: PIX.into(),

@@ -91,6 +91,7 @@ impl ClearingMessage {
             changes: Vec::new(),
             request_id: None,
             action: Some(action),
+            rules_version: None,
         });
         next
     }

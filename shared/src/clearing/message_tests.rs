@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::authorization::AuthorizationStatus;
-use crate::clearing::matching::{PendingReasonCode, DEFAULT_MATCHING_RULES};
+use crate::clearing::matching::PendingReasonCode;
 use crate::clearing::notification::parse_clearing_notification;
 use std::str::FromStr;
 
@@ -15,8 +15,8 @@ fn seed() -> PreparedRecord {
     )
 }
 
-fn rules() -> MatchingRules {
-    MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap()
+fn rules() -> crate::clearing::RulesVersion {
+    crate::clearing::RulesVersion::shipped()
 }
 
 fn seed_auth() -> Authorization {

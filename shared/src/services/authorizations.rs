@@ -187,8 +187,8 @@ mod tests {
     use super::*;
     use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
     use crate::authorization::AuthorizationStatus;
-    use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-    use crate::clearing::{ClearingStatus, MatchingRules, PendingReasonCode};
+    
+    use crate::clearing::{ClearingStatus, PendingReasonCode};
     use crate::events::{
         AUTHORIZATION_PARTIALLY_REVERSED, AUTHORIZATION_REVERSED, CLEARING_AUTHORIZATION_REVERSED,
     };
@@ -227,7 +227,7 @@ mod tests {
             bus: &bus,
             queue: &queue,
         };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,
@@ -307,7 +307,7 @@ mod tests {
             bus: &bus,
             queue: &queue,
         };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,
@@ -347,7 +347,7 @@ mod tests {
     #[tokio::test]
     async fn a_match_decided_before_a_reversal_cannot_take_the_claim_after_it() {
         let store = MemoryStore::new();
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,

@@ -8,6 +8,7 @@ pub mod console_reads;
 pub mod disputes;
 pub mod ingest;
 pub mod reconciliation;
+pub mod rules;
 
 pub use bulk::{BulkCommand, BulkSelection, BulkStatus};
 pub use console::{ConsoleError, ConsoleService};
@@ -19,3 +20,4 @@ pub use reconciliation::{
     Accepted, ReconcileError, ReconciliationCommand, ReconciliationService,
     MAX_MESSAGES_PER_REQUEST,
 };
+pub use rules::{RulesError, RulesInForce, RulesService, RULES_CACHE_TTL};

@@ -33,6 +33,7 @@
 //! One file a concern: `items` (item mapping), `reads` (reads by key),
 //! `authorizations`, `messages` (writes and claims), `searches` (index lists),
 //! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`, `console`,
+//! `rules` (the matching rules' versions, `RULES` / `V#<version>`),
 //! and `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
 
 mod authorizations;
@@ -44,6 +45,7 @@ mod manifests;
 mod messages;
 mod pix;
 mod reads;
+mod rules;
 mod searches;
 
 use std::collections::HashMap;
