@@ -158,7 +158,10 @@ pub async fn ingest_clearing(
     body: &[u8],
 ) -> Result<ClearingAck, ApiError> {
     let rules = service.rules.current().await?;
-    Ok(service.ingest(&rules).ingest_clearing(network, body).await?)
+    Ok(service
+        .ingest(&rules)
+        .ingest_clearing(network, body)
+        .await?)
 }
 
 /// Stores every readable authorization; unreadable ones are kept aside with the reason.

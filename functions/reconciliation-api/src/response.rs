@@ -159,8 +159,7 @@ impl MessageDetail {
 mod tests {
     use super::*;
     use shared::clearing::{
-        parse_clearing_notification, DisputeStep, LifecycleLink, MessageType,
-        PreparedRecord,
+        parse_clearing_notification, DisputeStep, LifecycleLink, MessageType, PreparedRecord,
     };
 
     fn seed_message() -> ClearingMessage {

@@ -7,8 +7,8 @@ use shared::adapters::secrets::required_secret;
 use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource};
 use shared::clearing::RulesVersion;
 use shared::config::{matching_rules, ConfigError, Env};
-use shared::services::RulesService;
 use shared::operator_auth::{TokenVerifier, SIGNING_KEY_ARN_SETTING};
+use shared::services::RulesService;
 
 use crate::{ApiService, DEFAULT_REPROCESSING_LEASE_SECONDS};
 

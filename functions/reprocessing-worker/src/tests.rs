@@ -9,9 +9,9 @@ use chrono::NaiveDate;
 
 use shared::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, RulesVersion};
-use shared::services::RulesInForce;
 use shared::pix::PixReconciliation;
 use shared::ports::*;
+use shared::services::RulesInForce;
 
 use super::*;
 

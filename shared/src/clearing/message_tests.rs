@@ -175,16 +175,28 @@ fn each_decision_records_its_rules_version_and_a_reprocess_uses_the_newer_rules(
     let auth = seed_auth();
     let v1 = rules();
     let tips = r#"{"tolerances": [{"name": "4111 tips", "mcc_from": 4111, "mcc_to": 4111, "max_over_percent": "10"}]}"#;
-    let v2 = v1.next(1, tips, "operator:ana", "4111 may tip", Utc::now()).unwrap();
+    let v2 = v1
+        .next(1, tips, "operator:ana", "4111 may tip", Utc::now())
+        .unwrap();
     let fix = [
         ("transactionLocalDate".into(), "2024-04-24".into()),
         ("transactionAmount".into(), "13.00".into()),
         ("messageReasonCode".into(), "1402".into()),
     ];
     let adjustments = check_adjustments(&fix).unwrap();
-    let first = ClearingMessage::ingest(seed(), "MASTERCARD", Some(&auth), &v1, "webhook", Utc::now())
-        .message;
-    assert_eq!(first.history[0].rules_version, None, "RECEIVED decides nothing");
+    let first = ClearingMessage::ingest(
+        seed(),
+        "MASTERCARD",
+        Some(&auth),
+        &v1,
+        "webhook",
+        Utc::now(),
+    )
+    .message;
+    assert_eq!(
+        first.history[0].rules_version, None,
+        "RECEIVED decides nothing"
+    );
     assert_eq!(first.history[1].rules_version, Some(1));
 
     // Under version 1 the 13.00 of a 12.34 authorization diverges.
@@ -206,7 +218,12 @@ fn each_decision_records_its_rules_version_and_a_reprocess_uses_the_newer_rules(
         .finish_reprocessing(&adjustments, Some(&auth), &v2, "worker", Utc::now())
         .unwrap()
         .message;
-    assert_eq!(done.status, ClearingStatus::Matched, "{:?}", done.pending_reason);
+    assert_eq!(
+        done.status,
+        ClearingStatus::Matched,
+        "{:?}",
+        done.pending_reason
+    );
     assert_eq!(
         done.matched.as_ref().unwrap().tolerance_rule.as_deref(),
         Some("4111 tips")

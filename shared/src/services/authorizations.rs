@@ -187,7 +187,7 @@ mod tests {
     use super::*;
     use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
     use crate::authorization::AuthorizationStatus;
-    
+
     use crate::clearing::{ClearingStatus, PendingReasonCode};
     use crate::events::{
         AUTHORIZATION_PARTIALLY_REVERSED, AUTHORIZATION_REVERSED, CLEARING_AUTHORIZATION_REVERSED,

@@ -57,7 +57,7 @@ pub async fn record_on_original(
 #[cfg(test)]
 mod tests {
     use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
-    
+
     use crate::clearing::{ClearingStatus, MessageType, PendingReasonCode};
     use crate::events::{CLEARING_DISPUTED, CLEARING_RECORDED};
     use crate::outbox::OutboxPublisher;

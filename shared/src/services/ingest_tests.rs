@@ -99,7 +99,10 @@ fn notification(records: &[String]) -> String {
     format!(r#"{{"clearing": [{}]}}"#, records.join(","))
 }
 
-fn service<'a>(store: &'a MemoryStore, rules: &'a crate::clearing::RulesVersion) -> IngestService<'a> {
+fn service<'a>(
+    store: &'a MemoryStore,
+    rules: &'a crate::clearing::RulesVersion,
+) -> IngestService<'a> {
     IngestService { store, rules }
 }
 

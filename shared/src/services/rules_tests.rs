@@ -71,7 +71,10 @@ async fn a_change_stores_version_one_then_two_and_announces_the_change() {
 #[tokio::test]
 async fn two_editors_of_one_version_one_wins_the_other_is_stale() {
     let (store, service) = service();
-    service.change(1, NO_TIPS, "a", "first", now()).await.unwrap();
+    service
+        .change(1, NO_TIPS, "a", "first", now())
+        .await
+        .unwrap();
     let e = service
         .change(1, NO_TIPS, "b", "second", now())
         .await
@@ -101,7 +104,10 @@ async fn bad_rules_change_nothing() {
         .change(1, r#"{"tolerances": 3}"#, "a", "r", now())
         .await
         .unwrap_err();
-    assert!(matches!(e, RulesError::Change(RulesChangeError::Invalid(_))));
+    assert!(matches!(
+        e,
+        RulesError::Change(RulesChangeError::Invalid(_))
+    ));
     assert_eq!(service.current().await.unwrap().version, 1);
     assert!(store.drain_outbox().is_empty());
 }

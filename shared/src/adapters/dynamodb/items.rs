@@ -117,7 +117,7 @@ pub(super) fn ids_with_prefix<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     use crate::clearing::{parse_clearing_notification, PreparedRecord};
     use proptest::prelude::*;
 
