@@ -419,6 +419,29 @@ pub trait PixStore: Send + Sync {
     async fn open_pix_ids(&self, business_date: NaiveDate) -> Result<Vec<String>, StoreError>;
 }
 
+/// The versions of the matching rules document. Versions are only added,
+/// never changed.
+#[async_trait]
+pub trait RulesStore: Send + Sync {
+    /// The highest version stored, if any is.
+    async fn current_rules(&self) -> Result<Option<crate::clearing::RulesVersion>, StoreError>;
+
+    /// Stores `version` with the change's `outbox`, only if no version with
+    /// its number is stored: `false` (nothing written) if one is.
+    async fn add_rules_version(
+        &self,
+        version: &crate::clearing::RulesVersion,
+        outbox: &[OutboxEntry],
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` versions below `before` (all if `None`), newest first.
+    async fn rules_versions(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<crate::clearing::RulesVersion>, StoreError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,27 +474,4 @@ mod tests {
         assert_eq!(a.clearing_unique_ids, ["A", "B", "C"]);
         assert_eq!(a.by_transaction_date[&day], ["A", "C"]);
     }
-}
-
-/// The versions of the matching rules document. Versions are only added,
-/// never changed.
-#[async_trait]
-pub trait RulesStore: Send + Sync {
-    /// The highest version stored, if any is.
-    async fn current_rules(&self) -> Result<Option<crate::clearing::RulesVersion>, StoreError>;
-
-    /// Stores `version` with the change's `outbox`, only if no version with
-    /// its number is stored: `false` (nothing written) if one is.
-    async fn add_rules_version(
-        &self,
-        version: &crate::clearing::RulesVersion,
-        outbox: &[OutboxEntry],
-    ) -> Result<bool, StoreError>;
-
-    /// Up to `limit` versions below `before` (all if `None`), newest first.
-    async fn rules_versions(
-        &self,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<crate::clearing::RulesVersion>, StoreError>;
 }
