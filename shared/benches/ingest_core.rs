@@ -71,6 +71,7 @@ fn main() {
                     version: 1,
                     history: Vec::new(),
                     clearings: Default::default(),
+                    expiry: None,
                 },
             )
         })

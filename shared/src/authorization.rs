@@ -63,6 +63,8 @@ pub enum AuthorizationStatus {
     Approved,
     Declined,
     Reversed,
+    /// Not cleared in full within its window (set by the expiry sweep only).
+    Expired,
 }
 
 /// A stored authorization.
@@ -97,6 +99,10 @@ pub struct Authorization {
     /// only; stores keep them apart from the rest of the item.
     #[serde(skip)]
     pub clearings: BTreeMap<String, ClearedPresentment>,
+    /// When it expires if not cleared in full: fixed when it was stored, with
+    /// the rules in force then (none for one stored declined or reversed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<crate::authorization_expiry::ExpiryTerms>,
 }
 
 /// A first presentment that cleared (part of) an authorization: what a true
@@ -268,6 +274,9 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
             ));
         }
     }
+    if wire.status == AuthorizationStatus::Expired {
+        return Err("status: EXPIRED is decided by the expiry sweep, not sent".into());
+    }
     let reversal = reversal_of(&wire, amount)?;
     let change = first_change(wire.status, reversal, amount, card_network, raw.get());
     let (status, reversed_amount) = (change.status, change.reversed_amount);
@@ -289,6 +298,7 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         version: 1,
         history: vec![change],
         clearings: BTreeMap::new(),
+        expiry: None,
     })
 }
 
@@ -318,6 +328,12 @@ fn first_change(
             Decimal::ZERO,
         ),
         (AuthorizationStatus::Declined, _) => (
+            AuthorizationChangeKind::Declined,
+            AuthorizationStatus::Declined,
+            Decimal::ZERO,
+        ),
+        // Only the sweep expires: a record saying so is refused before this.
+        (AuthorizationStatus::Expired, _) => (
             AuthorizationChangeKind::Declined,
             AuthorizationStatus::Declined,
             Decimal::ZERO,
