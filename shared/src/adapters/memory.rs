@@ -129,6 +129,8 @@ impl Tables {
 
 #[path = "memory_console.rs"]
 mod console;
+#[path = "memory_expiry.rs"]
+mod expiry;
 
 /// [`ClearingStore`], [`PixStore`] and `ConsoleStore` in memory.
 #[derive(Default)]

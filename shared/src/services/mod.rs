@@ -6,12 +6,14 @@ pub mod bulk;
 pub mod console;
 pub mod console_reads;
 pub mod disputes;
+pub mod expiry;
 pub mod ingest;
 pub mod reconciliation;
 
 pub use bulk::{BulkCommand, BulkSelection, BulkStatus};
 pub use console::{ConsoleError, ConsoleService};
 pub use console_reads::PixDay;
+pub use expiry::{ExpiryService, SweepLimits, SweepReport};
 pub use ingest::{
     AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult, RejectedRecord,
 };

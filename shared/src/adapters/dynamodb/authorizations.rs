@@ -89,6 +89,7 @@ impl DynamoDbClearingStore {
         item.insert("sk".into(), s(AUTH_SK));
         item.insert("entity".into(), s("AUTHORIZATION"));
         item.remove("claimed_by");
+        super::expiry::insert_expiry_attributes(&mut item, auth);
         let result = self
             .client
             .put_item()
@@ -156,12 +157,32 @@ impl DynamoDbClearingStore {
         // This change's entries replace the last change's (the stream's
         // publisher sends those the old image did not hold).
         names.insert("#outbox".into(), OUTBOX_ATTRIBUTE.into());
-        let mut expression = format!("SET {}", sets.join(", "));
+        let mut removes = Vec::new();
         if outbox.is_empty() {
-            expression.push_str(" REMOVE #outbox");
+            removes.push("#outbox".to_owned());
         } else {
             values.insert(":outbox".into(), s(encode(outbox)));
-            expression.push_str(", #outbox = :outbox");
+            sets.push("#outbox = :outbox".into());
+        }
+        // In the expiry sweep's index while it awaits its expiry, out of it after.
+        match super::expiry::expiry_attributes(auth) {
+            Some(attributes) => {
+                for (name, value) in attributes {
+                    names.insert(format!("#{name}"), name.into());
+                    values.insert(format!(":{name}"), s(value));
+                    sets.push(format!("#{name} = :{name}"));
+                }
+            }
+            None => {
+                for name in [super::expiry::EXPIRY_PK, super::expiry::EXPIRY_SK] {
+                    names.insert(format!("#{name}"), name.into());
+                    removes.push(format!("#{name}"));
+                }
+            }
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if !removes.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
         }
         names.insert("#version".into(), "version".into());
         names.insert("#claimed".into(), "claimed_by".into());
