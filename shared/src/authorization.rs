@@ -274,9 +274,6 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
             ));
         }
     }
-    if wire.status == AuthorizationStatus::Expired {
-        return Err("status: EXPIRED is decided by the expiry sweep, not sent".into());
-    }
     let reversal = reversal_of(&wire, amount)?;
     let change = first_change(wire.status, reversal, amount, card_network, raw.get());
     let (status, reversed_amount) = (change.status, change.reversed_amount);
@@ -332,7 +329,7 @@ fn first_change(
             AuthorizationStatus::Declined,
             Decimal::ZERO,
         ),
-        // Only the sweep expires: a record saying so is refused before this.
+        // Refused by `reversal_of` before this.
         (AuthorizationStatus::Expired, _) => (
             AuthorizationChangeKind::Declined,
             AuthorizationStatus::Declined,
@@ -358,8 +355,12 @@ fn first_change(
 }
 
 /// The amount a REVERSED record reverses, when it names one: positive, in the
-/// currency's minor units, at most the authorized amount.
+/// currency's minor units, at most the authorized amount. (A record may not say EXPIRED.)
 fn reversal_of(wire: &WireAuthorization<'_>, amount: Decimal) -> Result<Option<Decimal>, String> {
+    // Only the expiry sweep expires: a record saying so is refused.
+    if wire.status == AuthorizationStatus::Expired {
+        return Err("status: EXPIRED is decided by the expiry sweep, not sent".into());
+    }
     let Some(raw) = wire.reversal_amount else {
         return Ok(None);
     };

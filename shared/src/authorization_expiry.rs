@@ -211,6 +211,16 @@ pub fn late_presentment_note(auth: &Authorization) -> String {
     }
 }
 
+/// What a match on an expired authorization records (rule `MATCH_AND_FLAG`); none otherwise.
+pub fn late_presentment_flag(auth: &Authorization) -> Option<String> {
+    (auth.status == AuthorizationStatus::Expired).then(|| {
+        format!(
+            "{}: matched by rule MATCH_AND_FLAG",
+            late_presentment_note(auth)
+        )
+    })
+}
+
 #[cfg(test)]
 #[path = "authorization_expiry_tests.rs"]
 mod tests;

@@ -10,7 +10,8 @@ use super::fields::FieldProblem;
 use super::validate::ValidClearing;
 use crate::authorization::{Authorization, AuthorizationStatus};
 use crate::authorization_expiry::{
-    default_expiry_days, late_presentment_note, ExpiryWindow, LatePresentmentRule,
+    default_expiry_days, late_presentment_flag, late_presentment_note, ExpiryWindow,
+    LatePresentmentRule,
 };
 
 /// Why a clearing message waits for an operator.
@@ -431,12 +432,7 @@ fn compare_amounts(
         cleared_before,
         earlier_presentments: earlier.clone(),
         fully_cleared: difference >= Decimal::ZERO,
-        late_presentment: (auth.status == AuthorizationStatus::Expired).then(|| {
-            format!(
-                "{}: matched by rule MATCH_AND_FLAG",
-                late_presentment_note(auth)
-            )
-        }),
+        late_presentment: late_presentment_flag(auth),
     };
     if difference.is_zero() {
         return MatchOutcome::Matched(details(None, None));

@@ -126,7 +126,6 @@ pub async fn run_on(
     let worker = Arc::new(WorkerService::from_config(&env, &aws)?);
     let publisher = start_publisher(&clients, &p, &template, &env).await?;
     let sweep = Arc::new(ExpiryFunction::from_config(&env, &aws)?);
-    let schedule = ScheduleSpec::of_function(&template, "AuthorizationExpiryFunction")?;
 
     let listener = TcpListener::bind(("127.0.0.1", config.port))
         .await
@@ -144,10 +143,6 @@ pub async fn run_on(
     println!("work queue        {}", jobs.url);
     println!("Pix input queue   {}", pix_inputs.url);
     println!("event bus         {bus}  (events are printed below as they are published)");
-    println!(
-        "expiry sweep      every {} s, as its schedule says (`devstack expire-now` runs one now)",
-        schedule.rate.as_secs()
-    );
     let token = dev_token(&env)?;
     println!("dev token         {token}");
     // The fragment never reaches a server: the page keeps the token in the tab.
@@ -164,10 +159,7 @@ pub async fn run_on(
         let clients = clients.clone();
         tasks.spawn(async move { show_events(clients, tap).await });
     }
-    tasks.spawn(run_schedule(schedule, move |payload| {
-        let sweep = sweep.clone();
-        async move { run_sweep(&sweep, &payload, output).await }
-    }));
+    tasks.spawn(sweep_on_schedule(&template, sweep, output)?);
     shutdown.await;
     drop(publisher);
     tasks.shutdown().await;
@@ -186,6 +178,23 @@ pub async fn start_publisher(
     let spec = StreamSourceSpec::of_function(template, "OutboxPublisherFunction")?;
     let pump = StreamPump::new(clients, provisioned, spec, Arc::new(service)).await?;
     Ok(RunningPump::spawn(pump))
+}
+
+/// The expiry sweep on its schedule's rate (template.yaml), as EventBridge Scheduler invokes it.
+fn sweep_on_schedule(
+    template: &Template,
+    sweep: Arc<ExpiryFunction>,
+    output: Output,
+) -> Result<impl std::future::Future<Output = ()>, DevstackError> {
+    let schedule = ScheduleSpec::of_function(template, "AuthorizationExpiryFunction")?;
+    println!(
+        "expiry sweep      every {} s, as its schedule says (`devstack expire-now` runs one now)",
+        schedule.rate.as_secs()
+    );
+    Ok(run_schedule(schedule, move |payload| {
+        let sweep = sweep.clone();
+        async move { run_sweep(&sweep, &payload, output).await }
+    }))
 }
 
 /// One sweep for a scheduled payload, as the function's handler runs it.
