@@ -24,6 +24,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod operator_auth;
 pub mod outbox;
+pub mod packed;
 pub mod parse;
 pub mod pix;
 pub mod ports;

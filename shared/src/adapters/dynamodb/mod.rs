@@ -1,9 +1,12 @@
 //! The clearing store on DynamoDB: one table (see ARCHITECTURE.md).
 //!
 //! Items:
-//! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
-//!   and the attributes of the indexes below; its fields are not stored but
-//!   read again from the raw payload with the history's adjustments.
+//! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message: the attributes of
+//!   the indexes below, of the conditions (`version`, `status`) and of a list
+//!   row, and the rest (raw payload, history, outcome) with the outbox of the
+//!   change that wrote it packed in one binary attribute, `packed` (`crate::packed`);
+//!   its fields are not stored but read again from the raw payload with the
+//!   history's adjustments.
 //! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization with its `version` and
 //!   `history`; `claimed_by` (the first presentment to clear it) and one
 //!   `cleared#<clearingUniqueId>` attribute per presentment that cleared it.
@@ -25,8 +28,9 @@
 //! Four global secondary indexes, all keys only (the items are then read by key),
 //! and `ByQueue`, the console's lists, projecting a list row (see `console`):
 //! - `ByCard`: `card_key` (`<network>#<card hash>`) / `card_sort` (`<status>#<received>#<id>`).
-//! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; PENDING and REPROCESSING
-//!   messages, and undecided Pix states (`PIX_OPEN#<date>`).
+//! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; undecided Pix states
+//!   (`PIX_OPEN#<date>`). PENDING and REPROCESSING messages are listed by
+//!   `ByQueue` (`Q#<status>` / `<received>#<id>`): one index entry a message.
 //! - `ByTransUid`, sparse: `trans_uid` / `ingest_sort`; every message with a
 //!   transUid except the one holding that authorization's claim.
 //! - `ByExpiry`, sparse: `expiry_pk` / `expiry_sk`; authorizations awaiting
