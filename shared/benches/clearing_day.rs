@@ -79,6 +79,14 @@ fn main() {
         bytes as f64 / 1e6,
         base.authorization_count()
     );
+    // The sweep between the authorizations and the records (IngestCore::new).
+    let expired = base.expired();
+    println!(
+        "expiry sweep at {}: {} authorizations expired (expected {})",
+        day::SWEEP_AT,
+        expired.len(),
+        day.expiring.len()
+    );
     print!("{}", tally.table());
     println!("median of {ROUNDS} rounds over the whole day:");
     println!(
@@ -96,6 +104,10 @@ fn main() {
         timed.as_secs_f64() / plain.as_secs_f64(),
         tally.misplaced.len()
     );
+    if expired != day.expiring {
+        eprintln!("the sweep expired other authorizations than the day's truth");
+        std::process::exit(1);
+    }
     if !tally.misplaced.is_empty() {
         for m in tally.misplaced.iter().take(20) {
             eprintln!("misplaced: {m}");

@@ -185,6 +185,8 @@ pub fn clearing_conflict_event(conflict: &ClearingConflict) -> OutboundEvent {
 
 pub const AUTHORIZATION_REVERSED: &str = "authorization.reversed";
 pub const AUTHORIZATION_PARTIALLY_REVERSED: &str = "authorization.partially_reversed";
+/// An approved authorization not cleared in full within its window.
+pub const AUTHORIZATION_EXPIRED: &str = "authorization.expired";
 /// A clearing already MATCHED to an authorization that was then reversed (in full or in part).
 pub const CLEARING_AUTHORIZATION_REVERSED: &str = "clearing_message.authorization_reversed";
 
@@ -198,7 +200,7 @@ struct AuthorizationEventDetail<'a> {
     /// The authorization's version this change made.
     version: u64,
     change: AuthorizationChangeKind,
-    /// The amount this record reversed.
+    /// The amount this record reversed (an expiry: what was left uncleared).
     amount: Decimal,
     authorized_amount: Decimal,
     /// Reversed in total after this change.
@@ -206,11 +208,14 @@ struct AuthorizationEventDetail<'a> {
     currency: &'a str,
     /// The first presentment MATCHED to it when it was reversed, if any.
     matched_clearing: Option<&'a str>,
+    /// For an expiry: its window and when it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiry: Option<&'a crate::authorization_expiry::ExpiryTerms>,
     occurred_at: String,
 }
 
 /// The events announcing the change an authorization's `version` recorded: a
-/// reversal (full or partial), and, when a clearing was already MATCHED to it,
+/// reversal (full or partial) or an expiry, and, when a clearing was already MATCHED to it,
 /// that clearing's. Approvals and declines announce nothing. The same change
 /// gives the same events (ids included) however often it is announced.
 pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundEvent> {
@@ -220,6 +225,7 @@ pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundE
     let detail_type = match change.kind {
         AuthorizationChangeKind::Reversed => AUTHORIZATION_REVERSED,
         AuthorizationChangeKind::PartiallyReversed => AUTHORIZATION_PARTIALLY_REVERSED,
+        AuthorizationChangeKind::Expired => AUTHORIZATION_EXPIRED,
         AuthorizationChangeKind::Approved | AuthorizationChangeKind::Declined => return Vec::new(),
     };
     let name = format!("authorization/{}/v{version}", auth.trans_uid);
@@ -236,6 +242,10 @@ pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundE
         reversed_amount: change.reversed_amount,
         currency: &auth.currency,
         matched_clearing: change.matched_clearing.as_deref(),
+        expiry: auth
+            .expiry
+            .as_ref()
+            .filter(|_| change.kind == AuthorizationChangeKind::Expired),
         occurred_at: change
             .at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

@@ -247,6 +247,20 @@ pub enum BulkStarted {
     Existing(crate::console::BulkAction),
 }
 
+/// What the authorization expiry sweep needs besides the clearing store.
+#[async_trait]
+pub trait ExpiryStore: ClearingStore {
+    /// Up to `limit` transUids of authorizations awaiting their expiry whose
+    /// expiry is at or before `due_by`, looked for on the sweep days from
+    /// `since` to `due_by`'s day (oldest first). Never a scan.
+    async fn due_authorizations(
+        &self,
+        due_by: DateTime<Utc>,
+        since: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
 /// What the operators' console reads and writes beyond the clearing store.
 #[async_trait]
 pub trait ConsoleStore: ClearingStore {

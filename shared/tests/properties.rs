@@ -215,6 +215,7 @@ fn authorization(amount: Decimal) -> Authorization {
         version: 1,
         history: Vec::new(),
         clearings: Default::default(),
+        expiry: None,
     }
 }
 

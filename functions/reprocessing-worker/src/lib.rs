@@ -176,7 +176,7 @@ pub async fn process_job(
             && message.reprocessing.as_ref().map(|t| t.request_id.as_str())
                 == Some(job.request_id.as_str());
         if !ours {
-            return already_applied_or_stale(job, &message);
+            return already_applied_or_stale(service, job, &message).await;
         }
         let key = message.authorization_key_after(&job.adjustments);
         let authorization = match &key {
@@ -236,7 +236,8 @@ pub async fn process_job(
     )))
 }
 
-fn already_applied_or_stale(
+async fn already_applied_or_stale(
+    service: &WorkerService,
     job: &ReprocessingJob,
     message: &ClearingMessage,
 ) -> Result<JobOutcome, JobError> {
@@ -251,6 +252,18 @@ fn already_applied_or_stale(
     });
     // Its event went out with the write that settled it, whatever happened since.
     if settled_by_this_job {
+        // A dispute step it linked is recorded on its original after that
+        // write: a failure in between is made good here (once recorded, this
+        // changes nothing).
+        if let Some((original, step)) = message.dispute_step() {
+            shared::services::disputes::record_on_original(
+                service.store.as_ref(),
+                &original,
+                &step,
+                WORKER_ACTOR,
+            )
+            .await?;
+        }
         return Ok(JobOutcome::AlreadyApplied);
     }
     tracing::warn!(

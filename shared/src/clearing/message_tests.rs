@@ -38,6 +38,7 @@ fn seed_auth() -> Authorization {
         version: 1,
         history: Vec::new(),
         clearings: Default::default(),
+        expiry: None,
     }
 }
 

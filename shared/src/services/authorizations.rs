@@ -108,8 +108,10 @@ impl IngestService<'_> {
     async fn apply_one(
         &self,
         index: usize,
-        incoming: Authorization,
+        mut incoming: Authorization,
     ) -> Result<Applied, StoreError> {
+        // Its window is fixed now, with the rules in force (a stored one keeps its own).
+        incoming.expiry = self.rules.expiry_terms(&incoming, chrono::Utc::now());
         // Each write carries the events of its change (a reversal received
         // before its approval is one), published from the table's stream.
         let announce = |a: &Authorization| -> Vec<OutboxEntry> {

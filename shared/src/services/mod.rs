@@ -6,6 +6,7 @@ pub mod bulk;
 pub mod console;
 pub mod console_reads;
 pub mod disputes;
+pub mod expiry;
 pub mod ingest;
 pub mod reconciliation;
 pub mod rules;
@@ -13,6 +14,7 @@ pub mod rules;
 pub use bulk::{BulkCommand, BulkSelection, BulkStatus};
 pub use console::{ConsoleError, ConsoleService};
 pub use console_reads::PixDay;
+pub use expiry::{ExpiryService, SweepLimits, SweepReport};
 pub use ingest::{
     AuthorizationAck, ClearingAck, IngestError, IngestService, RecordResult, RejectedRecord,
 };
