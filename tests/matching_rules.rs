@@ -213,3 +213,35 @@ async fn a_reprocess_uses_the_rules_in_force_and_past_decisions_keep_theirs() {
     assert_eq!(events[0]["detail"]["reason"], "4111 may tip up to 30%");
     assert_eq!(events[0]["detail"]["author"], "operator:ana");
 }
+
+#[tokio::test]
+async fn a_new_authorization_takes_its_expiry_window_from_the_rules_in_force() {
+    let stack = TestStack::new().await;
+    let short = r#"{"tolerances": [], "default_expiry_days": 2}"#;
+    let (status, v2) = call(
+        &stack,
+        "PUT",
+        "/v1/operations/rules",
+        "rules:write",
+        &change(1, "authorizations expire after 2 days", short),
+    )
+    .await;
+    assert_eq!(status, 200, "{v2}");
+    post_webhook(
+        &stack,
+        "/v1/webhooks/mastercard/authorizations",
+        &seed_authorization("10.00", "5411"),
+    )
+    .await;
+    let auth = stack
+        .store()
+        .authorization("20240426O9EC2A")
+        .await
+        .unwrap()
+        .unwrap();
+    let terms = auth.expiry.expect("an approved authorization has a window");
+    assert_eq!(
+        (terms.window_days, terms.window_rule.as_str()),
+        (2, "default")
+    );
+}

@@ -28,10 +28,6 @@ pub use shared::services::{AuthorizationAck, ClearingAck, RecordResult};
 /// Largest body accepted (a thousand records fit comfortably).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
-/// Storing authorizations decides no clearing: no rules are read for it.
-static NO_DECISION: LazyLock<shared::clearing::RulesVersion> =
-    LazyLock::new(shared::clearing::RulesVersion::shipped);
-
 /// Networks with a webhook route.
 pub const CARD_NETWORKS: [&str; 1] = ["MASTERCARD"];
 
@@ -164,14 +160,16 @@ pub async fn ingest_clearing(
         .await?)
 }
 
-/// Stores every readable authorization; unreadable ones are kept aside with the reason.
+/// Stores every readable authorization; unreadable ones are kept aside with the
+/// reason. A new authorization's expiry window is fixed by the rules in force.
 pub async fn ingest_authorizations(
     service: &WebhookService,
     network: &str,
     body: &[u8],
 ) -> Result<AuthorizationAck, ApiError> {
+    let rules = service.rules.current().await?;
     Ok(service
-        .ingest(&NO_DECISION)
+        .ingest(&rules)
         .ingest_authorizations(network, body)
         .await?)
 }
