@@ -160,7 +160,7 @@ case "${1:-}" in
     export SAM_CLI_TELEMETRY=0
     echo "==> sam validate --lint"
     sam validate --lint
-    echo "==> sam build (release builds of the four functions with cargo lambda; x86_64, see README)"
+    echo "==> sam build (release builds of the five functions with cargo lambda; x86_64, see README)"
     # rust-cargolambda is a beta build method in SAM CLI.
     sam build --beta-features --build-dir .aws-sam/build "$@"
     for f in .aws-sam/build/*/bootstrap; do

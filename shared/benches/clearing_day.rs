@@ -16,8 +16,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use day::{outcome_name, Day, IngestCore, Tally};
-use shared::clearing::matching::DEFAULT_MATCHING_RULES;
-use shared::clearing::MatchingRules;
+use shared::clearing::RulesVersion;
 
 const ROUNDS: usize = 7;
 
@@ -37,7 +36,7 @@ fn main() {
     let records = setting("CLEARING_DAY_RECORDS", 100_000) as usize;
     let seed = setting("CLEARING_DAY_SEED", 16);
     let day = Day::generate(records, seed);
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = RulesVersion::shipped();
     let base = IngestCore::new(&rules, &day);
     let bytes: usize = day.notifications.iter().map(Vec::len).sum();
 
@@ -80,6 +79,14 @@ fn main() {
         bytes as f64 / 1e6,
         base.authorization_count()
     );
+    // The sweep between the authorizations and the records (IngestCore::new).
+    let expired = base.expired();
+    println!(
+        "expiry sweep at {}: {} authorizations expired (expected {})",
+        day::SWEEP_AT,
+        expired.len(),
+        day.expiring.len()
+    );
     print!("{}", tally.table());
     println!("median of {ROUNDS} rounds over the whole day:");
     println!(
@@ -97,6 +104,10 @@ fn main() {
         timed.as_secs_f64() / plain.as_secs_f64(),
         tally.misplaced.len()
     );
+    if expired != day.expiring {
+        eprintln!("the sweep expired other authorizations than the day's truth");
+        std::process::exit(1);
+    }
     if !tally.misplaced.is_empty() {
         for m in tally.misplaced.iter().take(20) {
             eprintln!("misplaced: {m}");

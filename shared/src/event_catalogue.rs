@@ -40,6 +40,8 @@ pub const ALL_EVENTS: &[DocumentedEvent] = &[
     clearing(CLEARING_WRITE_OFF_REQUESTED, "an operator (maker) requested a write-off"),
     clearing(CLEARING_WRITE_OFF_APPROVED, "a second operator (checker) approved a write-off"),
     clearing(CLEARING_WRITE_OFF_REJECTED, "a second operator (checker) rejected a write-off"),
+    clearing(RULES_CHANGED, "a new version of the matching rules: `detail.version`, `author`, `changed_at`, `reason`, `rules`"),
+    clearing(AUTHORIZATION_EXPIRED, "an approved authorization not cleared in full within its window; `detail.expiry`"),
     clearing(AUTHORIZATION_REVERSED, "an authorization reversed in full (nothing left to clear)"),
     clearing(AUTHORIZATION_PARTIALLY_REVERSED, "part of an authorization reversed"),
     clearing(CLEARING_AUTHORIZATION_REVERSED, "an authorization was reversed (in full or part) after a first presentment matched it; `detail.matched_clearing` names that clearing"),

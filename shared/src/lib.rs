@@ -12,6 +12,7 @@ pub mod adapters;
 pub mod api_error;
 pub mod authorization;
 pub mod authorization_change;
+pub mod authorization_expiry;
 pub mod clearing;
 pub mod config;
 pub mod console;

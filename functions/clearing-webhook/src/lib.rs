@@ -18,10 +18,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
 use shared::api_error::ApiError;
-use shared::clearing::MatchingRules;
 use shared::http::{respond, Reply, Router};
 use shared::ports::ClearingStore;
-use shared::services::IngestService;
+use shared::services::{IngestService, RulesInForce};
 use shared::webhook_auth::{ClientCertificate, WebhookAuth, SIGNATURE_HEADER};
 
 pub use shared::services::{AuthorizationAck, ClearingAck, RecordResult};
@@ -36,16 +35,17 @@ pub const CARD_NETWORKS: [&str; 1] = ["MASTERCARD"];
 #[derive(Clone)]
 pub struct WebhookService {
     pub store: Arc<dyn ClearingStore>,
-    pub rules: MatchingRules,
+    /// The matching rules in force (read at the first clearing, then kept briefly).
+    pub rules: Arc<RulesInForce>,
     pub auth: WebhookAuth,
 }
 
 impl WebhookService {
-    /// The ingest use case over this service's ports.
-    pub fn ingest(&self) -> IngestService<'_> {
+    /// The ingest use case over this service's ports, deciding under `rules`.
+    pub fn ingest<'a>(&'a self, rules: &'a shared::clearing::RulesVersion) -> IngestService<'a> {
         IngestService {
             store: self.store.as_ref(),
-            rules: &self.rules,
+            rules,
         }
     }
 }
@@ -153,17 +153,23 @@ pub async fn ingest_clearing(
     network: &str,
     body: &[u8],
 ) -> Result<ClearingAck, ApiError> {
-    Ok(service.ingest().ingest_clearing(network, body).await?)
+    let rules = service.rules.current().await?;
+    Ok(service
+        .ingest(&rules)
+        .ingest_clearing(network, body)
+        .await?)
 }
 
-/// Stores every readable authorization; unreadable ones are kept aside with the reason.
+/// Stores every readable authorization; unreadable ones are kept aside with the
+/// reason. A new authorization's expiry window is fixed by the rules in force.
 pub async fn ingest_authorizations(
     service: &WebhookService,
     network: &str,
     body: &[u8],
 ) -> Result<AuthorizationAck, ApiError> {
+    let rules = service.rules.current().await?;
     Ok(service
-        .ingest()
+        .ingest(&rules)
         .ingest_authorizations(network, body)
         .await?)
 }

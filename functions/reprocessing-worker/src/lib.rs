@@ -17,7 +17,7 @@ use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use tracing::Instrument;
 
-use shared::clearing::{ClearingMessage, ClearingStatus, MatchingRules};
+use shared::clearing::{ClearingMessage, ClearingStatus};
 use shared::events::clearing_event;
 use shared::jobs::ReprocessingJob;
 use shared::outbox::OutboxEntry;
@@ -32,7 +32,8 @@ pub const WORKER_ACTOR: &str = "worker:reprocessing";
 pub struct WorkerService {
     pub store: Arc<dyn ClearingStore>,
     pub pix: Arc<dyn PixStore>,
-    pub rules: MatchingRules,
+    /// The matching rules in force (read at the first job, then kept briefly).
+    pub rules: Arc<shared::services::RulesInForce>,
     pub queues: SourceQueues,
 }
 
@@ -186,11 +187,13 @@ pub async fn process_job(
                 .remove(k),
             None => None,
         };
+        // The rules in force now: a reprocess decides under the latest version.
+        let rules = service.rules.current().await?;
         let decision = message
             .finish_reprocessing(
                 &job.adjustments,
                 authorization.as_ref(),
-                &service.rules,
+                &rules,
                 WORKER_ACTOR,
                 Utc::now(),
             )

@@ -8,9 +8,10 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::NaiveDate;
 
 use shared::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
-use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, MatchingRules};
+use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, RulesVersion};
 use shared::pix::PixReconciliation;
 use shared::ports::*;
+use shared::services::RulesInForce;
 
 use super::*;
 
@@ -160,8 +161,7 @@ fn worker() -> WorkerService {
     WorkerService {
         store: empty.clone(),
         pix: empty,
-        rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
-            .unwrap(),
+        rules: Arc::new(RulesInForce::fixed(RulesVersion::shipped())),
         queues: SourceQueues {
             jobs: JOBS.into(),
             pix_inputs: PIX.into(),
@@ -303,8 +303,7 @@ mod dispute_after_a_crash {
     /// A chargeback that came before its purchase (PENDING), the purchase, then
     /// the chargeback REPROCESSING for request `req-1`: its job.
     async fn chargeback_waiting_for_its_job(store: &MemoryStore) -> ReprocessingJob {
-        let rules =
-            MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap();
+        let rules = RulesVersion::shipped();
         let ingest = IngestService {
             store,
             rules: &rules,

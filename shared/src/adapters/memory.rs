@@ -54,6 +54,8 @@ struct Tables {
     write_offs: BTreeMap<String, crate::console::WriteOff>,
     bulks: BTreeMap<String, (crate::console::BulkAction, Vec<crate::console::BulkItem>)>,
     bulk_keys: HashMap<String, String>,
+    /// The matching rules' versions, by number (`memory_rules`).
+    rules: BTreeMap<u64, crate::clearing::RulesVersion>,
 }
 
 impl Tables {
@@ -131,6 +133,10 @@ impl Tables {
 
 #[path = "memory_console.rs"]
 mod console;
+#[path = "memory_expiry.rs"]
+mod expiry;
+#[path = "memory_rules.rs"]
+mod rules;
 
 /// [`ClearingStore`], [`PixStore`] and `ConsoleStore` in memory.
 #[derive(Default)]

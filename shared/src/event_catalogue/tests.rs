@@ -99,9 +99,7 @@ fn matches(pattern: &Value, event: &Value) -> bool {
 /// Events made by the constructors the services call, from the seed inputs.
 fn examples() -> Vec<OutboundEvent> {
     use crate::clearing::conflict::ClearingConflict;
-    use crate::clearing::{
-        parse_clearing_notification, ClearingMessage, MatchingRules, PreparedRecord,
-    };
+    use crate::clearing::{parse_clearing_notification, ClearingMessage, PreparedRecord};
     let at = chrono::DateTime::parse_from_rfc3339("2024-04-26T10:24:00Z")
         .unwrap()
         .to_utc();
@@ -111,8 +109,7 @@ fn examples() -> Vec<OutboundEvent> {
     let record = parse_clearing_notification(body.as_bytes())
         .unwrap()
         .remove(0);
-    let rules =
-        MatchingRules::from_json(crate::clearing::matching::DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let prepared = PreparedRecord::new(record);
     let decision = ClearingMessage::ingest(prepared, "MASTERCARD", None, &rules, "webhook", at);
     let pending = crate::events::clearing_event(&decision.message).unwrap();

@@ -25,20 +25,27 @@
 //! | over tolerance | 25 | 25–60% above (restaurant) or 1–10% above (no tolerance) → AMOUNT_DIVERGENT |
 //! | seed's broken date | 25 | `transactionLocalDate` 2024-24-04 → INVALID_FIELD |
 //! | authorization not found | 25 | 1402, no authorization → AUTHORIZATION_NOT_FOUND |
+//! | late presentment | 10 | authorized 16 days before the sweep (7-day window), expired by it; then a presentment → MATCHED, flagged late (shipped rule MATCH_AND_FLAG) |
+//! | expired authorization | 10 | authorized 16 days before the sweep, never cleared → the authorization EXPIRED (no record) |
+//! | lodging within its window | 10 | MCC 7011 authorized 16 days before the sweep (30-day window) → not expired; its presentment → MATCHED |
 //!
-//! Records go in two waves: presentments (shuffled), then what refers to them
-//! (dispute steps, duplicates), each wave in notifications of up to 1,000.
-//! Late presentments and expired authorizations: a [`Scenario`] each, with
-//! its weight in [`MIX`] and its records in [`Day::scenario`].
+//! Authorizations are stored first; then the expiry sweep runs at [`SWEEP_AT`]
+//! (2024-04-26: every other authorization, made 2024-04-22, is within its
+//! window); then records go in two waves: presentments (shuffled), then what
+//! refers to them (dispute steps, duplicates), each wave in notifications of
+//! up to 1,000. [`Day::expiring`] lists the authorizations the sweep must expire.
 
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
-use shared::authorization::{parse_authorization_notification, Authorization, AuthorizationKey};
+use shared::authorization::{
+    parse_authorization_notification, Authorization, AuthorizationKey, AuthorizationStatus,
+};
+use shared::authorization_expiry::ExpiryDecision;
 use shared::clearing::notification::MAX_RECORDS_PER_NOTIFICATION;
 use shared::clearing::{
-    parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, PendingReasonCode,
-    PreparedRecord,
+    parse_clearing_notification, ClearingMessage, ClearingStatus, PendingReasonCode,
+    PreparedRecord, RulesVersion,
 };
 
 /// The kinds of scenario a day is made of (see the table above).
@@ -59,10 +66,13 @@ pub enum Scenario {
     OverTolerance,
     BrokenDate,
     AuthorizationNotFound,
+    LatePresentment,
+    ExpiredAuthorization,
+    LodgingWithinWindow,
 }
 
 /// Each scenario's weight out of 1,000.
-pub const MIX: [(Scenario, u64); 15] = [
+pub const MIX: [(Scenario, u64); 18] = [
     (Scenario::ExactPurchase, 520),
     (Scenario::TipWithinTolerance, 70),
     (Scenario::LodgingWithinTolerance, 20),
@@ -78,7 +88,20 @@ pub const MIX: [(Scenario, u64); 15] = [
     (Scenario::OverTolerance, 25),
     (Scenario::BrokenDate, 25),
     (Scenario::AuthorizationNotFound, 25),
+    (Scenario::LatePresentment, 10),
+    (Scenario::ExpiredAuthorization, 10),
+    (Scenario::LodgingWithinWindow, 10),
 ];
+
+/// When the expiry sweep runs, between the authorizations and the records.
+pub const SWEEP_AT: &str = "2024-04-26T00:00:00Z";
+
+/// When the authorizations of the expiry scenarios were made (16 days before the sweep).
+const OLD_AUTHORIZATION: &str = "2024-04-10T16:00:00Z";
+
+pub fn sweep_at() -> chrono::DateTime<Utc> {
+    SWEEP_AT.parse().unwrap()
+}
 
 /// What a record is and where it must end: a status, or the pending reason's code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +118,10 @@ pub struct Day {
     pub notifications: Vec<Vec<u8>>,
     /// Every clearing record's id and truth, in generation order.
     pub truth: Vec<(String, Truth)>,
+    /// The authorizations the sweep at [`SWEEP_AT`] must expire (no other may).
+    pub expiring: Vec<String>,
+    /// Every authorization's transUid.
+    pub authorization_uids: Vec<String>,
     rng: Rng,
     auths: Vec<String>,
     waves: [Vec<String>; 2],
@@ -177,6 +204,8 @@ impl Day {
             authorizations: Vec::new(),
             notifications: Vec::new(),
             truth: Vec::new(),
+            expiring: Vec::new(),
+            authorization_uids: Vec::new(),
             rng: Rng(seed),
             auths: Vec::new(),
             waves: [Vec::new(), Vec::new()],
@@ -229,8 +258,21 @@ impl Day {
     }
 
     fn authorization(&mut self, uid: &str, card: &str, cents: u64, currency: &str, mcc: &str) {
+        self.authorization_at(uid, card, cents, currency, mcc, "2024-04-22T16:00:00Z");
+    }
+
+    fn authorization_at(
+        &mut self,
+        uid: &str,
+        card: &str,
+        cents: u64,
+        currency: &str,
+        mcc: &str,
+        at: &str,
+    ) {
+        self.authorization_uids.push(uid.to_owned());
         self.auths.push(format!(
-            r#"{{"transUid":"{uid}","cardReference":"{card}","transactionAmount":{},"transactionCurrency":"{currency}","merchantCategoryCode":"{mcc}","authorizationDateTime":"2024-04-22T16:00:00Z","status":"APPROVED","financialNetworkCode":"MCF","referenceNumber":"{uid}R","settlementDate":"2024-04-26"}}"#,
+            r#"{{"transUid":"{uid}","cardReference":"{card}","transactionAmount":{},"transactionCurrency":"{currency}","merchantCategoryCode":"{mcc}","authorizationDateTime":"{at}","status":"APPROVED","financialNetworkCode":"MCF","referenceNumber":"{uid}R","settlementDate":"2024-04-26"}}"#,
             money(cents)
         ));
     }
@@ -376,6 +418,31 @@ impl Day {
                 let p = self.purchase(&uid, &card, "P", cents, mcc);
                 self.add(0, p, "authorization not found", "AUTHORIZATION_NOT_FOUND");
             }
+            LatePresentment | ExpiredAuthorization | LodgingWithinWindow => {
+                self.expiry(scenario, &uid, &card, cents, mcc)
+            }
+        }
+    }
+
+    /// Authorized 16 days before the sweep: expired (7-day window) unless lodging (30).
+    fn expiry(&mut self, scenario: Scenario, uid: &str, card: &str, cents: u64, mcc: &'static str) {
+        let mcc = if scenario == Scenario::LodgingWithinWindow {
+            "7011"
+        } else {
+            mcc
+        };
+        self.authorization_at(uid, card, cents, "USD", mcc, OLD_AUTHORIZATION);
+        let mut p = self.purchase(uid, card, "P", cents, mcc);
+        p.reason = "1401";
+        match scenario {
+            Scenario::LatePresentment => {
+                self.expiring.push(uid.to_owned());
+                self.add(0, p, "late presentment (flagged)", "MATCHED");
+            }
+            Scenario::LodgingWithinWindow => {
+                self.add(0, p, "lodging within its 30-day window", "MATCHED")
+            }
+            _ => self.expiring.push(uid.to_owned()),
         }
     }
 
@@ -407,13 +474,14 @@ pub fn outcome_name(status: ClearingStatus, reason: Option<PendingReasonCode>) -
 /// next presentment sees the cumulative total. No I/O.
 #[derive(Clone)]
 pub struct IngestCore<'a> {
-    rules: &'a MatchingRules,
+    rules: &'a RulesVersion,
     authorizations: Vec<Authorization>,
     by_key: HashMap<AuthorizationKey, usize>,
 }
 
 impl<'a> IngestCore<'a> {
-    pub fn new(rules: &'a MatchingRules, day: &Day) -> Self {
+    /// The day's authorizations stored (each with its window), then swept at [`SWEEP_AT`].
+    pub fn new(rules: &'a RulesVersion, day: &Day) -> Self {
         let mut core = Self {
             rules,
             authorizations: Vec::new(),
@@ -421,7 +489,11 @@ impl<'a> IngestCore<'a> {
         };
         for body in &day.authorizations {
             for auth in parse_authorization_notification(body, "MASTERCARD").unwrap() {
-                let auth = auth.unwrap();
+                let mut auth = auth.unwrap();
+                auth.expiry = rules.expiry_terms(&auth, sweep_at());
+                if let ExpiryDecision::Expire(expired) = auth.expire(sweep_at()) {
+                    auth = *expired;
+                }
                 for key in auth.keys() {
                     core.by_key.insert(key, core.authorizations.len());
                 }
@@ -433,6 +505,15 @@ impl<'a> IngestCore<'a> {
 
     pub fn authorization_count(&self) -> usize {
         self.authorizations.len()
+    }
+
+    /// The transUids of the authorizations the sweep expired.
+    pub fn expired(&self) -> Vec<String> {
+        self.authorizations
+            .iter()
+            .filter(|a| a.status == AuthorizationStatus::Expired)
+            .map(|a| a.trans_uid.clone())
+            .collect()
     }
 
     /// Takes one notification; `out` gets each record's id, status and pending reason.

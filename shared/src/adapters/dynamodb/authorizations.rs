@@ -135,6 +135,7 @@ impl DynamoDbClearingStore {
         item.insert("sk".into(), s(AUTH_SK));
         item.insert("entity".into(), s("AUTHORIZATION"));
         item.remove("claimed_by");
+        super::expiry::insert_expiry_attributes(&mut item, auth);
         let result = self
             .client
             .put_item()
@@ -203,7 +204,24 @@ impl DynamoDbClearingStore {
         // stream's publisher sends those the old image did not hold); an item
         // written before packing loses its plain ones.
         names.insert("#outbox".into(), OUTBOX_ATTRIBUTE.into());
-        let expression = format!("SET {} REMOVE #outbox", sets.join(", "));
+        let mut removes = vec!["#outbox".to_owned()];
+        // In the expiry sweep's index while it awaits its expiry, out of it after.
+        match super::expiry::expiry_attributes(auth) {
+            Some(attributes) => {
+                for (name, value) in attributes {
+                    names.insert(format!("#{name}"), name.into());
+                    values.insert(format!(":{name}"), s(value));
+                    sets.push(format!("#{name} = :{name}"));
+                }
+            }
+            None => {
+                for name in [super::expiry::EXPIRY_PK, super::expiry::EXPIRY_SK] {
+                    names.insert(format!("#{name}"), name.into());
+                    removes.push(format!("#{name}"));
+                }
+            }
+        }
+        let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
         names.insert("#version".into(), "version".into());
         names.insert("#claimed".into(), "claimed_by".into());
         values.insert(

@@ -167,8 +167,8 @@ pub(super) fn ids_with_prefix<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-    use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
+
+    use crate::clearing::{parse_clearing_notification, PreparedRecord};
     use proptest::prelude::*;
 
     /// The seed record with its amounts as `amount` (a JSON number or string).
@@ -195,7 +195,7 @@ mod tests {
         let record = parse_clearing_notification(raw.as_bytes())
             .unwrap()
             .remove(0);
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         ClearingMessage::ingest(
             PreparedRecord::new(record),
             "MASTERCARD",

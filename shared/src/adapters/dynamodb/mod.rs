@@ -25,7 +25,7 @@
 //! - `WOFF#<id>` / `REQUEST`, `BULK#<id>` / `ACTION` and `ITEMS#<n>`,
 //!   `BULKKEY#<operator>#<key>` / `KEY`: the console's write-offs and bulk actions.
 //!
-//! Three global secondary indexes, all keys only (the items are then read by key),
+//! Four global secondary indexes, all keys only (the items are then read by key),
 //! and `ByQueue`, the console's lists, projecting a list row (see `console`):
 //! - `ByCard`: `card_key` (`<network>#<card hash>`) / `card_sort` (`<status>#<received>#<id>`).
 //! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; undecided Pix states
@@ -33,21 +33,26 @@
 //!   `ByQueue` (`Q#<status>` / `<received>#<id>`): one index entry a message.
 //! - `ByTransUid`, sparse: `trans_uid` / `ingest_sort`; every message with a
 //!   transUid except the one holding that authorization's claim.
+//! - `ByExpiry`, sparse: `expiry_pk` / `expiry_sk`; authorizations awaiting
+//!   their expiry, by sweep day (see `expiry`).
 //!
 //! One file a concern: `items` (item mapping), `reads` (reads by key),
 //! `authorizations`, `messages` (writes and claims), `searches` (index lists),
 //! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`, `console`,
+//! `rules` (the matching rules' versions, `RULES` / `V#<version>`),
 //! and `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
 
 mod authorizations;
 mod capacity;
 mod console;
 mod cursors;
+mod expiry;
 mod items;
 mod manifests;
 mod messages;
 mod pix;
 mod reads;
+mod rules;
 mod searches;
 
 use std::collections::HashMap;
@@ -70,6 +75,7 @@ use crate::ports::{
 #[cfg(feature = "capacity-meter")]
 pub use capacity::CapacityMeter;
 pub use console::INDEX_BY_QUEUE;
+pub use expiry::INDEX_BY_EXPIRY;
 pub use items::message_pk;
 
 type Item = HashMap<String, AttributeValue>;
@@ -354,5 +360,18 @@ impl crate::ports::ConsoleStore for DynamoDbClearingStore {
         max: usize,
     ) -> Result<Vec<crate::console::PixResultRow>, StoreError> {
         DynamoDbClearingStore::pix_results(self, day, max).await
+    }
+}
+
+/// The expiry sweep's port, on `expiry.rs`.
+#[async_trait]
+impl crate::ports::ExpiryStore for DynamoDbClearingStore {
+    async fn due_authorizations(
+        &self,
+        due_by: chrono::DateTime<chrono::Utc>,
+        since: chrono::NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        DynamoDbClearingStore::due_authorizations(self, due_by, since, limit).await
     }
 }
