@@ -3,7 +3,7 @@
 #   ./dev.sh up       the whole system locally: local AWS stack, the three functions on http://127.0.0.1:3000/v1; Ctrl-C stops all
 #   ./dev.sh test     install and start the local stack (and the pinned Lambda tools), run every test (extra arguments go to cargo test), stop what it started
 #   ./dev.sh lint     cargo fmt --check, cargo clippy on every target (warnings as errors), code-size limits
-#   ./dev.sh bench    print the benchmark figures (ingest core, Pix core, DynamoDB capacity per record, cold start)
+#   ./dev.sh bench    print the benchmark figures (the clearing day through the ingest core, Pix core, DynamoDB capacity per record, cold start)
 #   ./dev.sh bench-console   the console's queue at 10,000 pending messages: API time, DynamoDB calls and read units per view
 #   ./dev.sh bench-console-ui   the console's queue page at 10,000 pending messages in headless Chromium: first render, next page (extra args to cargo bench, e.g. --profile dev)
 #   ./dev.sh lambda   each function through its real main and the Lambda runtime client: `cargo lambda watch`
@@ -87,7 +87,7 @@ case "${1:-}" in
     shift
     on_exit_traps
     ensure_stack
-    cargo bench -p shared --bench ingest_core
+    cargo bench -p shared --bench clearing_day
     cargo bench -p shared --bench pix_core
     cargo bench -p integration-tests --bench ingest_capacity
     # The hello-world on its own: built with the functions, cargo would unify
@@ -160,7 +160,7 @@ case "${1:-}" in
     export SAM_CLI_TELEMETRY=0
     echo "==> sam validate --lint"
     sam validate --lint
-    echo "==> sam build (release builds of the four functions with cargo lambda; x86_64, see README)"
+    echo "==> sam build (release builds of the five functions with cargo lambda; x86_64, see README)"
     # rust-cargolambda is a beta build method in SAM CLI.
     sam build --beta-features --build-dir .aws-sam/build "$@"
     for f in .aws-sam/build/*/bootstrap; do

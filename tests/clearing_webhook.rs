@@ -587,10 +587,7 @@ async fn an_item_dynamodb_refuses_is_refused_not_unavailable() {
     );
     let record = shared::clearing::parse_clearing_notification(body.as_bytes()).unwrap();
     let prepared = shared::clearing::PreparedRecord::new(record[0].clone());
-    let rules = shared::clearing::MatchingRules::from_json(
-        shared::clearing::matching::DEFAULT_MATCHING_RULES,
-    )
-    .unwrap();
+    let rules = shared::clearing::RulesVersion::shipped();
     let mut decision = shared::clearing::ClearingMessage::ingest(
         prepared,
         "MASTERCARD",

@@ -210,3 +210,25 @@ async fn real_responses_match_the_document() {
         &serde_json::from_str(reconcile).unwrap(),
     );
 }
+
+/// Every value of the document's status, pending reason and message type
+/// enums (generated from the Rust types) is named in the README.
+#[test]
+fn the_readme_names_every_status_reason_and_message_type() {
+    let doc = doc();
+    let readme = std::fs::read_to_string(devstack::repo_root().join("README.md")).unwrap();
+    let mut missing = Vec::new();
+    for schema in ["ClearingStatus", "PendingReasonCode", "MessageType"] {
+        let values = doc["components"]["schemas"][schema]["enum"]
+            .as_array()
+            .unwrap();
+        assert!(!values.is_empty(), "{schema}");
+        for v in values {
+            let v = v.as_str().unwrap();
+            if !readme.contains(v) {
+                missing.push(format!("{schema}::{v}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in README.md: {missing:?}");
+}

@@ -7,8 +7,8 @@ use clearing_webhook::{handle, WebhookService};
 use integration_tests::*;
 use proptest::prelude::*;
 use shared::adapters::memory::MemoryStore;
-use shared::clearing::matching::DEFAULT_MATCHING_RULES;
-use shared::clearing::MatchingRules;
+use shared::clearing::RulesVersion;
+use shared::services::RulesInForce;
 use shared::webhook_auth::{AllowedClients, SigningSecrets, WebhookAuth};
 
 fn service() -> WebhookService {
@@ -16,7 +16,7 @@ fn service() -> WebhookService {
         SigningSecrets::from_json(&format!(r#"{{"mastercard": ["{WEBHOOK_SECRET}"]}}"#)).unwrap();
     WebhookService {
         store: Arc::new(MemoryStore::new()),
-        rules: MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap(),
+        rules: Arc::new(RulesInForce::fixed(RulesVersion::shipped())),
         auth: WebhookAuth::new(secrets, AllowedClients::default()),
     }
 }

@@ -45,6 +45,12 @@ pub enum ApiError {
     AlreadyDecided(String),
     #[error("{0}")]
     ChangedMeanwhile(String),
+    /// Matching rules that do not read, or a change without a reason.
+    #[error("{0}")]
+    InvalidRules(String),
+    /// A change of the rules made from a version that is no longer current.
+    #[error("{0}")]
+    RulesVersionConflict(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -90,6 +96,8 @@ impl ApiError {
             Self::NotManualMatch(_) => ("BTN0403", 409),
             Self::AlreadyDecided(_) => ("BTN0404", 409),
             Self::ChangedMeanwhile(_) => ("BTN0405", 409),
+            Self::InvalidRules(_) => ("BTN0007", 400),
+            Self::RulesVersionConflict(_) => ("BTN0406", 409),
             Self::Internal(_) => ("BTN0500", 500),
             Self::Unavailable(_) => ("BTN0503", 503),
         }
@@ -179,6 +187,19 @@ impl From<crate::services::IngestError> for ApiError {
         use crate::services::IngestError::*;
         match e {
             Notification(n) => n.into(),
+            Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<crate::services::RulesError> for ApiError {
+    fn from(e: crate::services::RulesError) -> Self {
+        use crate::clearing::RulesChangeError::*;
+        use crate::services::RulesError::*;
+        let message = e.to_string();
+        match e {
+            Change(Invalid(_)) => Self::InvalidRules(message),
+            Change(Stale { .. }) => Self::RulesVersionConflict(message),
             Store(store) => store.into(),
         }
     }

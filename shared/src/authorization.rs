@@ -63,6 +63,8 @@ pub enum AuthorizationStatus {
     Approved,
     Declined,
     Reversed,
+    /// Not cleared in full within its window (set by the expiry sweep only).
+    Expired,
 }
 
 /// A stored authorization.
@@ -97,6 +99,10 @@ pub struct Authorization {
     /// only; stores keep them apart from the rest of the item.
     #[serde(skip)]
     pub clearings: BTreeMap<String, ClearedPresentment>,
+    /// When it expires if not cleared in full: fixed when it was stored, with
+    /// the rules in force then (none for one stored declined or reversed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry: Option<crate::authorization_expiry::ExpiryTerms>,
 }
 
 /// A first presentment that cleared (part of) an authorization: what a true
@@ -289,6 +295,7 @@ fn parse_one(raw: &RawValue, card_network: &str) -> Result<Authorization, String
         version: 1,
         history: vec![change],
         clearings: BTreeMap::new(),
+        expiry: None,
     })
 }
 
@@ -322,6 +329,12 @@ fn first_change(
             AuthorizationStatus::Declined,
             Decimal::ZERO,
         ),
+        // Refused by `reversal_of` before this.
+        (AuthorizationStatus::Expired, _) => (
+            AuthorizationChangeKind::Declined,
+            AuthorizationStatus::Declined,
+            Decimal::ZERO,
+        ),
     };
     AuthorizationChange {
         version: 1,
@@ -342,8 +355,12 @@ fn first_change(
 }
 
 /// The amount a REVERSED record reverses, when it names one: positive, in the
-/// currency's minor units, at most the authorized amount.
+/// currency's minor units, at most the authorized amount. (A record may not say EXPIRED.)
 fn reversal_of(wire: &WireAuthorization<'_>, amount: Decimal) -> Result<Option<Decimal>, String> {
+    // Only the expiry sweep expires: a record saying so is refused.
+    if wire.status == AuthorizationStatus::Expired {
+        return Err("status: EXPIRED is decided by the expiry sweep, not sent".into());
+    }
     let Some(raw) = wire.reversal_amount else {
         return Ok(None);
     };

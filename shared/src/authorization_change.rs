@@ -23,6 +23,8 @@ pub enum AuthorizationChangeKind {
     Declined,
     Reversed,
     PartiallyReversed,
+    /// Not cleared in full within its window (the sweep); `amount` is what was left uncleared.
+    Expired,
 }
 
 /// One recorded change of an authorization: what arrived, when, and the state after it.

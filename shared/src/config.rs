@@ -75,6 +75,31 @@ pub fn matching_rules(env: &Env) -> Result<MatchingRules, ConfigError> {
         .map_err(|e| ConfigError(format!("MATCHING_RULES: {e}")))
 }
 
+/// The rules a matcher function decides with: the stored current version of
+/// the rules document, version 1 being `MATCHING_RULES` (else the shipped
+/// file) until the first change; read at the first decision and kept
+/// `RULES_CACHE_SECONDS` (default 30): the most a change waits to apply.
+pub fn rules_in_force(
+    env: &Env,
+    store: std::sync::Arc<dyn crate::ports::RulesStore>,
+) -> Result<crate::services::RulesInForce, ConfigError> {
+    use crate::services::{RulesInForce, RulesService, RULES_CACHE_TTL};
+    let first = crate::clearing::RulesVersion::first(matching_rules(env)?);
+    let ttl = match env.optional("RULES_CACHE_SECONDS") {
+        None => RULES_CACHE_TTL,
+        Some(text) => text
+            .trim()
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| {
+                ConfigError(format!(
+                    "RULES_CACHE_SECONDS: expected whole seconds, got {text:?}"
+                ))
+            })?,
+    };
+    Ok(RulesInForce::stored(RulesService { store, first }, ttl))
+}
+
 /// JSON logs for CloudWatch, at the level [`log_filter`] chooses. Every line
 /// carries the fields of the spans it is in (the Lambda request id, the API
 /// Gateway request id or SQS message id, the clearing id, ...), so one id

@@ -36,6 +36,8 @@ pub const CLEARING_RECORDED: &str = "clearing_message.recorded";
 pub const CLEARING_FORCE_POSTED: &str = "clearing_message.force_posted";
 /// A first presentment moved through the dispute lifecycle (a dispute step recorded on it).
 pub const CLEARING_DISPUTED: &str = "clearing_message.disputed";
+/// A new version of the matching rules is in force.
+pub const RULES_CHANGED: &str = "rules.changed";
 
 /// One event ready for the bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +77,9 @@ struct ClearingEventDetail<'a> {
     disputes: &'a [DisputeStep],
     /// The clearing record as it stands (after any adjustment).
     message: &'a FieldValues,
+    /// The version of the matching rules this outcome was decided under (a matcher decision).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rules_version: Option<u64>,
     occurred_at: String,
 }
 
@@ -103,6 +108,7 @@ pub fn clearing_event(message: &ClearingMessage) -> Option<OutboundEvent> {
         lifecycle: message.lifecycle.as_ref(),
         disputes: &message.disputes,
         message: &message.fields,
+        rules_version: message.history.last().and_then(|t| t.rules_version),
         occurred_at: message
             .updated_at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -179,6 +185,8 @@ pub fn clearing_conflict_event(conflict: &ClearingConflict) -> OutboundEvent {
 
 pub const AUTHORIZATION_REVERSED: &str = "authorization.reversed";
 pub const AUTHORIZATION_PARTIALLY_REVERSED: &str = "authorization.partially_reversed";
+/// An approved authorization not cleared in full within its window.
+pub const AUTHORIZATION_EXPIRED: &str = "authorization.expired";
 /// A clearing already MATCHED to an authorization that was then reversed (in full or in part).
 pub const CLEARING_AUTHORIZATION_REVERSED: &str = "clearing_message.authorization_reversed";
 
@@ -192,7 +200,7 @@ struct AuthorizationEventDetail<'a> {
     /// The authorization's version this change made.
     version: u64,
     change: AuthorizationChangeKind,
-    /// The amount this record reversed.
+    /// The amount this record reversed (an expiry: what was left uncleared).
     amount: Decimal,
     authorized_amount: Decimal,
     /// Reversed in total after this change.
@@ -200,11 +208,14 @@ struct AuthorizationEventDetail<'a> {
     currency: &'a str,
     /// The first presentment MATCHED to it when it was reversed, if any.
     matched_clearing: Option<&'a str>,
+    /// For an expiry: its window and when it ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expiry: Option<&'a crate::authorization_expiry::ExpiryTerms>,
     occurred_at: String,
 }
 
 /// The events announcing the change an authorization's `version` recorded: a
-/// reversal (full or partial), and, when a clearing was already MATCHED to it,
+/// reversal (full or partial) or an expiry, and, when a clearing was already MATCHED to it,
 /// that clearing's. Approvals and declines announce nothing. The same change
 /// gives the same events (ids included) however often it is announced.
 pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundEvent> {
@@ -214,6 +225,7 @@ pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundE
     let detail_type = match change.kind {
         AuthorizationChangeKind::Reversed => AUTHORIZATION_REVERSED,
         AuthorizationChangeKind::PartiallyReversed => AUTHORIZATION_PARTIALLY_REVERSED,
+        AuthorizationChangeKind::Expired => AUTHORIZATION_EXPIRED,
         AuthorizationChangeKind::Approved | AuthorizationChangeKind::Declined => return Vec::new(),
     };
     let name = format!("authorization/{}/v{version}", auth.trans_uid);
@@ -230,6 +242,10 @@ pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundE
         reversed_amount: change.reversed_amount,
         currency: &auth.currency,
         matched_clearing: change.matched_clearing.as_deref(),
+        expiry: auth
+            .expiry
+            .as_ref()
+            .filter(|_| change.kind == AuthorizationChangeKind::Expired),
         occurred_at: change
             .at
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -252,4 +268,24 @@ pub fn authorization_events(auth: &Authorization, version: u64) -> Vec<OutboundE
         ));
     }
     events
+}
+
+/// The event announcing a new version of the matching rules; its detail is
+/// the version as stored (number, author, time, reason and the rules).
+pub fn rules_changed_event(version: &crate::clearing::RulesVersion) -> OutboundEvent {
+    let id = stable_id(&format!("rules/v{}", version.version));
+    let detail = serde_json::json!({
+        "event_id": id,
+        "version": version.version,
+        "author": version.author,
+        "changed_at": version.changed_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "reason": version.reason,
+        "rules": version.rules,
+    });
+    OutboundEvent {
+        id,
+        source: CLEARING_EVENT_SOURCE.into(),
+        detail_type: RULES_CHANGED.into(),
+        detail: detail.to_string(),
+    }
 }

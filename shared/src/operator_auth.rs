@@ -23,6 +23,8 @@ pub const SCOPE_READ: &str = "clearing:read";
 pub const SCOPE_RESOLVE: &str = "clearing:resolve";
 /// Approve or reject a write-off (the checker; never the write-off's maker).
 pub const SCOPE_APPROVE: &str = "clearing:approve";
+/// Change the matching rules (a new version of the rules document).
+pub const SCOPE_RULES_WRITE: &str = "rules:write";
 /// The setting holding the token signing key secret's ARN (Secrets Manager).
 pub const SIGNING_KEY_ARN_SETTING: &str = "JWT_SIGNING_KEY_SECRET_ARN";
 

@@ -96,6 +96,19 @@ pub fn decode(text: &str) -> Result<Vec<OutboxEntry>, OutboxError> {
     serde_json::from_str(text).map_err(|e| OutboxError::Unreadable(e.to_string()))
 }
 
+/// The entries packed in an item's packed attribute (`crate::packed`), whose
+/// `outbox` key holds them (a message item's; none if it has no such key).
+pub fn decode_packed(bytes: &[u8]) -> Result<Vec<OutboxEntry>, OutboxError> {
+    #[derive(Deserialize)]
+    struct Packed {
+        #[serde(default)]
+        outbox: Vec<OutboxEntry>,
+    }
+    crate::packed::unpack::<Packed>(bytes)
+        .map(|p| p.outbox)
+        .map_err(|e| OutboxError::Unreadable(e.to_string()))
+}
+
 /// The entries of `new` whose ids `old` does not hold: what this write added.
 pub fn added(old: &[OutboxEntry], new: Vec<OutboxEntry>) -> Vec<OutboxEntry> {
     let before: std::collections::HashSet<String> = old.iter().map(OutboxEntry::id).collect();

@@ -247,6 +247,20 @@ pub enum BulkStarted {
     Existing(crate::console::BulkAction),
 }
 
+/// What the authorization expiry sweep needs besides the clearing store.
+#[async_trait]
+pub trait ExpiryStore: ClearingStore {
+    /// Up to `limit` transUids of authorizations awaiting their expiry whose
+    /// expiry is at or before `due_by`, looked for on the sweep days from
+    /// `since` to `due_by`'s day (oldest first). Never a scan.
+    async fn due_authorizations(
+        &self,
+        due_by: DateTime<Utc>,
+        since: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+}
+
 /// What the operators' console reads and writes beyond the clearing store.
 #[async_trait]
 pub trait ConsoleStore: ClearingStore {
@@ -417,6 +431,29 @@ pub trait PixStore: Send + Sync {
     async fn pix_day_closed(&self, business_date: NaiveDate) -> Result<bool, StoreError>;
     /// End-to-end ids still undecided whose relevant business day is `business_date`.
     async fn open_pix_ids(&self, business_date: NaiveDate) -> Result<Vec<String>, StoreError>;
+}
+
+/// The versions of the matching rules document. Versions are only added,
+/// never changed.
+#[async_trait]
+pub trait RulesStore: Send + Sync {
+    /// The highest version stored, if any is.
+    async fn current_rules(&self) -> Result<Option<crate::clearing::RulesVersion>, StoreError>;
+
+    /// Stores `version` with the change's `outbox`, only if no version with
+    /// its number is stored: `false` (nothing written) if one is.
+    async fn add_rules_version(
+        &self,
+        version: &crate::clearing::RulesVersion,
+        outbox: &[OutboxEntry],
+    ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` versions below `before` (all if `None`), newest first.
+    async fn rules_versions(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<crate::clearing::RulesVersion>, StoreError>;
 }
 
 #[cfg(test)]

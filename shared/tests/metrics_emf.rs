@@ -3,8 +3,6 @@
 
 use serde_json::Value;
 use shared::adapters::memory::MemoryStore;
-use shared::clearing::matching::DEFAULT_MATCHING_RULES;
-use shared::clearing::MatchingRules;
 use shared::config::Env;
 use shared::services::IngestService;
 
@@ -17,7 +15,7 @@ async fn one_ingest_writes_its_counts_as_emf() {
         &Env::from_pairs([("METRICS_NAMESPACE", "ClearingReconciliation/test")]),
     );
     let store = MemoryStore::new();
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = shared::clearing::RulesVersion::shipped();
     let service = IngestService {
         store: &store,
         rules: &rules,

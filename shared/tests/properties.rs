@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use shared::adapters::memory::MemoryStore;
 use shared::api_error::ApiError;
 use shared::authorization::{parse_authorization_notification, Authorization, AuthorizationStatus};
-use shared::clearing::matching::{match_clearing, DEFAULT_MATCHING_RULES};
+use shared::clearing::matching::match_clearing;
 use shared::clearing::message::check_adjustments;
 use shared::clearing::{
     parse_clearing_notification, ClearingField, MatchOutcome, MatchingRules, ValidClearing,
@@ -73,7 +73,7 @@ proptest! {
     #[test]
     fn any_clearing_body_is_an_ack_or_a_4xx(body in body("clearing")) {
         let store = MemoryStore::new();
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = shared::clearing::RulesVersion::shipped();
         let service = IngestService { store: &store, rules: &rules };
         match runtime().block_on(service.ingest_clearing("MASTERCARD", &body)) {
             Ok(ack) => {
@@ -91,7 +91,7 @@ proptest! {
     #[test]
     fn any_authorization_body_is_an_ack_or_a_4xx(body in body("authorizations")) {
         let store = MemoryStore::new();
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = shared::clearing::RulesVersion::shipped();
         let service = IngestService { store: &store, rules: &rules };
         match runtime().block_on(service.ingest_authorizations("MASTERCARD", &body)) {
             Ok(ack) => prop_assert_eq!(ack.stored + ack.duplicates + ack.rejected.len(), ack.received),
@@ -215,6 +215,7 @@ fn authorization(amount: Decimal) -> Authorization {
         version: 1,
         history: Vec::new(),
         clearings: Default::default(),
+        expiry: None,
     }
 }
 

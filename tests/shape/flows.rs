@@ -3,8 +3,10 @@
 //! rejected ones, clearing records pending, matched with a claim, and a
 //! redelivery that gives its claim back); API reconcile (and a take-over
 //! after the lease), message read, both lists and the four search forms;
-//! worker reconciliation jobs and Pix inputs up to the day's close; the outbox
-//! publisher on the table's stream throughout (events and jobs).
+//! worker reconciliation jobs and Pix inputs up to the day's close; the
+//! expiry sweep over the flows' authorizations (all authorized in 2024: the
+//! open ones expire, the cleared one leaves the index); the outbox publisher
+//! on the table's stream throughout (events and jobs).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -16,6 +18,7 @@ pub const WEBHOOK: &str = "ClearingWebhookFunction";
 pub const API: &str = "ReconciliationApiFunction";
 pub const WORKER: &str = "ReprocessingWorkerFunction";
 pub const PUBLISHER: &str = "OutboxPublisherFunction";
+pub const EXPIRY: &str = "AuthorizationExpiryFunction";
 
 /// What each function's code called, by the function's logical id, and the
 /// local stack's names of the template's resources (to name them back).
@@ -43,7 +46,7 @@ pub fn recorded() -> &'static Recorded {
 
 async fn record() -> Recorded {
     let stack = TestStack::without_publisher().await;
-    let logs = [WEBHOOK, API, WORKER, PUBLISHER].map(|f| (f, CallLog::new()));
+    let logs = [WEBHOOK, API, WORKER, PUBLISHER, EXPIRY].map(|f| (f, CallLog::new()));
     let publisher = stack.publisher_recording(&logs[3].1);
     stack.start_publisher(std::sync::Arc::new(publisher)).await;
     webhook_flows(&stack.webhook_recording(&logs[0].1).await).await;
@@ -51,6 +54,7 @@ async fn record() -> Recorded {
     let worker = stack.worker_recording(&logs[2].1);
     run_queue(&stack, &worker, "ReprocessingQueue").await;
     pix_flows(&stack, &worker).await;
+    expiry_flows(&stack, &logs[4].1).await;
     // The last writes' events leave through the stream.
     stack
         .drain(
@@ -343,4 +347,18 @@ async fn publish(stack: &TestStack, inputs: &[(&str, String)]) {
         );
     }
     assert_eq!(request.send().await.unwrap().failed_entry_count(), 0);
+}
+
+async fn expiry_flows(stack: &TestStack, log: &CallLog) {
+    let function = authorization_expiry::ExpiryFunction::from_config(
+        &stack.env(),
+        &stack.clients.aws().recording_into(log),
+    )
+    .unwrap();
+    let invocation = authorization_expiry::ScheduleInvocation::default();
+    let report = authorization_expiry::sweep(&function, &invocation, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(report.expired > 0 && report.closed > 0, "{report:?}");
+    assert!(report.failed.is_empty(), "{report:?}");
 }

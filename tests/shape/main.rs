@@ -24,6 +24,7 @@ mod cfn;
 mod flows;
 mod iam;
 mod routes;
+mod schedule;
 mod transform;
 
 use std::collections::BTreeSet;
@@ -31,7 +32,7 @@ use std::collections::BTreeSet;
 use shared::adapters::call_log::CallResource;
 
 use cfn::Cfn;
-use flows::{recorded, Recorded, API, PUBLISHER, WEBHOOK, WORKER};
+use flows::{recorded, Recorded, API, EXPIRY, PUBLISHER, WEBHOOK, WORKER};
 use iam::Decision;
 use transform::{deployed, deployed_without};
 
@@ -185,7 +186,7 @@ fn newly_denied(mutated: &Cfn) -> Vec<Verdict> {
 fn every_aws_call_of_each_function_is_allowed_by_its_own_policy() {
     let verdicts = evaluate(deployed(), recorded());
     println!("{}", table(&verdicts));
-    for function in [WEBHOOK, API, WORKER, PUBLISHER] {
+    for function in [WEBHOOK, API, WORKER, PUBLISHER, EXPIRY] {
         assert!(
             verdicts.iter().any(|v| v.function == function),
             "{function} made no call"
@@ -218,7 +219,7 @@ fn without_the_publishers_put_events_statement_the_check_fails() {
 fn only_the_outbox_publisher_puts_events_and_sends_jobs() {
     let outbound = ["events:PutEvents", "sqs:SendMessage"];
     let recorded = recorded();
-    for function in [WEBHOOK, API, WORKER] {
+    for function in [WEBHOOK, API, WORKER, EXPIRY] {
         let calls: Vec<_> = recorded.calls[function]
             .iter()
             .filter(|c| outbound.contains(&c.action.as_str()))
@@ -348,7 +349,7 @@ fn data_actions_are_named_and_granted_on_named_resources() {
         "dynamodb:GetShardIterator",
         "dynamodb:ListStreams",
     ];
-    for function in [WEBHOOK, API, WORKER, PUBLISHER] {
+    for function in [WEBHOOK, API, WORKER, PUBLISHER, EXPIRY] {
         for s in cfn.statements_of(function).unwrap() {
             for action in &s.actions {
                 assert!(!action.contains('*'), "{function}: {action} in {s:?}");

@@ -18,16 +18,19 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use tracing::Instrument;
 
 use shared::api_error::ApiError;
-use shared::clearing::MatchingRules;
 use shared::http::{respond, Reply, Router};
 use shared::ports::ClearingStore;
-use shared::services::IngestService;
+use shared::services::{IngestService, RulesInForce};
 use shared::webhook_auth::{ClientCertificate, WebhookAuth, SIGNATURE_HEADER};
 
 pub use shared::services::{AuthorizationAck, ClearingAck, RecordResult};
 
 /// Largest body accepted (a thousand records fit comfortably).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Storing authorizations decides no clearing: no rules are read for it.
+static NO_DECISION: LazyLock<shared::clearing::RulesVersion> =
+    LazyLock::new(shared::clearing::RulesVersion::shipped);
 
 /// Networks with a webhook route.
 pub const CARD_NETWORKS: [&str; 1] = ["MASTERCARD"];
@@ -36,16 +39,17 @@ pub const CARD_NETWORKS: [&str; 1] = ["MASTERCARD"];
 #[derive(Clone)]
 pub struct WebhookService {
     pub store: Arc<dyn ClearingStore>,
-    pub rules: MatchingRules,
+    /// The matching rules in force (read at the first clearing, then kept briefly).
+    pub rules: Arc<RulesInForce>,
     pub auth: WebhookAuth,
 }
 
 impl WebhookService {
-    /// The ingest use case over this service's ports.
-    pub fn ingest(&self) -> IngestService<'_> {
+    /// The ingest use case over this service's ports, deciding under `rules`.
+    pub fn ingest<'a>(&'a self, rules: &'a shared::clearing::RulesVersion) -> IngestService<'a> {
         IngestService {
             store: self.store.as_ref(),
-            rules: &self.rules,
+            rules,
         }
     }
 }
@@ -153,7 +157,11 @@ pub async fn ingest_clearing(
     network: &str,
     body: &[u8],
 ) -> Result<ClearingAck, ApiError> {
-    Ok(service.ingest().ingest_clearing(network, body).await?)
+    let rules = service.rules.current().await?;
+    Ok(service
+        .ingest(&rules)
+        .ingest_clearing(network, body)
+        .await?)
 }
 
 /// Stores every readable authorization; unreadable ones are kept aside with the reason.
@@ -163,7 +171,7 @@ pub async fn ingest_authorizations(
     body: &[u8],
 ) -> Result<AuthorizationAck, ApiError> {
     Ok(service
-        .ingest()
+        .ingest(&NO_DECISION)
         .ingest_authorizations(network, body)
         .await?)
 }

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use shared::adapters::secrets::optional_secret;
 use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource};
-use shared::config::{matching_rules, ConfigError, Env};
+use shared::config::{rules_in_force, ConfigError, Env};
 use shared::webhook_auth::{WebhookAuth, SECRETS_ARN_SETTING};
 
 use crate::WebhookService;
 
 impl WebhookService {
-    /// `TABLE_NAME`, `MATCHING_RULES` (optional) and the
+    /// `TABLE_NAME`, `MATCHING_RULES` and `RULES_CACHE_SECONDS` (optional; see
+    /// [`rules_in_force`]) and the
     /// webhook authentication settings (see [`WebhookAuth::from_config`]):
     /// `MTLS_ALLOWED_SUBJECTS` and the webhook secret, read from Secrets
     /// Manager here, once, by the ARN in `WEBHOOK_SECRETS_ARN` (both optional).
@@ -26,12 +27,15 @@ impl WebhookService {
         secrets: &dyn SecretSource,
     ) -> Result<Self, ConfigError> {
         // Plain settings first: a missing one is named before any secret is read.
-        let store = DynamoDbClearingStore::new(clients.dynamodb(), env.required("TABLE_NAME")?);
-        let rules = matching_rules(env)?;
+        let store = Arc::new(DynamoDbClearingStore::new(
+            clients.dynamodb(),
+            env.required("TABLE_NAME")?,
+        ));
+        let rules = rules_in_force(env, store.clone())?;
         let secret = optional_secret(env, SECRETS_ARN_SETTING, secrets).await?;
         Ok(Self {
-            store: Arc::new(store),
-            rules,
+            store,
+            rules: Arc::new(rules),
             auth: WebhookAuth::from_config(env, secret.as_deref())?,
         })
     }

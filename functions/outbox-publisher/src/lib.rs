@@ -11,7 +11,10 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use lambda_runtime::LambdaEvent;
 use tracing::Instrument;
 
-use shared::outbox::{added, decode, OutboxEntry, OutboxError, OutboxPublisher, OUTBOX_ATTRIBUTE};
+use shared::outbox::{
+    added, decode, decode_packed, OutboxEntry, OutboxError, OutboxPublisher, OUTBOX_ATTRIBUTE,
+};
+use shared::packed::PACKED_ATTRIBUTE;
 use shared::ports::{EventBus, WorkQueue};
 
 mod wiring;
@@ -75,13 +78,19 @@ pub fn entries_added(record: &EventRecord) -> Result<Vec<OutboxEntry>, OutboxErr
     Ok(added(&outbox_of(&record.change.old_image)?, new))
 }
 
+/// An item's entries: its `outbox` attribute (JSON text), or the `outbox`
+/// of its packed attribute (a message item's).
 fn outbox_of(image: &serde_dynamo::Item) -> Result<Vec<OutboxEntry>, OutboxError> {
-    match image.get(OUTBOX_ATTRIBUTE) {
-        None => Ok(Vec::new()),
-        Some(serde_dynamo::AttributeValue::S(text)) => decode(text),
-        Some(_) => Err(OutboxError::Unreadable(
+    match (image.get(OUTBOX_ATTRIBUTE), image.get(PACKED_ATTRIBUTE)) {
+        (Some(serde_dynamo::AttributeValue::S(text)), _) => decode(text),
+        (Some(_), _) => Err(OutboxError::Unreadable(
             "the outbox attribute is not a string".into(),
         )),
+        (None, Some(serde_dynamo::AttributeValue::B(bytes))) => decode_packed(bytes),
+        (None, Some(_)) => Err(OutboxError::Unreadable(
+            "the packed attribute is not binary".into(),
+        )),
+        (None, None) => Ok(Vec::new()),
     }
 }
 

@@ -97,3 +97,47 @@ async fn the_first_failure_is_reported_and_nothing_after_it_is_published() {
         Some("3")
     );
 }
+
+/// A message item's image: its outbox packed with the message.
+fn packed_image(outbox: &[OutboxEntry]) -> serde_dynamo::Item {
+    let packed = shared::packed::pack(&serde_json::json!({
+        "message": {"clearing_unique_id": "1", "raw_payload": "{}"},
+        "outbox": outbox,
+    }))
+    .unwrap();
+    let mut item = HashMap::new();
+    item.insert(
+        "pk".to_owned(),
+        serde_dynamo::AttributeValue::S("CLR#1".into()),
+    );
+    item.insert(
+        PACKED_ATTRIBUTE.to_owned(),
+        serde_dynamo::AttributeValue::B(packed),
+    );
+    serde_dynamo::Item::from(item)
+}
+
+#[tokio::test]
+async fn entries_packed_in_a_message_item_are_published_once() {
+    let f = fixture();
+    let packed = |sequence: &str, old: &[OutboxEntry], new: &[OutboxEntry]| {
+        let mut r = record(sequence, &[], &[]);
+        r.change.old_image = packed_image(old);
+        r.change.new_image = packed_image(new);
+        r
+    };
+    let mut first = packed("1", &[], &[event("a")]);
+    // The item's first write: no old image at all.
+    first.change.old_image =
+        serde_dynamo::Item::from(HashMap::<String, serde_dynamo::AttributeValue>::new());
+    let records = [
+        first,
+        packed("2", &[event("a")], &[event("a")]),
+        packed("3", &[event("a")], &[event("b")]),
+        packed("4", &[event("b")], &[]),
+    ];
+    let response = publish_batch(&f.service, &records).await;
+    assert!(response.batch_item_failures.is_empty());
+    let ids: Vec<_> = f.bus.events().iter().map(|e| e.id).collect();
+    assert_eq!(ids, [stable_id("a"), stable_id("b")]);
+}

@@ -50,6 +50,7 @@ export async function messagePage(main, id) {
       h('span', { class: `badge ${v.status}`, id: 'message-status' }, v.status),
       v.reason ? h('span', { id: 'message-reason' }, ` ${v.reason}: ${v.reasonDetail || ''}`) : null,
       ` · ${v.network} · card ${v.cardHash} · received ${when(v.receivedAt)} · version ${m.version}`),
+    late(m),
     h('p', {}, h('a', { href: '#/queue' }, 'Back to the queue')));
   main.append(actions(m, v), history(m));
   const problems = new Map((m.pending_reason?.fields || m.pendingReason?.fields || []).map((p) => [p.field, p.problem]));
@@ -67,6 +68,12 @@ export async function messagePage(main, id) {
       h('h3', {}, 'Raw payload (as received)'),
       h('pre', { class: 'raw', tabindex: 0, 'aria-label': 'Raw payload' }, pretty(m.raw_payload ?? m.rawPayload)))));
   main.append(links(m), writeOff(m, id));
+}
+
+// A match made after its authorization expired (rule MATCH_AND_FLAG) says so.
+function late(m) {
+  const flag = m.matched?.late_presentment ?? m.matched?.latePresentment;
+  return flag ? h('p', { class: 'late', id: 'late-presentment' }, `Late presentment: ${flag}`) : null;
 }
 
 function pretty(text) {

@@ -5,7 +5,7 @@ import { h, table, field, select, status, errorText, when, age, askReason, downl
 import { view, csv, exportColumns } from './messages.js';
 
 export const REASONS = ['INVALID_FIELD', 'AUTHORIZATION_NOT_FOUND', 'AUTHORIZATION_NOT_APPROVED',
-  'CARD_MISMATCH', 'AMOUNT_DIVERGENT', 'CURRENCY_MISMATCH', 'DUPLICATE_PRESENTMENT'];
+  'CARD_MISMATCH', 'AMOUNT_DIVERGENT', 'CURRENCY_MISMATCH', 'DUPLICATE_PRESENTMENT', 'LATE_PRESENTMENT'];
 const FILTERS = ['status', 'reason', 'card_network', 'card_hash', 'from', 'to', 'min_amount', 'max_amount', 'sort'];
 
 // Cursors of the pages before the current one, for "Previous".

@@ -6,6 +6,8 @@
 //! - `GET  /v1/clearing-messages?status=&card_network=&card_hash=&limit=&cursor=`
 //! - `GET  /v1/clearing-search?transUid=|transactionStartDate=&transactionEndDate=|afterTransactionDate=|cursor=&offset=&limit=`
 //! - `GET  /console`, `/console/`, `/console/{proxy+}`: the operators' console (static files, no token: `console`)
+//! - `GET /v1/operations/rules`, `GET /v1/operations/rules/versions` (scope `clearing:read`),
+//!   `PUT /v1/operations/rules` (scope `rules:write`): the versioned matching rules (`operations_rules`)
 //! - the console's endpoints (`operations_console`, docs/console-api.md): queue
 //!   summary, manual actions, write-offs, bulk actions, CSV export, reports, Pix results
 //!
@@ -24,11 +26,12 @@ use shared::api_error::ApiError;
 use shared::http::{respond, Reply, Router};
 use shared::operator_auth::{Operator, TokenError, TokenVerifier};
 use shared::ports::{ClearingStore, ConsoleStore};
-use shared::services::{ConsoleService, ReconciliationService};
+use shared::services::{ConsoleService, ReconciliationService, RulesService};
 
 pub mod openapi;
 mod operations;
 mod operations_console;
+pub mod operations_rules;
 pub mod request;
 pub mod request_console;
 pub mod response;
@@ -52,6 +55,8 @@ pub struct ApiService {
     pub console: console::ConsoleSignIn,
     /// The same store as `store`, with the console's reads and writes.
     pub console_store: Arc<dyn ConsoleStore>,
+    /// The versioned matching rules (on the same table).
+    pub rules: RulesService,
 }
 
 impl ApiService {
@@ -81,6 +86,9 @@ enum Route {
     Message,
     List,
     Search,
+    Rules,
+    ChangeRules,
+    RulesVersions,
     Console(operations_console::ConsoleRoute),
 }
 
@@ -99,7 +107,10 @@ static ROUTES: LazyLock<Router<Route>> = LazyLock::new(|| {
             Route::Message,
         )
         .route("GET", "/v1/clearing-messages", Route::List)
-        .route("GET", "/v1/clearing-search", Route::Search);
+        .route("GET", "/v1/clearing-search", Route::Search)
+        .route("GET", "/v1/operations/rules", Route::Rules)
+        .route("PUT", "/v1/operations/rules", Route::ChangeRules)
+        .route("GET", "/v1/operations/rules/versions", Route::RulesVersions);
     operations_console::routes(router, Route::Console)
 });
 
@@ -126,6 +137,9 @@ async fn route(service: &ApiService, request: &Request) -> Result<Reply, ApiErro
         }
         Route::List => operations::list(service, request).await,
         Route::Search => operations::search(service, request).await,
+        Route::Rules => operations_rules::current(service, request).await,
+        Route::ChangeRules => operations_rules::change(service, request).await,
+        Route::RulesVersions => operations_rules::versions(service, request).await,
         Route::Console(route) => {
             operations_console::handle(service, request, route, &matched.params).await
         }

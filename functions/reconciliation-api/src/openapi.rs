@@ -17,7 +17,7 @@ use shared::clearing::{ClearingMessage, ClearingStatus};
 
 use crate::request::ReconciliationRequest;
 use crate::response::{ListResponse, ReconciliationResponse, SearchResponse};
-use crate::{operations, operations_console};
+use crate::{operations, operations_console, operations_rules};
 
 /// The command that rewrites the committed document.
 pub const REGENERATE: &str =
@@ -28,7 +28,7 @@ pub const REGENERATE: &str =
     info(
         title = "Card issuing - Reconciliation",
         version = "1.0.0",
-        description = "Model for the Network transactions backoffice endpoints. Extended by this product with read endpoints for operators. Every error body is ErrorResponse with a code from the catalogue in README.md. POST /v1/clearing-reconciliation needs scope clearing:reconcile; the GET endpoints need clearing:read; force match, undo match and write-off requests need clearing:resolve; approving or rejecting a write-off needs clearing:approve (and another operator than its maker). The console's endpoints are described in docs/console-api.md.",
+        description = "Model for the Network transactions backoffice endpoints. Extended by this product with read endpoints for operators. Every error body is ErrorResponse with a code from the catalogue in README.md. POST /v1/clearing-reconciliation needs scope clearing:reconcile; the GET endpoints need clearing:read; force match, undo match and write-off requests need clearing:resolve; approving or rejecting a write-off needs clearing:approve (and another operator than its maker); changing the matching rules needs rules:write. The console's endpoints are described in docs/console-api.md.",
         contact(name = "API Support", url = "https://developers.pismo.io/support"),
         license(name = "Copyright Pismo"),
     ),
@@ -42,9 +42,10 @@ pub const REGENERATE: &str =
         operations_console::undo_match, operations_console::write_off, operations_console::write_offs,
         operations_console::approve, operations_console::reject, operations_console::start_bulk,
         operations_console::bulk, operations_console::daily, operations_console::pix,
+        operations_rules::current, operations_rules::versions, operations_rules::change,
     ),
     components(
-        schemas(ReconciliationRequest, ReconciliationResponse, ErrorBody, ListResponse, SearchResponse, ClearingMessage, CardNetworkSchema, ClearingStatus, operations_console::QueuePage),
+        schemas(ReconciliationRequest, ReconciliationResponse, ErrorBody, ListResponse, SearchResponse, ClearingMessage, CardNetworkSchema, ClearingStatus, operations_console::QueuePage, operations_rules::RulesView, operations_rules::RulesVersionsPage, operations_rules::RulesChangeBody),
         responses(BadRequest, Unauthorized, Forbidden, NotFound, Conflict, InternalServerError, ServiceUnavailable),
     ),
     modifiers(&BearerAuth),

@@ -159,8 +159,7 @@ impl MessageDetail {
 mod tests {
     use super::*;
     use shared::clearing::{
-        parse_clearing_notification, DisputeStep, LifecycleLink, MatchingRules, MessageType,
-        PreparedRecord,
+        parse_clearing_notification, DisputeStep, LifecycleLink, MessageType, PreparedRecord,
     };
 
     fn seed_message() -> ClearingMessage {
@@ -168,8 +167,7 @@ mod tests {
         let record = parse_clearing_notification(seed.as_bytes())
             .unwrap()
             .remove(0);
-        let rules =
-            MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES).unwrap();
+        let rules = shared::clearing::RulesVersion::shipped();
         let now = chrono::Utc::now();
         ClearingMessage::ingest(
             PreparedRecord::new(record),

@@ -5,8 +5,10 @@ use std::sync::Arc;
 
 use shared::adapters::secrets::required_secret;
 use shared::adapters::{AwsClients, DynamoDbClearingStore, SecretSource};
-use shared::config::{ConfigError, Env};
+use shared::clearing::RulesVersion;
+use shared::config::{matching_rules, ConfigError, Env};
 use shared::operator_auth::{TokenVerifier, SIGNING_KEY_ARN_SETTING};
+use shared::services::RulesService;
 
 use crate::{ApiService, DEFAULT_REPROCESSING_LEASE_SECONDS};
 
@@ -14,7 +16,8 @@ impl ApiService {
     /// `TABLE_NAME`, the token settings (see
     /// [`TokenVerifier::from_config`]: its key is read from Secrets Manager
     /// here, once, by the ARN in `JWT_SIGNING_KEY_SECRET_ARN`) and
-    /// `REPROCESSING_LEASE_SECONDS` (optional), the console's sign-in
+    /// `REPROCESSING_LEASE_SECONDS` and `MATCHING_RULES` (version 1 of the
+    /// rules; optional), the console's sign-in
     /// (`CONSOLE_AUTH_DOMAIN`, `CONSOLE_CLIENT_ID`, `CONSOLE_SCOPES`, optional).
     pub async fn from_config(env: &Env, clients: &AwsClients) -> Result<Self, ConfigError> {
         Self::from_config_with(env, clients, &clients.secrets()).await
@@ -36,7 +39,12 @@ impl ApiService {
             env.required(name)?;
         }
         let key = required_secret(env, SIGNING_KEY_ARN_SETTING, secrets).await?;
+        let first = RulesVersion::first(matching_rules(env)?);
         Ok(Self {
+            rules: RulesService {
+                store: store.clone(),
+                first,
+            },
             store: store.clone(),
             console_store: store,
             tokens: TokenVerifier::from_config(env, &key)?,

@@ -17,7 +17,7 @@ use chrono::Utc;
 use lambda_runtime::LambdaEvent;
 use tracing::Instrument;
 
-use shared::clearing::{ClearingMessage, ClearingStatus, MatchingRules};
+use shared::clearing::{ClearingMessage, ClearingStatus};
 use shared::events::clearing_event;
 use shared::jobs::ReprocessingJob;
 use shared::outbox::OutboxEntry;
@@ -32,7 +32,8 @@ pub const WORKER_ACTOR: &str = "worker:reprocessing";
 pub struct WorkerService {
     pub store: Arc<dyn ClearingStore>,
     pub pix: Arc<dyn PixStore>,
-    pub rules: MatchingRules,
+    /// The matching rules in force (read at the first job, then kept briefly).
+    pub rules: Arc<shared::services::RulesInForce>,
     pub queues: SourceQueues,
 }
 
@@ -175,7 +176,7 @@ pub async fn process_job(
             && message.reprocessing.as_ref().map(|t| t.request_id.as_str())
                 == Some(job.request_id.as_str());
         if !ours {
-            return already_applied_or_stale(job, &message);
+            return already_applied_or_stale(service, job, &message).await;
         }
         let key = message.authorization_key_after(&job.adjustments);
         let authorization = match &key {
@@ -186,11 +187,13 @@ pub async fn process_job(
                 .remove(k),
             None => None,
         };
+        // The rules in force now: a reprocess decides under the latest version.
+        let rules = service.rules.current().await?;
         let decision = message
             .finish_reprocessing(
                 &job.adjustments,
                 authorization.as_ref(),
-                &service.rules,
+                &rules,
                 WORKER_ACTOR,
                 Utc::now(),
             )
@@ -233,7 +236,8 @@ pub async fn process_job(
     )))
 }
 
-fn already_applied_or_stale(
+async fn already_applied_or_stale(
+    service: &WorkerService,
     job: &ReprocessingJob,
     message: &ClearingMessage,
 ) -> Result<JobOutcome, JobError> {
@@ -248,6 +252,18 @@ fn already_applied_or_stale(
     });
     // Its event went out with the write that settled it, whatever happened since.
     if settled_by_this_job {
+        // A dispute step it linked is recorded on its original after that
+        // write: a failure in between is made good here (once recorded, this
+        // changes nothing).
+        if let Some((original, step)) = message.dispute_step() {
+            shared::services::disputes::record_on_original(
+                service.store.as_ref(),
+                &original,
+                &step,
+                WORKER_ACTOR,
+            )
+            .await?;
+        }
         return Ok(JobOutcome::AlreadyApplied);
     }
     tracing::warn!(

@@ -8,9 +8,10 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::NaiveDate;
 
 use shared::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
-use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, MatchingRules};
+use shared::clearing::{AuthorizationClaim, ClearingMessage, ClearingStatus, RulesVersion};
 use shared::pix::PixReconciliation;
 use shared::ports::*;
+use shared::services::RulesInForce;
 
 use super::*;
 
@@ -160,8 +161,7 @@ fn worker() -> WorkerService {
     WorkerService {
         store: empty.clone(),
         pix: empty,
-        rules: MatchingRules::from_json(shared::clearing::matching::DEFAULT_MATCHING_RULES)
-            .unwrap(),
+        rules: Arc::new(RulesInForce::fixed(RulesVersion::shipped())),
         queues: SourceQueues {
             jobs: JOBS.into(),
             pix_inputs: PIX.into(),
@@ -277,4 +277,109 @@ async fn a_rejected_input_is_recorded_and_announced_once() {
         .as_str()
         .unwrap()
         .contains("not an EventBridge event"));
+}
+
+mod dispute_after_a_crash {
+    use shared::adapters::memory::MemoryStore;
+    use shared::clearing::{ClearingStatus, ReprocessingTicket};
+    use shared::jobs::ReprocessingJob;
+    use shared::services::IngestService;
+
+    use super::*;
+
+    const AUTH: &str = r#"{"authorizations": [{"transUid": "T1", "cardReference": "C1", "transactionAmount": 100.00,
+        "transactionCurrency": "USD", "merchantCategoryCode": "4111", "authorizationDateTime": "2024-04-24T16:00:00Z",
+        "status": "APPROVED"}]}"#;
+
+    fn clearing(id: &str, code: &str) -> String {
+        format!(
+            r#"{{"clearing": [{{"cardReference": "C1", "transactionAmount": 100.00, "transactionCurrency": "USD",
+                "transactionLocalDate": "2024-04-24", "settlementDate": "2024-04-26", "transUid": "T1",
+                "financialNetworkCode": "MCF", "referenceNumber": "R{id}", "clearingUniqueId": "{id}",
+                "functionCode": "{code}", "messageReasonCode": "1401"}}]}}"#
+        )
+    }
+
+    /// A chargeback that came before its purchase (PENDING), the purchase, then
+    /// the chargeback REPROCESSING for request `req-1`: its job.
+    async fn chargeback_waiting_for_its_job(store: &MemoryStore) -> ReprocessingJob {
+        let rules = RulesVersion::shipped();
+        let ingest = IngestService {
+            store,
+            rules: &rules,
+        };
+        ingest
+            .ingest_authorizations("MASTERCARD", AUTH.as_bytes())
+            .await
+            .unwrap();
+        for (id, code) in [("cb-1", "450"), ("p-1", "200")] {
+            ingest
+                .ingest_clearing("MASTERCARD", clearing(id, code).as_bytes())
+                .await
+                .unwrap();
+        }
+        let pending = store.message("cb-1").await.unwrap().unwrap();
+        assert_eq!(pending.status, ClearingStatus::Pending);
+        let now = chrono::Utc::now();
+        let ticket = ReprocessingTicket {
+            request_id: "req-1".into(),
+            requested_by: "operator:ana".into(),
+            requested_at: now,
+            reconciliation_reason: "its purchase has arrived".into(),
+        };
+        let next = pending.begin_reprocessing(ticket, now).unwrap();
+        store
+            .update_messages(&[(next.clone(), pending.version)], None, None, &[])
+            .await
+            .unwrap();
+        ReprocessingJob {
+            request_id: "req-1".into(),
+            clearing_unique_id: "cb-1".into(),
+            card_network: "MASTERCARD".into(),
+            card_hash: "C1".into(),
+            adjustments: Vec::new(),
+            reconciliation_reason: "its purchase has arrived".into(),
+            requested_by: "operator:ana".into(),
+            requested_at: now,
+            expected_version: next.version,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_redelivered_job_records_its_dispute_step_on_the_original_after_a_crash() {
+        let store = Arc::new(MemoryStore::new());
+        let job = chargeback_waiting_for_its_job(&store).await;
+        let service = WorkerService {
+            store: store.clone(),
+            pix: store.clone(),
+            ..worker()
+        };
+        // The job's write lands; the process dies before the original's.
+        store.fail_updates(Some("p-1"));
+        assert!(process_job(&service, &job).await.is_err());
+        let cb = store.message("cb-1").await.unwrap().unwrap();
+        assert_eq!(cb.status, ClearingStatus::Recorded);
+        assert!(store
+            .message("p-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .disputes
+            .is_empty());
+
+        // SQS delivers the job again: the step is recorded on its original, once.
+        store.fail_updates(None);
+        for _ in 0..2 {
+            let outcome = process_job(&service, &job).await.unwrap();
+            assert!(matches!(outcome, JobOutcome::AlreadyApplied), "{outcome:?}");
+            let original = store.message("p-1").await.unwrap().unwrap();
+            let steps: Vec<_> = original
+                .disputes
+                .iter()
+                .map(|d| d.clearing_unique_id.as_str())
+                .collect();
+            assert_eq!(steps, ["cb-1"]);
+            assert_eq!(original.status, ClearingStatus::Matched);
+        }
+    }
 }

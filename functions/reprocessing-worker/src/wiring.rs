@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use shared::adapters::{AwsClients, DynamoDbClearingStore};
-use shared::config::{matching_rules, ConfigError, Env};
+use shared::config::{rules_in_force, ConfigError, Env};
 
 use crate::{SourceQueues, WorkerService};
 
 impl WorkerService {
     /// `TABLE_NAME`, the ARNs of the two queues it consumes
-    /// (`REPROCESSING_QUEUE_ARN`, `PIX_INPUT_QUEUE_ARN`) and `MATCHING_RULES` (optional).
+    /// (`REPROCESSING_QUEUE_ARN`, `PIX_INPUT_QUEUE_ARN`), and `MATCHING_RULES` and
+    /// `RULES_CACHE_SECONDS` (optional; see [`rules_in_force`]).
     pub fn from_config(env: &Env, clients: &AwsClients) -> Result<Self, ConfigError> {
         let queues = SourceQueues {
             jobs: env.required("REPROCESSING_QUEUE_ARN")?,
@@ -21,9 +22,9 @@ impl WorkerService {
             env.required("TABLE_NAME")?,
         ));
         Ok(Self {
+            rules: Arc::new(rules_in_force(env, store.clone())?),
             store: store.clone(),
             pix: store,
-            rules: matching_rules(env)?,
             queues,
         })
     }

@@ -48,10 +48,14 @@ struct Tables {
     conflicts: BTreeMap<(String, String), ClearingConflict>,
     /// Ids whose insert is refused as DynamoDB refuses an invalid item.
     refused: BTreeSet<String>,
+    /// An id whose updates fail as in an outage (or a crash before the write).
+    failing: Option<String>,
     /// The console's write-offs and bulk actions (`console`).
     write_offs: BTreeMap<String, crate::console::WriteOff>,
     bulks: BTreeMap<String, (crate::console::BulkAction, Vec<crate::console::BulkItem>)>,
     bulk_keys: HashMap<String, String>,
+    /// The matching rules' versions, by number (`memory_rules`).
+    rules: BTreeMap<u64, crate::clearing::RulesVersion>,
 }
 
 impl Tables {
@@ -129,6 +133,10 @@ impl Tables {
 
 #[path = "memory_console.rs"]
 mod console;
+#[path = "memory_expiry.rs"]
+mod expiry;
+#[path = "memory_rules.rs"]
+mod rules;
 
 /// [`ClearingStore`], [`PixStore`] and `ConsoleStore` in memory.
 #[derive(Default)]
@@ -184,6 +192,11 @@ impl MemoryStore {
     /// Makes every insert of message `id` fail as a ValidationException would.
     pub fn refuse(&self, id: &str) {
         lock(&self.tables).refused.insert(id.to_owned());
+    }
+
+    /// Makes every update of message `id` fail as unavailable (None: none).
+    pub fn fail_updates(&self, id: Option<&str>) {
+        lock(&self.tables).failing = id.map(str::to_owned);
     }
 
     /// Stores a message as it is (test set-up), replacing any stored under its id.
@@ -354,6 +367,13 @@ impl ClearingStore for MemoryStore {
         outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
         let mut t = lock(&self.tables);
+        if let Some(id) = t
+            .failing
+            .as_ref()
+            .filter(|id| updates.iter().any(|(m, _)| m.clearing_unique_id == **id))
+        {
+            return Err(StoreError::Unavailable(format!("{id} (injected)")));
+        }
         // Every condition is checked before anything is written: all or nothing.
         t.check_updates(updates, claim, request)?;
         for (m, _) in updates {

@@ -211,10 +211,10 @@ impl fmt::Display for FieldProblem {
 /// The text of each field as received (or as adjusted by an operator).
 pub type FieldValues = BTreeMap<ClearingField, String>;
 
-/// A value once parsed for its field.
-#[derive(Debug, Clone, PartialEq)]
-pub enum TypedValue {
-    Text(String),
+/// A value once parsed for its field (text borrowed from the field's own).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TypedValue<'a> {
+    Text(&'a str),
     Amount(Decimal),
     Date(NaiveDate),
     Time(NaiveTime),
@@ -222,9 +222,14 @@ pub enum TypedValue {
 
 use super::lifecycle::FUNCTION_CODES;
 
+/// The value of ASCII digits already checked to be digits.
+fn digits(text: &str) -> u32 {
+    text.bytes().fold(0, |n, b| n * 10 + u32::from(b - b'0'))
+}
+
 impl FieldKind {
     /// Parses `text` for this kind, or says why it cannot be.
-    pub fn check(self, text: &str) -> Result<TypedValue, String> {
+    pub fn check(self, text: &str) -> Result<TypedValue<'_>, String> {
         match self {
             FieldKind::Text { max_len } => {
                 if text.trim().is_empty() {
@@ -234,13 +239,13 @@ impl FieldKind {
                 } else if text.chars().any(char::is_control) {
                     Err("contains control characters".into())
                 } else {
-                    Ok(TypedValue::Text(text.to_owned()))
+                    Ok(TypedValue::Text(text))
                 }
             }
             FieldKind::Amount => parse_amount(text).map(TypedValue::Amount),
             FieldKind::Currency => {
                 if currency::minor_units(text).is_some() {
-                    Ok(TypedValue::Text(text.to_owned()))
+                    Ok(TypedValue::Text(text))
                 } else {
                     Err(format!("'{text}' is not an ISO 4217 currency code"))
                 }
@@ -251,7 +256,7 @@ impl FieldKind {
                 .map_err(|_| format!("'{text}' is not a valid time (HH:MM:SS)")),
             FieldKind::Digits { len } => {
                 if text.len() == len && text.bytes().all(|b| b.is_ascii_digit()) {
-                    Ok(TypedValue::Text(text.to_owned()))
+                    Ok(TypedValue::Text(text))
                 } else {
                     Err(format!("'{text}' must be exactly {len} digits"))
                 }
@@ -260,23 +265,23 @@ impl FieldKind {
                 let ok = text.len() == 4
                     && text.bytes().all(|b| b.is_ascii_digit())
                     // 2000 is a leap year, so 0229 is accepted.
-                    && NaiveDate::parse_from_str(&format!("2000{text}"), "%Y%m%d").is_ok();
+                    && NaiveDate::from_ymd_opt(2000, digits(&text[..2]), digits(&text[2..])).is_some();
                 if ok {
-                    Ok(TypedValue::Text(text.to_owned()))
+                    Ok(TypedValue::Text(text))
                 } else {
                     Err(format!("'{text}' is not a valid month and day (MMDD)"))
                 }
             }
             FieldKind::Country => {
                 if text.len() == 3 && text.bytes().all(|b| b.is_ascii_uppercase()) {
-                    Ok(TypedValue::Text(text.to_owned()))
+                    Ok(TypedValue::Text(text))
                 } else {
                     Err(format!("'{text}' is not an ISO 3166 alpha-3 country code"))
                 }
             }
             FieldKind::FunctionCode => {
                 if FUNCTION_CODES.contains(&text) {
-                    Ok(TypedValue::Text(text.to_owned()))
+                    Ok(TypedValue::Text(text))
                 } else {
                     Err(format!(
                         "'{text}' is not a supported function code ({})",

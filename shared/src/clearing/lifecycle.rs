@@ -179,6 +179,7 @@ impl ClearingMessage {
             )),
             pending_reason: None,
             action: None,
+            rules_version: None,
             changes: Vec::new(),
             request_id: None,
         });

@@ -91,6 +91,7 @@ impl ClearingMessage {
             changes: Vec::new(),
             request_id: None,
             action: Some(action),
+            rules_version: None,
         });
         next
     }
@@ -132,6 +133,7 @@ impl ClearingMessage {
             cleared_before: Decimal::ZERO,
             earlier_presentments: Vec::new(),
             fully_cleared: true,
+            late_presentment: None,
         });
         // What it adds to the authorization's cleared total; a record pending
         // for its date counts on the day the operator matched it.

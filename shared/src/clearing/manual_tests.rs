@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 
 use super::*;
 use crate::authorization::AuthorizationStatus;
-use crate::clearing::matching::{MatchingRules, PendingReasonCode, DEFAULT_MATCHING_RULES};
+use crate::clearing::matching::PendingReasonCode;
 use crate::clearing::notification::parse_clearing_notification;
 use crate::clearing::PreparedRecord;
 
@@ -17,7 +17,7 @@ fn pending() -> ClearingMessage {
     let record = parse_clearing_notification(body.as_bytes())
         .unwrap()
         .remove(0);
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let d = ClearingMessage::ingest(
         PreparedRecord::new(record),
         "MASTERCARD",
@@ -49,6 +49,7 @@ fn auth(amount: &str) -> Authorization {
         version: 1,
         history: Vec::new(),
         clearings: Default::default(),
+        expiry: None,
     }
 }
 

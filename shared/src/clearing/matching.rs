@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use super::fields::FieldProblem;
 use super::validate::ValidClearing;
 use crate::authorization::{Authorization, AuthorizationStatus};
+use crate::authorization_expiry::{
+    default_expiry_days, late_presentment_flag, late_presentment_note, ExpiryWindow,
+    LatePresentmentRule,
+};
 
 /// Why a clearing message waits for an operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +32,8 @@ pub enum PendingReasonCode {
     NotPreviouslyAuthorized,
     /// A second presentment or chargeback whose first presentment is not found.
     OriginalPresentmentNotFound,
+    /// A first presentment whose authorization expired before it arrived, held by rule.
+    LatePresentment,
 }
 
 impl PendingReasonCode {
@@ -43,6 +49,7 @@ impl PendingReasonCode {
             Self::OriginalPresentmentNotFound => "ORIGINAL_PRESENTMENT_NOT_FOUND",
             Self::ReasonCodeMismatch => "REASON_CODE_MISMATCH",
             Self::NotPreviouslyAuthorized => "NOT_PREVIOUSLY_AUTHORIZED",
+            Self::LatePresentment => "LATE_PRESENTMENT",
         }
     }
 }
@@ -113,6 +120,10 @@ pub struct MatchDetails {
     /// Whether the authorization is now cleared in full (else the rest stays open).
     #[serde(default = "fully")]
     pub fully_cleared: bool,
+    /// Matched after its authorization expired (rule `MATCH_AND_FLAG`): when
+    /// it was authorized, its window and when it expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_presentment: Option<String>,
 }
 
 fn fully() -> bool {
@@ -154,6 +165,15 @@ pub struct MatchingRules {
     /// (a split shipment or partial capture), leaving the rest open.
     #[serde(default = "fully")]
     pub allow_partial_clearing: bool,
+    /// Authorization expiry windows by merchant category; any other expires
+    /// after `default_expiry_days`.
+    #[serde(default)]
+    pub expiry_windows: Vec<ExpiryWindow>,
+    #[serde(default = "default_expiry_days")]
+    pub default_expiry_days: u32,
+    /// What becomes of a first presentment whose authorization has expired.
+    #[serde(default)]
+    pub late_presentment: LatePresentmentRule,
 }
 
 /// DE25 1400 with no authorization: post it, or hold it for an operator.
@@ -207,6 +227,7 @@ impl MatchingRules {
         if rules.fx_variance_percent.is_sign_negative() {
             return Err(RulesError("fx_variance_percent is negative".into()));
         }
+        rules.check_expiry().map_err(RulesError)?;
         Ok(rules)
     }
 
@@ -244,7 +265,7 @@ pub fn match_clearing(
             ),
         ));
     };
-    if let Some(reason) = ineligibility(clearing, auth) {
+    if let Some(reason) = ineligibility(clearing, auth, rules) {
         return MatchOutcome::Pending(reason);
     }
     let Some(billed) = Billed::of(clearing, auth) else {
@@ -300,7 +321,11 @@ impl Billed {
 
 /// Why this authorization cannot be the record's, whatever the amounts: another
 /// card, not approved, or already cleared by another first presentment.
-fn ineligibility(clearing: &ValidClearing, auth: &Authorization) -> Option<PendingReason> {
+fn ineligibility(
+    clearing: &ValidClearing,
+    auth: &Authorization,
+    rules: &MatchingRules,
+) -> Option<PendingReason> {
     use PendingReasonCode::*;
     if auth.card_hash != clearing.card_hash {
         return Some(PendingReason::new(
@@ -310,6 +335,19 @@ fn ineligibility(clearing: &ValidClearing, auth: &Authorization) -> Option<Pendi
                 auth.card_hash, auth.trans_uid, clearing.card_hash
             ),
         ));
+    }
+    if auth.status == AuthorizationStatus::Expired {
+        return match rules.late_presentment {
+            LatePresentmentRule::MatchAndFlag => None,
+            LatePresentmentRule::Hold => Some(PendingReason::new(
+                LatePresentment,
+                format!(
+                    "expected a presentment within the authorization's window; {}, and this one arrived with transactionLocalDate {}: held by rule HOLD",
+                    late_presentment_note(auth),
+                    clearing.transaction_local_date
+                ),
+            )),
+        };
     }
     if auth.status != AuthorizationStatus::Approved {
         return Some(PendingReason::new(
@@ -394,6 +432,7 @@ fn compare_amounts(
         cleared_before,
         earlier_presentments: earlier.clone(),
         fully_cleared: difference >= Decimal::ZERO,
+        late_presentment: late_presentment_flag(auth),
     };
     if difference.is_zero() {
         return MatchOutcome::Matched(details(None, None));

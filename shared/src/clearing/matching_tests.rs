@@ -38,6 +38,7 @@ fn auth(amount: &str) -> Authorization {
         version: 1,
         history: Vec::new(),
         clearings: Default::default(),
+        expiry: None,
     }
 }
 

@@ -25,6 +25,7 @@ use super::fields::{ClearingField, FieldValues};
 use super::lifecycle::{lifecycle_outcome, DisputeStep, LifecycleLink};
 use super::matching::{match_clearing, MatchDetails, MatchOutcome, MatchingRules, PendingReason};
 use super::notification::ReceivedRecord;
+use super::rules::RulesVersion;
 use super::validate::{key_value, validate, ValidClearing};
 use crate::authorization::{Authorization, AuthorizationKey, ClearedPresentment};
 
@@ -131,6 +132,9 @@ pub struct Transition {
     /// The console action that made this change, if one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<super::manual::ManualAction>,
+    /// The version of the matching rules a matcher decision used (see `rules`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_version: Option<u64>,
 }
 
 /// The operator request a message is being reprocessed for.
@@ -286,7 +290,7 @@ impl ClearingMessage {
         prepared: PreparedRecord,
         card_network: &str,
         authorization: Option<&Authorization>,
-        rules: &MatchingRules,
+        rules: &RulesVersion,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Decision {
@@ -319,9 +323,11 @@ impl ClearingMessage {
                 changes: Vec::new(),
                 request_id: None,
                 action: None,
+                rules_version: None,
             }],
         };
         message.settle(outcome, actor, None, Vec::new(), None, now);
+        message.decided_under(rules);
         let dispute = message.dispute_step();
         Decision {
             message,
@@ -349,6 +355,7 @@ impl ClearingMessage {
             changes: Vec::new(),
             request_id: Some(ticket.request_id.clone()),
             action: None,
+            rules_version: None,
         });
         next.reprocessing = Some(ticket);
         Ok(next)
@@ -375,6 +382,7 @@ impl ClearingMessage {
             changes: Vec::new(),
             request_id,
             action: None,
+            rules_version: None,
         });
         Ok(next)
     }
@@ -386,7 +394,7 @@ impl ClearingMessage {
         &self,
         adjustments: &[Adjustment],
         authorization: Option<&Authorization>,
-        rules: &MatchingRules,
+        rules: &RulesVersion,
         actor: &str,
         now: DateTime<Utc>,
     ) -> Result<Decision, TransitionError> {
@@ -409,6 +417,7 @@ impl ClearingMessage {
             ticket.map(|t| t.request_id),
             now,
         );
+        next.decided_under(rules);
         let dispute = next.dispute_step();
         Ok(Decision {
             message: next,
@@ -475,10 +484,18 @@ impl ClearingMessage {
             changes,
             request_id,
             action: None,
+            rules_version: None,
         });
         self.pending_reason = pending_reason;
         self.matched = matched;
         self.lifecycle = lifecycle;
+    }
+
+    /// Records on the decision just taken the version of the rules it used.
+    fn decided_under(&mut self, rules: &RulesVersion) {
+        if let Some(last) = self.history.last_mut() {
+            last.rules_version = Some(rules.version);
+        }
     }
 
     /// The authorization whose claim this message holds: a MATCHED first

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::authorization::AuthorizationStatus;
-use crate::clearing::matching::{PendingReasonCode, DEFAULT_MATCHING_RULES};
+use crate::clearing::matching::PendingReasonCode;
 use crate::clearing::notification::parse_clearing_notification;
 use std::str::FromStr;
 
@@ -15,8 +15,8 @@ fn seed() -> PreparedRecord {
     )
 }
 
-fn rules() -> MatchingRules {
-    MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap()
+fn rules() -> crate::clearing::RulesVersion {
+    crate::clearing::RulesVersion::shipped()
 }
 
 fn seed_auth() -> Authorization {
@@ -38,6 +38,7 @@ fn seed_auth() -> Authorization {
         version: 1,
         history: Vec::new(),
         clearings: Default::default(),
+        expiry: None,
     }
 }
 
@@ -168,4 +169,69 @@ fn adjustments_are_checked() {
         Err(AdjustmentError::InvalidValue { .. })
     ));
     assert!(check_adjustments(&[("transactionAmount".into(), "10.00".into())]).is_ok());
+}
+
+#[test]
+fn each_decision_records_its_rules_version_and_a_reprocess_uses_the_newer_rules() {
+    let auth = seed_auth();
+    let v1 = rules();
+    let tips = r#"{"tolerances": [{"name": "4111 tips", "mcc_from": 4111, "mcc_to": 4111, "max_over_percent": "10"}]}"#;
+    let v2 = v1
+        .next(1, tips, "operator:ana", "4111 may tip", Utc::now())
+        .unwrap();
+    let fix = [
+        ("transactionLocalDate".into(), "2024-04-24".into()),
+        ("transactionAmount".into(), "13.00".into()),
+        ("messageReasonCode".into(), "1402".into()),
+    ];
+    let adjustments = check_adjustments(&fix).unwrap();
+    let first = ClearingMessage::ingest(
+        seed(),
+        "MASTERCARD",
+        Some(&auth),
+        &v1,
+        "webhook",
+        Utc::now(),
+    )
+    .message;
+    assert_eq!(
+        first.history[0].rules_version, None,
+        "RECEIVED decides nothing"
+    );
+    assert_eq!(first.history[1].rules_version, Some(1));
+
+    // Under version 1 the 13.00 of a 12.34 authorization diverges.
+    let under_v1 = first
+        .begin_reprocessing(ticket(), Utc::now())
+        .unwrap()
+        .finish_reprocessing(&adjustments, Some(&auth), &v1, "worker", Utc::now())
+        .unwrap()
+        .message;
+    assert_eq!(
+        under_v1.pending_reason.map(|r| r.code),
+        Some(PendingReasonCode::AmountDivergent)
+    );
+
+    // Under version 2 it matches by the new tolerance; the past decision keeps version 1.
+    let reprocessing = first.begin_reprocessing(ticket(), Utc::now()).unwrap();
+    assert_eq!(reprocessing.history[2].rules_version, None);
+    let done = reprocessing
+        .finish_reprocessing(&adjustments, Some(&auth), &v2, "worker", Utc::now())
+        .unwrap()
+        .message;
+    assert_eq!(
+        done.status,
+        ClearingStatus::Matched,
+        "{:?}",
+        done.pending_reason
+    );
+    assert_eq!(
+        done.matched.as_ref().unwrap().tolerance_rule.as_deref(),
+        Some("4111 tips")
+    );
+    assert_eq!(done.history[1], first.history[1]);
+    assert_eq!(done.history[3].rules_version, Some(2));
+    let event = crate::events::clearing_event(&done).unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&event.detail).unwrap();
+    assert_eq!(detail["rules_version"], 2);
 }

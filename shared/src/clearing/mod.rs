@@ -9,6 +9,7 @@ pub mod manual;
 pub mod matching;
 pub mod message;
 pub mod notification;
+pub mod rules;
 pub mod validate;
 
 pub use fields::{ClearingField, FieldProblem, FieldValues};
@@ -21,4 +22,5 @@ pub use message::{
     TransitionError,
 };
 pub use notification::{parse_clearing_notification, NotificationError, ReceivedRecord};
+pub use rules::{RulesChangeError, RulesVersion};
 pub use validate::{validate, ValidClearing};

@@ -59,7 +59,15 @@ pub fn is_first_presentment_code(code: &str) -> bool {
     code == "200"
 }
 
-type Parsed = std::collections::BTreeMap<ClearingField, TypedValue>;
+/// Each field's parsed value, by the field's place in [`ClearingField::ALL`]
+/// (an array: validation runs on every record, a map would allocate).
+struct Parsed<'a>([Option<TypedValue<'a>>; ClearingField::ALL.len()]);
+
+impl<'a> Parsed<'a> {
+    fn get(&self, field: &ClearingField) -> Option<&TypedValue<'a>> {
+        self.0[*field as usize].as_ref()
+    }
+}
 
 /// Longest text, in bytes, of a field the store puts in a key or an index key.
 /// DynamoDB refuses a partition key over 2,048 bytes and a sort key over 1,024
@@ -104,13 +112,13 @@ pub fn validate(fields: &FieldValues) -> Result<ValidClearing, Vec<FieldProblem>
 }
 
 /// Each present field parsed for its kind; the fields that do not parse.
-fn parse_fields(fields: &FieldValues) -> (Parsed, Vec<FieldProblem>) {
+fn parse_fields(fields: &FieldValues) -> (Parsed<'_>, Vec<FieldProblem>) {
     let mut problems = Vec::new();
-    let mut parsed = Parsed::new();
+    let mut parsed = Parsed([None; ClearingField::ALL.len()]);
     for (&field, text) in fields {
         match field.kind().check(text) {
             Ok(value) => {
-                parsed.insert(field, value);
+                parsed.0[field as usize] = Some(value);
             }
             Err(problem) => problems.push(FieldProblem { field, problem }),
         }
@@ -176,7 +184,7 @@ fn record_problems(fields: &FieldValues, parsed: &Parsed, problems: &mut Vec<Fie
 /// The typed record from fields that all parsed (a required one absent is still named).
 fn typed(parsed: &Parsed) -> Result<ValidClearing, Vec<FieldProblem>> {
     let text = |f: ClearingField| match parsed.get(&f) {
-        Some(TypedValue::Text(s)) => Some(s.clone()),
+        Some(TypedValue::Text(s)) => Some((*s).to_owned()),
         _ => None,
     };
     let amount = |f: ClearingField| match parsed.get(&f) {
@@ -262,6 +270,13 @@ pub(crate) mod tests_support {
 mod tests {
     use super::tests_support::seed_fields;
     use super::*;
+
+    #[test]
+    fn every_field_has_its_own_place_in_the_parsed_array() {
+        for (i, field) in ClearingField::ALL.into_iter().enumerate() {
+            assert_eq!(field as usize, i, "{field:?}");
+        }
+    }
 
     #[test]
     fn the_seed_record_fails_only_on_its_local_date() {

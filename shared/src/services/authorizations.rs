@@ -108,8 +108,10 @@ impl IngestService<'_> {
     async fn apply_one(
         &self,
         index: usize,
-        incoming: Authorization,
+        mut incoming: Authorization,
     ) -> Result<Applied, StoreError> {
+        // Its window is fixed now, with the rules in force (a stored one keeps its own).
+        incoming.expiry = self.rules.expiry_terms(&incoming, chrono::Utc::now());
         // Each write carries the events of its change (a reversal received
         // before its approval is one), published from the table's stream.
         let announce = |a: &Authorization| -> Vec<OutboxEntry> {
@@ -187,8 +189,8 @@ mod tests {
     use super::*;
     use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
     use crate::authorization::AuthorizationStatus;
-    use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-    use crate::clearing::{ClearingStatus, MatchingRules, PendingReasonCode};
+
+    use crate::clearing::{ClearingStatus, PendingReasonCode};
     use crate::events::{
         AUTHORIZATION_PARTIALLY_REVERSED, AUTHORIZATION_REVERSED, CLEARING_AUTHORIZATION_REVERSED,
     };
@@ -227,7 +229,7 @@ mod tests {
             bus: &bus,
             queue: &queue,
         };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,
@@ -307,7 +309,7 @@ mod tests {
             bus: &bus,
             queue: &queue,
         };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,
@@ -347,7 +349,7 @@ mod tests {
     #[tokio::test]
     async fn a_match_decided_before_a_reversal_cannot_take_the_claim_after_it() {
         let store = MemoryStore::new();
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,

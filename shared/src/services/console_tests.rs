@@ -6,8 +6,7 @@ use chrono::Utc;
 
 use super::*;
 use crate::adapters::memory::MemoryStore;
-use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
+use crate::clearing::{parse_clearing_notification, PreparedRecord};
 use crate::console::{BulkKind, BulkOutcome, QueueFilter};
 use crate::ports::ClearingStore;
 use crate::services::{BulkCommand, BulkSelection};
@@ -31,7 +30,7 @@ fn fixture() -> Fixture {
 
 /// `n` PENDING messages (no authorization), ids `M0`, `M1`, ...
 fn ingest(f: &Fixture, n: usize) -> Vec<String> {
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let records: Vec<String> = (0..n)
         .map(|i| {
             format!(

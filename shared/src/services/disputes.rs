@@ -57,8 +57,8 @@ pub async fn record_on_original(
 #[cfg(test)]
 mod tests {
     use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
-    use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-    use crate::clearing::{ClearingStatus, MatchingRules, MessageType, PendingReasonCode};
+
+    use crate::clearing::{ClearingStatus, MessageType, PendingReasonCode};
     use crate::events::{CLEARING_DISPUTED, CLEARING_RECORDED};
     use crate::outbox::OutboxPublisher;
     use crate::ports::ClearingStore;
@@ -88,7 +88,7 @@ mod tests {
             bus: &bus,
             queue: &queue,
         };
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,
@@ -157,7 +157,7 @@ mod tests {
     #[tokio::test]
     async fn fees_are_recorded_orphan_disputes_wait_and_unknown_codes_are_named() {
         let store = MemoryStore::new();
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         let service = IngestService {
             store: &store,
             rules: &rules,

@@ -14,8 +14,8 @@ use crate::authorization::{Authorization, RejectedAuthorization};
 use crate::clearing::conflict::{same_content, ClearingConflict};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{
-    parse_clearing_notification, ClearingMessage, ClearingStatus, MatchingRules, NotificationError,
-    PendingReason, PreparedRecord,
+    parse_clearing_notification, ClearingMessage, ClearingStatus, NotificationError, PendingReason,
+    PreparedRecord, RulesVersion,
 };
 use crate::events::{clearing_conflict_event, clearing_event};
 use crate::metrics::IngestTally;
@@ -100,7 +100,8 @@ pub enum IngestError {
 /// The ingest use case over the function's ports (borrowed for one call).
 pub struct IngestService<'a> {
     pub store: &'a dyn ClearingStore,
-    pub rules: &'a MatchingRules,
+    /// The rules in force for this call; every decision records their version.
+    pub rules: &'a RulesVersion,
 }
 
 impl IngestService<'_> {

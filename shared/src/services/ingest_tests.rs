@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
-use crate::clearing::matching::DEFAULT_MATCHING_RULES;
 use crate::outbox::OutboxPublisher;
 
 const SEED: &str = include_str!("../../../spec/mastercard-clearing-notification.example.json");
@@ -22,7 +21,7 @@ async fn records_are_stored_and_announced_once_and_authorizations_kept() {
         bus: &bus,
         queue: &queue,
     };
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let service = IngestService {
         store: &store,
         rules: &rules,
@@ -63,7 +62,7 @@ async fn a_bus_failure_after_the_write_loses_no_event() {
         bus: &bus,
         queue: &queue,
     };
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let service = IngestService {
         store: &store,
         rules: &rules,
@@ -100,7 +99,10 @@ fn notification(records: &[String]) -> String {
     format!(r#"{{"clearing": [{}]}}"#, records.join(","))
 }
 
-fn service<'a>(store: &'a MemoryStore, rules: &'a MatchingRules) -> IngestService<'a> {
+fn service<'a>(
+    store: &'a MemoryStore,
+    rules: &'a crate::clearing::RulesVersion,
+) -> IngestService<'a> {
     IngestService { store, rules }
 }
 
@@ -114,7 +116,7 @@ async fn publish(store: &MemoryStore, bus: &MemoryBus) {
 #[tokio::test]
 async fn a_record_the_store_refuses_is_rejected_alone() {
     let (store, bus) = (MemoryStore::new(), MemoryBus::new());
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     store.refuse("R-2");
     let body = notification(&[
         record("R-1", "1.00"),
@@ -152,7 +154,7 @@ async fn a_record_the_store_refuses_is_rejected_alone() {
 #[tokio::test]
 async fn within_a_notification_the_first_record_of_an_id_wins_and_a_different_one_conflicts() {
     let (store, bus) = (MemoryStore::new(), MemoryBus::new());
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let body = notification(&[
         record("C-1", "1.00"),
         record("C-1", "1.00"),
@@ -196,7 +198,7 @@ async fn within_a_notification_the_first_record_of_an_id_wins_and_a_different_on
 #[tokio::test]
 async fn a_later_delivery_of_different_content_is_a_conflict_and_the_same_content_a_duplicate() {
     let (store, bus) = (MemoryStore::new(), MemoryBus::new());
-    let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+    let rules = crate::clearing::RulesVersion::shipped();
     let service = service(&store, &rules);
     let first = notification(&[record("L-1", "1.00")]);
     service

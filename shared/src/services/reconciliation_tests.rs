@@ -8,8 +8,7 @@ use chrono::Utc;
 use super::*;
 use crate::adapters::memory::{MemoryBus, MemoryQueue, MemoryStore};
 use crate::api_error::ApiError;
-use crate::clearing::matching::DEFAULT_MATCHING_RULES;
-use crate::clearing::{parse_clearing_notification, MatchingRules, PreparedRecord};
+use crate::clearing::{parse_clearing_notification, PreparedRecord};
 use crate::jobs::ReprocessingJob;
 use crate::outbox::OutboxPublisher;
 
@@ -53,7 +52,7 @@ impl Fixture {
 
     /// Ingests a notification (no authorization stored, so every record ends PENDING).
     fn ingest(&self, notification: &str) {
-        let rules = MatchingRules::from_json(DEFAULT_MATCHING_RULES).unwrap();
+        let rules = crate::clearing::RulesVersion::shipped();
         for record in parse_clearing_notification(notification.as_bytes()).unwrap() {
             let decision = ClearingMessage::ingest(
                 PreparedRecord::new(record),

@@ -21,6 +21,7 @@ mod provision;
 pub mod run;
 mod sam_env;
 pub mod samples;
+pub mod schedule;
 mod settings;
 pub mod soak;
 mod stream_source;

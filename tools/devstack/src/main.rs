@@ -7,6 +7,8 @@
 //!   the counts, its exit status non-zero when any is.
 //! - `devstack sign FILE`: the X-Webhook-Signature header value for a body, with the local secret.
 //! - `devstack token`: a dev operator token.
+//! - `devstack expire-now [--prefix P]`: one authorization expiry sweep now, with the payload
+//!   its schedule delivers; prints what it did (JSON).
 //! - `devstack sample-events [--check]`: writes the sample events of `events/` (with
 //!   `--check`, only says which differ from what it would write).
 //!
@@ -19,7 +21,7 @@ use devstack::{lambda_env, local_settings, provision, DevstackError, LocalClient
 use shared::config::Env;
 
 const USAGE: &str =
-    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | soak [--records N] [--seed S] | sign FILE | token | sample-events [--check]
+    "usage: devstack up [--port N] [--prefix P] | provision [--prefix P] [--template PATH] [--env-file PATH] | soak [--records N] [--seed S] | sign FILE | token | expire-now [--prefix P] | sample-events [--check]
   up                the three functions over the local stack; the HTTP API on http://127.0.0.1:N/<stage>/ (N: 3000 by default); Ctrl-C stops
   provision         create the template's tables, queues, bus and rules; print them (JSON) and the env lines
   --prefix P        physical names are {P}{LogicalId} (default: local-)
@@ -29,6 +31,7 @@ const USAGE: &str =
                     --records N (10000), --seed S (from the clock), --faults-every SECONDS (6; 0: none)
   sign FILE         X-Webhook-Signature value for the body in FILE (local secret)
   token             a dev operator token
+  expire-now        one authorization expiry sweep now (as its schedule invokes it); prints what it did
   sample-events     write events/'s samples (built as the HTTP front builds its payloads); --check: only compare
 The local secrets and token settings come from local/local.env.";
 
@@ -47,6 +50,9 @@ enum Command {
         file: PathBuf,
     },
     Token,
+    ExpireNow {
+        prefix: String,
+    },
     Soak(devstack::soak::SoakConfig),
     SampleEvents {
         check: bool,
@@ -72,7 +78,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                 .ok_or_else(|| format!("{flag} needs a value"))
         };
         match (command, arg.as_str()) {
-            ("up" | "provision", "--prefix") => prefix = value("--prefix")?,
+            ("up" | "provision" | "expire-now", "--prefix") => prefix = value("--prefix")?,
             ("provision", "--template") => template = PathBuf::from(value("--template")?),
             ("provision", "--env-file") => env_file = Some(PathBuf::from(value("--env-file")?)),
             ("up", "--port") => {
@@ -100,6 +106,7 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
             _ => Err("sign takes one FILE".to_owned()),
         },
         "token" => Ok(Command::Token),
+        "expire-now" => Ok(Command::ExpireNow { prefix }),
         "sample-events" => Ok(Command::SampleEvents { check }),
         other => Err(format!("unknown command {other:?}")),
     }
@@ -261,6 +268,44 @@ async fn main() -> ExitCode {
             print_or_fail(local_settings().and_then(|s| devstack::dev_token(&Env::from_pairs(s))))
         }
         Command::SampleEvents { check } => sample_events(check),
+        Command::ExpireNow { prefix } => expire_now(&prefix).await,
+    }
+}
+
+/// One expiry sweep on the local stack now, with its schedule's payload.
+async fn expire_now(prefix: &str) -> ExitCode {
+    let result = async {
+        let template = Template::repo_default()?;
+        let clients = LocalClients::new().await;
+        let provisioned = provision(&template, prefix, &clients).await?;
+        let env = Env::from_pairs(devstack::function_env(&provisioned, &local_settings()?)?);
+        let sweep = authorization_expiry::ExpiryFunction::from_config(&env, &clients.aws())?;
+        let spec = devstack::schedule::ScheduleSpec::of_function(
+            &template,
+            "AuthorizationExpiryFunction",
+        )?;
+        let payload = spec.payload(chrono::Utc::now());
+        let invocation = authorization_expiry::ScheduleInvocation::read(&payload);
+        authorization_expiry::sweep(&sweep, &invocation, chrono::Utc::now())
+            .await
+            .map_err(|e| DevstackError::Aws {
+                service: "dynamodb",
+                message: format!("the expiry sweep failed: {e}"),
+            })
+    }
+    .await;
+    match result {
+        Ok(report) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("devstack: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -15,16 +15,20 @@
 //!   source mapping does (`stream_source`): the events and jobs each write
 //!   carries reach the bus and the work queue.
 //! - A subscriber queue on the bus shows every event published.
+//! - The authorization expiry sweep runs on its schedule's rate, with the
+//!   payload EventBridge Scheduler delivers (`schedule`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use authorization_expiry::ExpiryFunction;
 use clearing_webhook::WebhookService;
 use reconciliation_api::ApiService;
 use reprocessing_worker::WorkerService;
 use shared::config::Env;
 use tokio::net::TcpListener;
 
+use crate::schedule::{run_schedule, ScheduleSpec};
 use crate::{
     add_subscriber, delete_batch, dev_token, function_env, handler, local_settings, provision,
     receive_batch, run_worker_batch, DevstackError, Handler, HttpApi, HttpFront, LocalClients,
@@ -121,6 +125,7 @@ pub async fn run_on(
     }
     let worker = Arc::new(WorkerService::from_config(&env, &aws)?);
     let publisher = start_publisher(&clients, &p, &template, &env).await?;
+    let sweep = Arc::new(ExpiryFunction::from_config(&env, &aws)?);
 
     let listener = TcpListener::bind(("127.0.0.1", config.port))
         .await
@@ -154,6 +159,7 @@ pub async fn run_on(
         let clients = clients.clone();
         tasks.spawn(async move { show_events(clients, tap).await });
     }
+    tasks.spawn(sweep_on_schedule(&template, sweep, output)?);
     shutdown.await;
     drop(publisher);
     tasks.shutdown().await;
@@ -172,6 +178,36 @@ pub async fn start_publisher(
     let spec = StreamSourceSpec::of_function(template, "OutboxPublisherFunction")?;
     let pump = StreamPump::new(clients, provisioned, spec, Arc::new(service)).await?;
     Ok(RunningPump::spawn(pump))
+}
+
+/// The expiry sweep on its schedule's rate (template.yaml), as EventBridge Scheduler invokes it.
+fn sweep_on_schedule(
+    template: &Template,
+    sweep: Arc<ExpiryFunction>,
+    output: Output,
+) -> Result<impl std::future::Future<Output = ()>, DevstackError> {
+    let schedule = ScheduleSpec::of_function(template, "AuthorizationExpiryFunction")?;
+    println!(
+        "expiry sweep      every {} s, as its schedule says (`devstack expire-now` runs one now)",
+        schedule.rate.as_secs()
+    );
+    Ok(run_schedule(schedule, move |payload| {
+        let sweep = sweep.clone();
+        async move { run_sweep(&sweep, &payload, output).await }
+    }))
+}
+
+/// One sweep for a scheduled payload, as the function's handler runs it.
+pub async fn run_sweep(sweep: &ExpiryFunction, payload: &serde_json::Value, output: Output) {
+    let invocation = authorization_expiry::ScheduleInvocation::read(payload);
+    match authorization_expiry::sweep(sweep, &invocation, chrono::Utc::now()).await {
+        Ok(_) if output == Output::Quiet => {}
+        Ok(report) => println!(
+            "expiry sweep: {}",
+            serde_json::to_string(&report).unwrap_or_default()
+        ),
+        Err(e) => eprintln!("expiry sweep failed: {e}"),
+    }
 }
 
 /// The API's URL and every route, as a client of the deployed execute-api endpoint calls them.

@@ -29,8 +29,10 @@ pub fn mint_hs256(secret: &[u8], claims: &Claims) -> String {
 }
 
 /// Every operator scope: read, reconcile, resolve (force match, undo,
-/// request a write-off) and approve (a write-off another operator requested).
-pub const ALL_SCOPES: &str = "clearing:read clearing:reconcile clearing:resolve clearing:approve";
+/// request a write-off), approve (a write-off another operator requested)
+/// and change the matching rules.
+pub const ALL_SCOPES: &str =
+    "clearing:read clearing:reconcile clearing:resolve clearing:approve rules:write";
 
 /// A dev operator token (every scope, 12 hours) for the local settings'
 /// `JWT_HS256_SECRET`, `JWT_ISSUER` and `JWT_AUDIENCE`.

@@ -140,7 +140,13 @@ async fn provisions_template_resources_idempotently_and_routes_divergent_pix_res
     let names: BTreeSet<&str> = gsis.keys().map(String::as_str).collect();
     assert_eq!(
         names,
-        BTreeSet::from(["ByCard", "ByOpenStatus", "ByQueue", "ByTransUid"])
+        BTreeSet::from([
+            "ByCard",
+            "ByExpiry",
+            "ByOpenStatus",
+            "ByQueue",
+            "ByTransUid"
+        ])
     );
     assert_eq!(
         gsis,

@@ -3,23 +3,70 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 
-use super::items::{authorization_key, authorization_pk, key, s, stamp, with_outbox, AUTH_SK};
+use super::items::{authorization_key, authorization_pk, key, s, stamp, AUTH_SK};
 use super::messages::CLEARED_PREFIX;
 use super::{corrupt, is_conditional_failure, sdk_error, unavailable, DynamoDbClearingStore, Item};
 use crate::authorization::{Authorization, AuthorizationKey, RejectedAuthorization};
 use crate::clearing::conflict::ClearingConflict;
-use crate::outbox::{encode, OutboxEntry, OUTBOX_ATTRIBUTE};
+use crate::outbox::{OutboxEntry, OUTBOX_ATTRIBUTE};
+use crate::packed::PACKED_ATTRIBUTE;
 use crate::ports::{AuthorizationSaved, StoreError};
 
 const ALIAS_SK: &str = "ALIAS";
 
+/// The attributes of an authorization item packed into one (`crate::packed`):
+/// every claim rewrites the item, and DynamoDB bills the whole of it.
+const PACKED_KEYS: [&str; 2] = ["raw_payload", "history"];
+
+/// The authorization's attributes, its raw payload and history packed with
+/// the outbox of the change that writes it (none: the claims keep the last one).
+fn authorization_item(auth: &Authorization, outbox: &[OutboxEntry]) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+    let mut packed = serde_json::Map::new();
+    let json = serde_json::to_value(auth).map_err(corrupt)?;
+    for name in PACKED_KEYS {
+        item.remove(name);
+        if let Some(v) = json.get(name) {
+            packed.insert(name.into(), v.clone());
+        }
+    }
+    if !outbox.is_empty() {
+        packed.insert(
+            OUTBOX_ATTRIBUTE.into(),
+            serde_json::to_value(outbox).map_err(corrupt)?,
+        );
+    }
+    let packed = crate::packed::pack(&packed).map_err(corrupt)?;
+    item.insert(
+        PACKED_ATTRIBUTE.into(),
+        AttributeValue::B(Blob::new(packed)),
+    );
+    Ok(item)
+}
+
 /// An authorization item, with the presentments that cleared it (one
 /// top-level `cleared#<clearingUniqueId>` attribute each, written by the claims).
+/// Items written before packing hold every attribute plain.
 fn authorization_from_item(mut item: Item) -> Result<Authorization, StoreError> {
+    match item.remove(PACKED_ATTRIBUTE) {
+        Some(AttributeValue::B(bytes)) => {
+            let packed: serde_json::Map<String, serde_json::Value> =
+                crate::packed::unpack(bytes.as_ref()).map_err(corrupt)?;
+            for name in PACKED_KEYS {
+                if let Some(v) = packed.get(name) {
+                    let value = serde_dynamo::to_attribute_value(v).map_err(corrupt)?;
+                    item.insert(name.into(), value);
+                }
+            }
+        }
+        Some(_) => return Err(corrupt("packed attribute is not binary")),
+        None => {}
+    }
     let names: Vec<String> = item
         .keys()
         .filter(|k| k.starts_with(CLEARED_PREFIX))
@@ -83,12 +130,12 @@ impl DynamoDbClearingStore {
         auth: &Authorization,
         outbox: &[OutboxEntry],
     ) -> Result<AuthorizationSaved, StoreError> {
-        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
-        let mut item = with_outbox(item, outbox);
+        let mut item = authorization_item(auth, outbox)?;
         item.insert("pk".into(), s(authorization_pk(&auth.trans_uid)));
         item.insert("sk".into(), s(AUTH_SK));
         item.insert("entity".into(), s("AUTHORIZATION"));
         item.remove("claimed_by");
+        super::expiry::insert_expiry_attributes(&mut item, auth);
         let result = self
             .client
             .put_item()
@@ -141,7 +188,7 @@ impl DynamoDbClearingStore {
         expected_version: u64,
         outbox: &[OutboxEntry],
     ) -> Result<(), StoreError> {
-        let item: Item = serde_dynamo::to_item(auth).map_err(corrupt)?;
+        let item = authorization_item(auth, outbox)?;
         let mut names = HashMap::new();
         let mut values = HashMap::new();
         let mut sets = Vec::new();
@@ -153,16 +200,28 @@ impl DynamoDbClearingStore {
             values.insert(format!(":a{i}"), value);
             sets.push(format!("#a{i} = :a{i}"));
         }
-        // This change's entries replace the last change's (the stream's
-        // publisher sends those the old image did not hold).
+        // This change's entries, packed, replace the last change's (the
+        // stream's publisher sends those the old image did not hold); an item
+        // written before packing loses its plain ones.
         names.insert("#outbox".into(), OUTBOX_ATTRIBUTE.into());
-        let mut expression = format!("SET {}", sets.join(", "));
-        if outbox.is_empty() {
-            expression.push_str(" REMOVE #outbox");
-        } else {
-            values.insert(":outbox".into(), s(encode(outbox)));
-            expression.push_str(", #outbox = :outbox");
+        let mut removes = vec!["#outbox".to_owned()];
+        // In the expiry sweep's index while it awaits its expiry, out of it after.
+        match super::expiry::expiry_attributes(auth) {
+            Some(attributes) => {
+                for (name, value) in attributes {
+                    names.insert(format!("#{name}"), name.into());
+                    values.insert(format!(":{name}"), s(value));
+                    sets.push(format!("#{name} = :{name}"));
+                }
+            }
+            None => {
+                for name in [super::expiry::EXPIRY_PK, super::expiry::EXPIRY_SK] {
+                    names.insert(format!("#{name}"), name.into());
+                    removes.push(format!("#{name}"));
+                }
+            }
         }
+        let expression = format!("SET {} REMOVE {}", sets.join(", "), removes.join(", "));
         names.insert("#version".into(), "version".into());
         names.insert("#claimed".into(), "claimed_by".into());
         values.insert(
@@ -236,5 +295,52 @@ impl DynamoDbClearingStore {
         item.insert("entity".into(), s("CLEARING_CONFLICT"));
         // Rewritten unchanged on a redelivery: the stream sees no new entry.
         self.put(super::items::with_outbox(item, outbox)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorization::parse_authorization_notification;
+
+    fn authorization() -> Authorization {
+        let body = br#"{"authorizations": [
+            {"transUid": "T1", "cardReference": "C1", "transactionAmount": 10.10, "transactionCurrency": "USD",
+             "merchantCategoryCode": "5812", "authorizationDateTime": "2024-04-24T16:00:00Z", "status": "APPROVED",
+             "financialNetworkCode": "MCF", "referenceNumber": "R1", "settlementDate": "2024-04-26"}
+        ]}"#;
+        let parsed = parse_authorization_notification(body, "MASTERCARD").unwrap();
+        parsed.into_iter().next().unwrap().unwrap()
+    }
+
+    #[test]
+    fn packed_and_plain_authorization_items_read_the_same() {
+        let auth = authorization();
+        let packed = authorization_item(&auth, &[]).unwrap();
+        assert!(!packed.contains_key("raw_payload") && !packed.contains_key("history"));
+        assert_eq!(authorization_from_item(packed).unwrap(), auth);
+        // Written before packing: every attribute plain.
+        let plain: Item = serde_dynamo::to_item(&auth).unwrap();
+        assert_eq!(authorization_from_item(plain).unwrap(), auth);
+    }
+
+    #[test]
+    fn an_authorization_outbox_is_packed_where_the_publisher_reads_it() {
+        let auth = authorization();
+        let event = OutboxEntry::Event {
+            id: crate::events::stable_id("x"),
+            source: "clearing".into(),
+            detail_type: "authorization.reversed".into(),
+            detail: "{}".into(),
+        };
+        let item = authorization_item(&auth, std::slice::from_ref(&event)).unwrap();
+        assert!(!item.contains_key(OUTBOX_ATTRIBUTE));
+        let Some(AttributeValue::B(bytes)) = item.get(PACKED_ATTRIBUTE) else {
+            panic!("no packed attribute");
+        };
+        assert_eq!(
+            crate::outbox::decode_packed(bytes.as_ref()).unwrap(),
+            [event]
+        );
     }
 }

@@ -85,7 +85,7 @@ impl DynamoDbClearingStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(with_outbox(message_item(message)?, outbox)))
+            .set_item(Some(message_item(message, outbox)?))
             .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .set_return_consumed_capacity(self.metering.request())
@@ -311,7 +311,7 @@ impl DynamoDbClearingStore {
     ) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(with_outbox(message_item(m)?, outbox)))
+            .set_item(Some(message_item(m, outbox)?))
             .condition_expression("version = :expected")
             .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
             .build()

@@ -1,9 +1,12 @@
 //! The clearing store on DynamoDB: one table (see ARCHITECTURE.md).
 //!
 //! Items:
-//! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message, with its history inline
-//!   and the attributes of the indexes below; its fields are not stored but
-//!   read again from the raw payload with the history's adjustments.
+//! - `CLR#<clearingUniqueId>` / `MESSAGE`: a clearing message: the attributes of
+//!   the indexes below, of the conditions (`version`, `status`) and of a list
+//!   row, and the rest (raw payload, history, outcome) with the outbox of the
+//!   change that wrote it packed in one binary attribute, `packed` (`crate::packed`);
+//!   its fields are not stored but read again from the raw payload with the
+//!   history's adjustments.
 //! - `AUTH#<transUid>` / `AUTHORIZATION`: an authorization with its `version` and
 //!   `history`; `claimed_by` (the first presentment to clear it) and one
 //!   `cleared#<clearingUniqueId>` attribute per presentment that cleared it.
@@ -22,28 +25,34 @@
 //! - `WOFF#<id>` / `REQUEST`, `BULK#<id>` / `ACTION` and `ITEMS#<n>`,
 //!   `BULKKEY#<operator>#<key>` / `KEY`: the console's write-offs and bulk actions.
 //!
-//! Three global secondary indexes, all keys only (the items are then read by key),
+//! Four global secondary indexes, all keys only (the items are then read by key),
 //! and `ByQueue`, the console's lists, projecting a list row (see `console`):
 //! - `ByCard`: `card_key` (`<network>#<card hash>`) / `card_sort` (`<status>#<received>#<id>`).
-//! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; PENDING and REPROCESSING
-//!   messages, and undecided Pix states (`PIX_OPEN#<date>`).
+//! - `ByOpenStatus`, sparse: `open_status` / `open_sort`; undecided Pix states
+//!   (`PIX_OPEN#<date>`). PENDING and REPROCESSING messages are listed by
+//!   `ByQueue` (`Q#<status>` / `<received>#<id>`): one index entry a message.
 //! - `ByTransUid`, sparse: `trans_uid` / `ingest_sort`; every message with a
 //!   transUid except the one holding that authorization's claim.
+//! - `ByExpiry`, sparse: `expiry_pk` / `expiry_sk`; authorizations awaiting
+//!   their expiry, by sweep day (see `expiry`).
 //!
 //! One file a concern: `items` (item mapping), `reads` (reads by key),
 //! `authorizations`, `messages` (writes and claims), `searches` (index lists),
 //! `manifests` (arrival and date manifests, their searches), `cursors`, `pix`, `console`,
+//! `rules` (the matching rules' versions, `RULES` / `V#<version>`),
 //! and `capacity` (the benchmark's meter, behind the `capacity-meter` feature).
 
 mod authorizations;
 mod capacity;
 mod console;
 mod cursors;
+mod expiry;
 mod items;
 mod manifests;
 mod messages;
 mod pix;
 mod reads;
+mod rules;
 mod searches;
 
 use std::collections::HashMap;
@@ -66,6 +75,7 @@ use crate::ports::{
 #[cfg(feature = "capacity-meter")]
 pub use capacity::CapacityMeter;
 pub use console::INDEX_BY_QUEUE;
+pub use expiry::INDEX_BY_EXPIRY;
 pub use items::message_pk;
 
 type Item = HashMap<String, AttributeValue>;
@@ -350,5 +360,18 @@ impl crate::ports::ConsoleStore for DynamoDbClearingStore {
         max: usize,
     ) -> Result<Vec<crate::console::PixResultRow>, StoreError> {
         DynamoDbClearingStore::pix_results(self, day, max).await
+    }
+}
+
+/// The expiry sweep's port, on `expiry.rs`.
+#[async_trait]
+impl crate::ports::ExpiryStore for DynamoDbClearingStore {
+    async fn due_authorizations(
+        &self,
+        due_by: chrono::DateTime<chrono::Utc>,
+        since: chrono::NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        DynamoDbClearingStore::due_authorizations(self, due_by, since, limit).await
     }
 }

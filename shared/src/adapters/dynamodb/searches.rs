@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::cursors::{decode_key, encode_key};
 use super::items::{authorization_key, ids_with_prefix, s};
 use super::{
-    sdk_error, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_OPEN_STATUS, INDEX_BY_TRANS_UID,
+    sdk_error, DynamoDbClearingStore, Item, INDEX_BY_CARD, INDEX_BY_QUEUE, INDEX_BY_TRANS_UID,
 };
 use crate::clearing::{ClearingField, ClearingMessage, ClearingStatus};
 use crate::ports::{ClearingSearch, Page, StoreError};
@@ -43,15 +43,11 @@ impl DynamoDbClearingStore {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<Page<ClearingMessage>, StoreError> {
-        let values = HashMap::from([(":s".to_string(), s(status.as_str()))]);
-        self.page(
-            INDEX_BY_OPEN_STATUS,
-            "open_status = :s",
-            values,
-            limit,
-            cursor,
-        )
-        .await
+        // The console's queue index lists PENDING and REPROCESSING messages in
+        // arrival order: one index entry a message serves both lists.
+        let values = HashMap::from([(":s".to_string(), s(format!("Q#{}", status.as_str())))]);
+        self.page(INDEX_BY_QUEUE, "queue_key = :s", values, limit, cursor)
+            .await
     }
 
     pub(super) async fn search(
@@ -143,7 +139,7 @@ impl DynamoDbClearingStore {
         // A cursor of another list (another index) would be a DynamoDB validation error: say so as a 400.
         let index_keys: &[&str] = match index {
             INDEX_BY_CARD => &["card_key", "card_sort"],
-            INDEX_BY_OPEN_STATUS => &["open_status", "open_sort"],
+            INDEX_BY_QUEUE => &["queue_key", "queue_sort"],
             _ => &[],
         };
         if let Some(start) = &start {

@@ -13,7 +13,16 @@ fn repo_template_parses_into_specs() {
         .iter()
         .map(|i| i.name.as_str())
         .collect();
-    assert_eq!(gsis, ["ByCard", "ByOpenStatus", "ByTransUid", "ByQueue"]);
+    assert_eq!(
+        gsis,
+        [
+            "ByCard",
+            "ByOpenStatus",
+            "ByTransUid",
+            "ByQueue",
+            "ByExpiry"
+        ]
+    );
     // The console's queue index projects what a list row shows; the others only keys.
     assert!(tables[0]
         .global_secondary_indexes
