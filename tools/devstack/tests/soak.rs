@@ -6,7 +6,9 @@
 //!
 //! `SOAK_RECORDS` (default 300) and `SOAK_SEED` choose the run.
 
-use devstack::soak::{check, summary_line, SoakConfig};
+use aws_sdk_sqs::types::QueueAttributeName;
+use devstack::soak::{check, summary_line, SoakConfig, System};
+use devstack::LocalClients;
 
 fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -15,8 +17,44 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A message the worker fails during a fault comes back after its queue's
+/// visibility timeout. The runner provisions the template's queues itself
+/// (180 s), so the soak shortens them only once the runner is up: shortened
+/// before, the failed Pix inputs stayed invisible longer than the soak waits
+/// for the system to settle, and their ids were reported lost.
+/// On the shared local stack, front on 3101.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_soak_system_keeps_its_work_queues_visibility_short_once_the_runner_has_provisioned_them(
+) {
+    let clients = LocalClients::new().await;
+    let prefix = format!("soakvis{}-", std::process::id());
+    let system = System::start(&clients, &prefix, 3101)
+        .await
+        .expect("the system starts");
+    for queue in system.queues.iter().chain([&system.capture]) {
+        let attributes = clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(QueueAttributeName::VisibilityTimeout)
+            .send()
+            .await
+            .expect("moto answers")
+            .attributes
+            .unwrap_or_default();
+        assert_eq!(
+            attributes
+                .get(&QueueAttributeName::VisibilityTimeout)
+                .map(String::as_str),
+            Some("10"),
+            "{}",
+            queue.name
+        );
+    }
+    system.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "open bug (issue 15): with the Pix close waiting for its entries, the soak's Pix input queue stops being consumed after its faults and its Pix ids are reported lost; run with --ignored or ./dev.sh soak"]
 async fn a_short_soak_loses_duplicates_and_leaves_unannounced_nothing_and_its_checks_can_fail() {
     let config = SoakConfig {
         records: env_number("SOAK_RECORDS", 300) as usize,

@@ -21,6 +21,7 @@ mod faults;
 mod load;
 mod plan;
 mod stack;
+mod system;
 mod truth;
 
 use std::sync::{Arc, Mutex};
@@ -30,9 +31,10 @@ use std::time::{Duration, Instant};
 use aws_config::timeout::TimeoutConfig;
 
 pub use checks::{check, Counts, Observed};
+pub use system::System;
 pub use truth::Truth;
 
-use crate::{add_subscriber, provision, DevstackError, LocalClients, LocalEndpoints, Template};
+use crate::{DevstackError, LocalClients, LocalEndpoints};
 
 /// The soak's own names: nothing of `devstack up` or the tests is touched.
 const PREFIX: &str = "soak-";
@@ -161,46 +163,18 @@ pub async fn run(config: SoakConfig) -> Result<Report, DevstackError> {
         stack::SoakStack::start(config.dynamodb_port, config.moto_port).await?,
     ));
     let clients = clients_with_timeouts(config.dynamodb_port, config.moto_port).await;
-    let template = Template::repo_default()?;
-    let provisioned = provision(&template, PREFIX, &clients).await?;
-    let table = provisioned.table("ClearingTable")?.to_owned();
-    let bus = provisioned.bus("ReconciliationBus")?.to_owned();
-    let capture = add_subscriber(
-        &clients,
-        &bus,
-        &serde_json::json!({"source": ["clearing", "pix"]}),
-        &format!("{PREFIX}Capture"),
-    )
-    .await?;
-    let queues = [
-        provisioned.queue("ReprocessingQueue")?.clone(),
-        provisioned.queue("PixInputQueue")?.clone(),
-    ];
-    stack::shorten_visibility(&clients, &queues, &capture).await?;
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let runner = tokio::spawn(crate::run::run_on(
-        clients.clone(),
-        crate::run::RunConfig {
-            prefix: PREFIX.to_owned(),
-            port: config.port,
-        },
-        crate::run::Output::Quiet,
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
-    load::wait_for_front(config.port, &runner).await?;
+    let system = System::start(&clients, PREFIX, config.port).await?;
+    let (table, bus, queues) = (&system.table, &system.bus, &system.queues);
 
     let events = Arc::new(Mutex::new(Vec::new()));
     let capturing = tokio::spawn(load::capture(
         clients.clone(),
-        capture.clone(),
+        system.capture.clone(),
         events.clone(),
     ));
     let faults = faults::Faults::start(stack.clone(), config.seed, config.fault_every_seconds);
     let plan = plan::Plan::new(config.records, config.seed);
-    let truth = load::drive(plan, config.port, &clients, &bus).await;
+    let truth = load::drive(plan, config.port, &clients, bus).await;
     let fault_count = faults.stop().await;
     let truth = truth?;
     println!(
@@ -208,8 +182,8 @@ pub async fn run(config: SoakConfig) -> Result<Report, DevstackError> {
         started.elapsed(),
         fault_count
     );
-    load::settle(&clients, &queues, &events).await;
-    let observed = checks::observe(&clients, &table, &truth, &events).await?;
+    load::settle(&clients, queues, &events).await;
+    let observed = checks::observe(&clients, table, &truth, &events).await?;
     let (counts, problems) = check(&truth, &observed);
     for problem in problems.iter().take(20) {
         println!("soak: {problem}");
@@ -218,8 +192,7 @@ pub async fn run(config: SoakConfig) -> Result<Report, DevstackError> {
         println!("soak: {line}");
     }
     capturing.abort();
-    let _ = stop_tx.send(());
-    let _ = runner.await;
+    system.stop().await;
     stack.lock().await.stop().await;
     println!("soak: finished in {:.0?}", started.elapsed());
     Ok(Report {
