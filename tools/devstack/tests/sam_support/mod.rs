@@ -91,17 +91,19 @@ pub fn sam_cli() -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(&bin.stdout).trim()).join("sam")
 }
 
-/// The functions' binaries (debug, as `./dev.sh sam-local` runs them).
+/// The functions' binaries (debug, as `./dev.sh sam-local` runs them): every
+/// `Binary` the template names, as `local/sam-local.sh` packs them.
 pub fn build_functions() {
+    let template = std::fs::read_to_string(repo().join("template.yaml")).unwrap();
+    let packages: Vec<&str> = template
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Binary:"))
+        .map(str::trim)
+        .collect();
+    assert!(!packages.is_empty(), "the template names its binaries");
     let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "clearing-webhook",
-            "-p",
-            "reconciliation-api",
-        ])
-        .args(["-p", "reprocessing-worker", "-p", "outbox-publisher"])
+        .arg("build")
+        .args(packages.iter().flat_map(|p| ["-p", p]))
         .current_dir(repo())
         .status()
         .unwrap();
