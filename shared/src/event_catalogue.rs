@@ -1,8 +1,10 @@
 //! Every event detail-type this product can emit, with when it is emitted and
 //! the sample EventBridge rule a consuming team would start from.
 //! `docs/events.md` is rendered from this list (a test fails when the
-//! committed file differs), and the constructors' tests check that each
-//! detail-type they can produce is listed here: a new detail-type is one line.
+//! committed file differs), with an example of each made by the code that
+//! emits it (`event_catalogue/examples_tests.rs`; a test fails when one is
+//! missing), and the constructors' tests check that each detail-type they can
+//! produce is listed here.
 
 use crate::events::*;
 use crate::pix::event::{EVENT_DETAIL_TYPE as PIX_FINANCIAL_RECONCILIATION, EVENT_SOURCE as PIX};
@@ -72,13 +74,17 @@ impl DocumentedEvent {
     }
 }
 
-/// The EventBridge entry of `event` as a rule sees it.
+/// The fields a rule sees of the PutEvents entry the bus adapter makes of `event`.
 pub fn envelope(event: &OutboundEvent) -> serde_json::Value {
-    let detail = serde_json::from_str(&event.detail).unwrap_or(serde_json::Value::Null);
+    let entry = crate::adapters::eventbridge::put_events_entry("ReconciliationBus", event);
+    let detail = entry
+        .detail()
+        .and_then(|d| serde_json::from_str(d).ok())
+        .unwrap_or(serde_json::Value::Null);
     serde_json::json!({
-        "source": event.source,
-        "detail-type": event.detail_type,
-        "resources": [event.resource()],
+        "source": entry.source(),
+        "detail-type": entry.detail_type(),
+        "resources": entry.resources(),
         "detail": detail,
     })
 }
@@ -93,6 +99,11 @@ pub fn render_markdown(examples: &[OutboundEvent]) -> String {
         "Each entry's `resources[0]` is `urn:clearing-reconciliation:event:<uuid>`, a\n",
         "stable id: subscribers dedupe on it. The `detail` fields are described in the\n",
         "README's Events section.\n\n",
+        "Every example is made by the code that emits it\n",
+        "(`shared/src/event_catalogue/examples_tests.rs`): the use case's domain value,\n",
+        "the constructor it calls, the outbox entry it stores read back as the\n",
+        "publisher reads it, and the PutEvents entry the bus adapter sends. Each\n",
+        "sample rule is checked to select its example and no other.\n\n",
         "| source | detail-type | when |\n| --- | --- | --- |\n",
     ));
     for e in ALL_EVENTS {
@@ -120,5 +131,7 @@ pub fn render_markdown(examples: &[OutboundEvent]) -> String {
     out
 }
 
+#[cfg(test)]
+mod examples_tests;
 #[cfg(test)]
 mod tests;

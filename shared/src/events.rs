@@ -289,3 +289,39 @@ pub fn rules_changed_event(version: &crate::clearing::RulesVersion) -> OutboundE
         detail: detail.to_string(),
     }
 }
+
+/// How much of an unreadable input's body its event carries (the stored record keeps all of it).
+pub const REJECTED_BODY_IN_EVENT: usize = 4096;
+
+/// An input the reprocessing worker can never read, as it announces it: from
+/// the Pix input queue (`pix` / `pix_input.rejected`) or the job queue
+/// (`clearing` / `reprocessing_job.rejected`). The same body on the same
+/// queue is the same event, whichever delivery brings it.
+pub fn rejected_input_event(
+    from_pix_queue: bool,
+    queue: &str,
+    sqs_message_id: Option<&str>,
+    reason: &str,
+    body: &str,
+) -> OutboundEvent {
+    use crate::event_catalogue::{JOB_REJECTED, PIX_INPUT_REJECTED};
+    let id = stable_id(&format!("rejected/{queue}/{body}"));
+    let (source, detail_type) = if from_pix_queue {
+        (crate::pix::event::EVENT_SOURCE, PIX_INPUT_REJECTED)
+    } else {
+        (CLEARING_EVENT_SOURCE, JOB_REJECTED)
+    };
+    let detail = serde_json::json!({
+        "event_id": id,
+        "queue": queue,
+        "sqs_message_id": sqs_message_id,
+        "reason": reason,
+        "body": body.chars().take(REJECTED_BODY_IN_EVENT).collect::<String>(),
+    });
+    OutboundEvent {
+        id,
+        source: source.into(),
+        detail_type: detail_type.into(),
+        detail: detail.to_string(),
+    }
+}

@@ -6,7 +6,7 @@
 use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::Utc;
 
-use shared::events::{stable_id, OutboundEvent};
+use shared::events::rejected_input_event;
 use shared::outbox::OutboxEntry;
 use shared::ports::RejectedInput;
 
@@ -16,9 +16,6 @@ use crate::{JobError, WorkerService};
 /// (declared in the documented catalogue).
 pub use shared::event_catalogue::{JOB_REJECTED, PIX_INPUT_REJECTED};
 
-/// How much of the body the event carries (the item keeps all of it).
-const BODY_IN_EVENT: usize = 4096;
-
 pub(crate) async fn reject(
     service: &WorkerService,
     record: &SqsMessage,
@@ -26,25 +23,14 @@ pub(crate) async fn reject(
 ) -> Result<(), JobError> {
     let queue = record.event_source_arn.clone().unwrap_or_default();
     let body = record.body.clone().unwrap_or_default();
-    let id = stable_id(&format!("rejected/{queue}/{body}"));
-    let (source, detail_type) = if queue == service.queues.pix_inputs {
-        ("pix", PIX_INPUT_REJECTED)
-    } else {
-        ("clearing", JOB_REJECTED)
-    };
-    let detail = serde_json::json!({
-        "event_id": id,
-        "queue": queue,
-        "sqs_message_id": record.message_id,
-        "reason": reason,
-        "body": body.chars().take(BODY_IN_EVENT).collect::<String>(),
-    });
-    let event = OutboundEvent {
-        id,
-        source: source.into(),
-        detail_type: detail_type.into(),
-        detail: detail.to_string(),
-    };
+    let event = rejected_input_event(
+        queue == service.queues.pix_inputs,
+        &queue,
+        record.message_id.as_deref(),
+        reason,
+        &body,
+    );
+    let id = event.id;
     let rejected = RejectedInput {
         id: id.to_string(),
         queue,

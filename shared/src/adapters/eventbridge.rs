@@ -29,14 +29,20 @@ impl EventBridgeBus {
     }
 
     fn entry(&self, e: &OutboundEvent) -> PutEventsRequestEntry {
-        PutEventsRequestEntry::builder()
-            .event_bus_name(&self.bus_name)
-            .source(&e.source)
-            .detail_type(&e.detail_type)
-            .detail(&e.detail)
-            .resources(e.resource())
-            .build()
+        put_events_entry(&self.bus_name, e)
     }
+}
+
+/// The PutEvents entry of `e` on the bus `bus_name`: what the bus receives
+/// (`docs/events.md` shows its examples through this too).
+pub fn put_events_entry(bus_name: &str, e: &OutboundEvent) -> PutEventsRequestEntry {
+    PutEventsRequestEntry::builder()
+        .event_bus_name(bus_name)
+        .source(&e.source)
+        .detail_type(&e.detail_type)
+        .detail(&e.detail)
+        .resources(e.resource())
+        .build()
 }
 
 #[async_trait]

@@ -96,53 +96,23 @@ fn matches(pattern: &Value, event: &Value) -> bool {
     })
 }
 
-/// Events made by the constructors the services call, from the seed inputs.
-fn examples() -> Vec<OutboundEvent> {
-    use crate::clearing::conflict::ClearingConflict;
-    use crate::clearing::{parse_clearing_notification, ClearingMessage, PreparedRecord};
-    let at = chrono::DateTime::parse_from_rfc3339("2024-04-26T10:24:00Z")
-        .unwrap()
-        .to_utc();
-    let body = include_str!("../../../spec/mastercard-clearing-notification.example.json");
-    // The seed with its swapped date fixed: valid, and no authorization stored.
-    let body = body.replace("2024-24-04", "2024-04-24");
-    let record = parse_clearing_notification(body.as_bytes())
-        .unwrap()
-        .remove(0);
-    let rules = crate::clearing::RulesVersion::shipped();
-    let prepared = PreparedRecord::new(record);
-    let decision = ClearingMessage::ingest(prepared, "MASTERCARD", None, &rules, "webhook", at);
-    let pending = crate::events::clearing_event(&decision.message).unwrap();
-    let conflict = clearing_conflict_event(&ClearingConflict {
-        clearing_unique_id: decision.message.clearing_unique_id.clone(),
-        card_network: "MASTERCARD".into(),
-        payload_digest: "3f1c0d5e".into(),
-        refused_payload: r#"{"transactionAmount":"99.00"}"#.into(),
-        stored_version: 2,
-        received_at: at,
-    });
-    let pix = crate::pix::FinancialReconciliation {
-        amount: "150.75".parse().unwrap(),
-        end_to_end_id: "E1234567820240426102400000000001".into(),
-        result: false,
-        result_description: crate::pix::ResultDescription::TransactionAmountDivergent,
-        transaction_id: "0b6f8a52-3c1e-4f7a-9d2b-6a1e5c4d3b2a".into(),
-        authorization_datetime: None,
-        authorization_id: Some(918273645),
-        provider_amount: Some("150.70".parse().unwrap()),
-        provider_authorization_id: None,
-    }
-    .outbound_event()
-    .unwrap();
-    vec![pending, conflict, pix]
-}
+use super::examples_tests::examples;
 
 #[test]
 fn each_example_is_documented_and_selected_by_its_rule() {
     let examples = examples();
     for example in &examples {
-        let documented = documented(&example.source, &example.detail_type).unwrap();
-        assert!(matches(&documented.rule(), &envelope(example)));
+        let own = documented(&example.source, &example.detail_type)
+            .unwrap_or_else(|| panic!("{} is not documented", example.detail_type));
+        for e in ALL_EVENTS {
+            assert_eq!(
+                matches(&e.rule(), &envelope(example)),
+                e == own,
+                "rule of {} against the example of {}",
+                e.detail_type,
+                example.detail_type
+            );
+        }
     }
     // The README's alerting rule selects the seed's pending event.
     let alert = json!({"source": ["clearing"], "detail-type": ["clearing_message.pending"],
@@ -152,6 +122,37 @@ fn each_example_is_documented_and_selected_by_its_rule() {
         "{}",
         examples[0].detail
     );
+}
+
+#[test]
+fn every_documented_detail_type_has_an_example_made_by_the_code() {
+    let examples = examples();
+    for e in ALL_EVENTS {
+        assert!(
+            examples
+                .iter()
+                .any(|x| x.source == e.source && x.detail_type == e.detail_type),
+            "no example of {} / {}",
+            e.source,
+            e.detail_type
+        );
+    }
+}
+
+#[test]
+fn each_example_is_the_entry_the_bus_adapter_sends() {
+    for example in examples() {
+        let entry = crate::adapters::eventbridge::put_events_entry("ReconciliationBus", &example);
+        let seen = envelope(&example);
+        assert_eq!(seen["source"], example.source);
+        assert_eq!(seen["detail-type"], example.detail_type);
+        assert_eq!(seen["resources"], json!([example.resource()]));
+        assert_eq!(entry.detail(), Some(example.detail.as_str()));
+        let detail: Value = serde_json::from_str(&example.detail).unwrap();
+        assert_eq!(seen["detail"], detail);
+        // Every clearing and Pix event carries its stable id in `resources`.
+        assert!(example.resource().ends_with(&example.id.to_string()));
+    }
 }
 
 fn bare(e: &DocumentedEvent) -> Value {
