@@ -1,7 +1,8 @@
 //! The sample events of `events/`, made by the code that serves the local run:
 //! the API Gateway ones by the local front's payload builder (named stage,
 //! stage-prefixed path, the route key and path parameters of the template's
-//! route), the SQS ones as the local queues deliver them. `devstack
+//! route), the SQS ones as the local queues deliver them, the outbox
+//! publisher's and the expiry sweep's as [`invocations`] says. `devstack
 //! sample-events` writes them; a test fails when the committed files differ.
 //!
 //! They are signed with the local-only settings of `local/local.env`: the
@@ -62,6 +63,9 @@ const SEED_FIX: &str = r#"{
 pub fn sample_events(api: &HttpApi, settings: &Env) -> Result<Vec<Sample>, DevstackError> {
     let mut samples = http_samples(api, settings)?;
     samples.extend(sqs_samples());
+    samples.extend(invocations::invocation_samples(
+        &crate::Template::repo_default()?,
+    )?);
     Ok(samples)
 }
 
@@ -262,6 +266,12 @@ fn sqs_event(logical: &str, id: &str, body: &Value) -> Value {
 pub fn write_samples(dir: &Path, samples: &[Sample]) -> Result<(), DevstackError> {
     for sample in samples {
         let path = dir.join(sample.file);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|source| DevstackError::Write {
+                path: folder.to_owned(),
+                source,
+            })?;
+        }
         let text = serde_json::to_string_pretty(&InOrder(&sample.event)).unwrap_or_default() + "\n";
         std::fs::write(&path, text).map_err(|source| DevstackError::Write { path, source })?;
     }
@@ -316,6 +326,8 @@ pub fn stale_samples<'a>(dir: &Path, samples: &'a [Sample]) -> Vec<&'a str> {
         .map(|s| s.file)
         .collect()
 }
+
+pub mod invocations;
 
 #[cfg(test)]
 mod tests;

@@ -116,6 +116,16 @@ impl DynamoDbClearingStore {
     }
 }
 
+/// The item a new clearing message is written as, with the outbox of that
+/// write: what the table's stream hands the outbox publisher (its sample
+/// event in `events/outbox-publisher/` is made of it).
+pub fn new_message_item(
+    message: &ClearingMessage,
+    outbox: &[OutboxEntry],
+) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    items::message_item(message, outbox)
+}
+
 fn unavailable<E: std::fmt::Debug>(e: E) -> StoreError {
     StoreError::Unavailable(format!("{e:?}").chars().take(600).collect())
 }
