@@ -218,3 +218,41 @@ async fn a_late_presentment_is_matched_and_flagged_or_held_by_rule() {
         "LATE_PRESENTMENT"
     );
 }
+
+/// `events/authorization-expiry/`'s sample (Scheduler's payload) through the
+/// handler: the sweep runs at its scheduled time and expires what is due then.
+#[tokio::test]
+async fn the_scheduler_sample_runs_the_sweep_at_its_scheduled_time() {
+    let stack = TestStack::new().await;
+    let uid = unique("uid-");
+    let body = authorization(&uid, &unique("card-"), "100.00", "5411")
+        .replace("2024-04-24T16:00:00Z", "2026-11-10T16:00:00Z");
+    let mut auth =
+        shared::authorization::parse_authorization_notification(body.as_bytes(), "MASTERCARD")
+            .unwrap()
+            .remove(0)
+            .unwrap();
+    // Stored when it was authorized: its 7-day window ends on 2026-11-17.
+    auth.expiry = shared::clearing::RulesVersion::shipped()
+        .rules
+        .expiry_terms(&auth, auth.authorized_at);
+    stack.store().save_authorization(&auth, &[]).await.unwrap();
+    let path = devstack::repo_root().join("events/authorization-expiry/scheduler-run.json");
+    let payload: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let report = authorization_expiry::handle(
+        &sweeper(&stack),
+        lambda_runtime::LambdaEvent::new(payload, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.examined, report.expired), (1, 1), "{report:?}");
+    assert_eq!(status(&stack, &uid).await, AuthorizationStatus::Expired);
+    let events = expired_events(&stack, Duration::from_secs(10)).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["detail"]["trans_uid"] == uid.as_str()
+                && e["detail"]["occurred_at"] == "2026-11-22T10:00:00.000Z"),
+        "{events:?}"
+    );
+}

@@ -277,3 +277,30 @@ async fn a_batch_that_keeps_failing_goes_to_the_failure_queue() {
         "{events:?}"
     );
 }
+
+/// `events/outbox-publisher/`'s sample, through the handler with the stack's
+/// real bus: the seed's PENDING event reaches the bus's subscribers.
+#[tokio::test]
+async fn the_stream_sample_publishes_the_seeds_pending_event() {
+    let stack = TestStack::without_publisher().await;
+    let path = devstack::repo_root().join("events/outbox-publisher/stream-seed-pending.json");
+    let event: Event = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let answer = outbox_publisher::handle(
+        &stack.publisher_service(),
+        lambda_runtime::LambdaEvent::new(event, lambda_runtime::Context::default()),
+    )
+    .await
+    .unwrap();
+    assert!(answer.batch_item_failures.is_empty());
+    let events = stack
+        .drain(&stack.all_events, 1, Duration::from_secs(10))
+        .await;
+    let pending = of_type(&events, "clearing_message.pending");
+    assert_eq!(pending.len(), 1, "{events:?}");
+    assert_eq!(pending[0]["detail"]["clearing_unique_id"], SEED_ID);
+    assert_eq!(pending[0]["detail"]["card_hash"], SEED_CARD);
+    assert_eq!(
+        pending[0]["detail"]["pending_reason"]["code"],
+        "INVALID_FIELD"
+    );
+}
