@@ -203,3 +203,31 @@ fn docs_events_md_is_rendered_from_the_catalogue() {
         "docs/events.md differs from the catalogue: run with UPDATE_EVENT_DOCS=1"
     );
 }
+
+/// The sample rules of the README's Events section (its ```json blocks).
+fn readme_rules() -> Vec<Value> {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("\n## Events\n")
+        .expect("README has an Events section");
+    let section = &readme[start + 1..];
+    let section = &section[..section[1..].find("\n## ").map_or(section.len(), |i| i + 1)];
+    section
+        .split("```json\n")
+        .skip(1)
+        .map(|block| serde_json::from_str(&block[..block.find("```").unwrap()]).unwrap())
+        .collect()
+}
+
+#[test]
+fn each_readme_rule_selects_an_example_made_by_the_code() {
+    let rules = readme_rules();
+    assert!(rules.len() >= 4, "{rules:?}");
+    let examples = examples();
+    for rule in rules {
+        assert!(
+            examples.iter().any(|e| matches(&rule, &envelope(e))),
+            "the README's rule {rule} selects none of the examples"
+        );
+    }
+}

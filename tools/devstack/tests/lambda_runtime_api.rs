@@ -186,6 +186,10 @@ fn build_functions() -> PathBuf {
             "reconciliation-api",
             "-p",
             "reprocessing-worker",
+            "-p",
+            "outbox-publisher",
+            "-p",
+            "authorization-expiry",
         ])
         .current_dir(devstack::repo_root())
         .status()
@@ -350,4 +354,29 @@ async fn every_function_serves_its_sample_events_through_its_real_main_and_the_r
         (200, Some("MATCHED")),
         "{message}"
     );
+    stream_and_schedule_samples(&target, &env);
+}
+
+/// The outbox publisher's stream sample and the sweep's Scheduler sample,
+/// each through its function's real main.
+fn stream_and_schedule_samples(target: &Path, env: &[(String, String)]) {
+    let published = invoke_all(
+        &target.join("outbox-publisher"),
+        env,
+        &[sample("events/outbox-publisher/stream-seed-pending.json")],
+    );
+    assert_eq!(
+        published[0],
+        serde_json::json!({"batchItemFailures": []}),
+        "the seed's event published"
+    );
+    let sweep = invoke_all(
+        &target.join("authorization-expiry"),
+        env,
+        &[sample("events/authorization-expiry/scheduler-run.json")],
+    );
+    // The seed's authorization, stored today, is not due at the sample's
+    // scheduled time (tests/authorization_expiry.rs runs one that is).
+    assert_eq!(sweep[0]["failed"], serde_json::json!([]), "{}", sweep[0]);
+    assert_eq!(sweep[0]["expired"], 0, "{}", sweep[0]);
 }

@@ -117,3 +117,38 @@ fn the_scheduler_sample_is_the_templates_input_with_its_context_filled_in() {
         .as_deref()
         .is_some_and(|a| a.starts_with("arn:aws:scheduler:")));
 }
+
+#[test]
+fn every_sample_is_listed_in_both_readmes() {
+    let root = crate::repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let events_readme = std::fs::read_to_string(root.join("events/README.md")).unwrap();
+    let samples = built();
+    // And every file of events/ is one the builder makes.
+    for folder in std::fs::read_dir(root.join("events")).unwrap() {
+        let folder = folder.unwrap().path();
+        for file in std::fs::read_dir(&folder).into_iter().flatten() {
+            let file = file.unwrap().path();
+            let name = file.strip_prefix(root.join("events")).unwrap();
+            let name = name.to_str().unwrap();
+            assert!(
+                samples.iter().any(|s| s.file == name),
+                "{name} is not made by `devstack sample-events`"
+            );
+        }
+    }
+    for sample in samples {
+        let (folder, name) = sample.file.split_once('/').unwrap();
+        assert!(
+            events_readme.contains(sample.file),
+            "events/README.md lacks {}",
+            sample.file
+        );
+        // The README's table names a folder's first file in full, the others by name.
+        assert!(
+            readme.contains(&format!("`{folder}/")) && readme.contains(name),
+            "README.md lacks {}",
+            sample.file
+        );
+    }
+}
