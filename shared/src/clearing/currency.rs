@@ -164,10 +164,21 @@ const CURRENCIES: &[(&str, u32)] = &[
 
 /// Minor units of an ISO 4217 alphabetic code, `None` if it is not one.
 pub fn minor_units(code: &str) -> Option<u32> {
+    // Three bytes compared as one number (same order as the text): every
+    // record's currencies are looked up, and a string compare per step is slow.
+    let key = packed(code)?;
     CURRENCIES
-        .binary_search_by(|(c, _)| c.cmp(&code))
+        .binary_search_by(|(c, _)| packed(c).unwrap_or(0).cmp(&key))
         .ok()
         .map(|i| CURRENCIES[i].1)
+}
+
+/// A three-byte code as a big-endian number; `None` for any other length.
+fn packed(code: &str) -> Option<u32> {
+    match code.as_bytes() {
+        &[a, b, c] => Some(u32::from_be_bytes([0, a, b, c])),
+        _ => None,
+    }
 }
 
 /// Whether `amount` needs no more decimals than `units`: trailing zeros are
@@ -192,6 +203,16 @@ mod tests {
         assert_eq!(minor_units("BHD"), Some(3));
         assert_eq!(minor_units("usd"), None);
         assert_eq!(minor_units("840"), None);
+    }
+
+    #[test]
+    fn every_code_of_the_table_and_nothing_else_is_found() {
+        for (code, units) in CURRENCIES {
+            assert_eq!(minor_units(code), Some(*units), "{code}");
+        }
+        for code in ["", "US", "USDX", "USD ", "AAA", "ZZZ", "ÜSD", "\0USD"] {
+            assert_eq!(minor_units(code), None, "{code:?}");
+        }
     }
 
     #[test]

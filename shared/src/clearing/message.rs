@@ -312,20 +312,22 @@ impl ClearingMessage {
             reprocessing: None,
             lifecycle: None,
             disputes: Vec::new(),
-            history: vec![Transition {
-                version: 1,
-                from: None,
-                to: ClearingStatus::Received,
-                at: now,
-                actor: actor.to_owned(),
-                reason: Some("clearing notification received".into()),
-                pending_reason: None,
-                changes: Vec::new(),
-                request_id: None,
-                action: None,
-                rules_version: None,
-            }],
+            // Room for the outcome pushed next (one allocation, not two).
+            history: Vec::with_capacity(2),
         };
+        message.history.push(Transition {
+            version: 1,
+            from: None,
+            to: ClearingStatus::Received,
+            at: now,
+            actor: actor.to_owned(),
+            reason: Some("clearing notification received".into()),
+            pending_reason: None,
+            changes: Vec::new(),
+            request_id: None,
+            action: None,
+            rules_version: None,
+        });
         message.settle(outcome, actor, None, Vec::new(), None, now);
         message.decided_under(rules);
         let dispute = message.dispute_step();

@@ -21,6 +21,8 @@ pub use message::{
     ClearingStatus, Decision, FieldChange, PreparedRecord, ReprocessingTicket, Transition,
     TransitionError,
 };
-pub use notification::{parse_clearing_notification, NotificationError, ReceivedRecord};
+pub use notification::{
+    clearing_records, parse_clearing_notification, NotificationError, ReceivedRecord,
+};
 pub use rules::{RulesChangeError, RulesVersion};
 pub use validate::{validate, ValidClearing};

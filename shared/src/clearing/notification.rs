@@ -81,10 +81,22 @@ struct Envelope<'a> {
 
 /// Splits a clearing notification into its records.
 pub fn parse_clearing_notification(body: &[u8]) -> Result<Vec<ReceivedRecord>, NotificationError> {
+    Ok(clearing_records(body)?.collect())
+}
+
+/// The records of a clearing notification, each taken apart as it is asked
+/// for: the envelope is checked whole first (shape, count, sizes), so an error
+/// still refuses the body before any record is read. Callers that handle one
+/// record at a time use this rather than [`parse_clearing_notification`]: the
+/// list of a thousand records read at once is a 72 KB block whose release
+/// makes the allocator sweep its free lists on every notification.
+pub fn clearing_records(
+    body: &[u8],
+) -> Result<impl ExactSizeIterator<Item = ReceivedRecord> + '_, NotificationError> {
     let envelope: Envelope<'_> = parse_envelope(body, "clearing")?;
     check_count(envelope.clearing.len(), "clearing")?;
     check_sizes(&envelope.clearing, "clearing")?;
-    Ok(envelope.clearing.into_iter().map(parse_record).collect())
+    Ok(envelope.clearing.into_iter().map(parse_record))
 }
 
 pub(crate) fn parse_envelope<'a, T: Deserialize<'a>>(
@@ -178,9 +190,9 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+        while let Some(FieldName(field)) = map.next_key()? {
             let value: &'de RawValue = map.next_value()?;
-            let Some(field) = ClearingField::from_name(&key) else {
+            let Some(field) = field else {
                 continue; // unknown fields stay in the raw payload only
             };
             match scalar_text(value.get()) {
@@ -198,9 +210,34 @@ impl<'de> Visitor<'de> for RecordVisitor<'_> {
     }
 }
 
+/// A record's key read as the field it names, without copying the key.
+struct FieldName(Option<ClearingField>);
+
+impl<'de> Deserialize<'de> for FieldName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_str(FieldNameVisitor)
+    }
+}
+
+struct FieldNameVisitor;
+
+impl Visitor<'_> for FieldNameVisitor {
+    type Value = FieldName;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<FieldName, E> {
+        Ok(FieldName(ClearingField::from_name(name)))
+    }
+}
+
 /// The text of a JSON scalar: a string's content, a number's digits as sent.
 fn scalar_text(raw: &str) -> Result<Option<String>, String> {
     match raw.as_bytes().first() {
+        // Valid JSON (the record parsed) with no escape: the content is the text between the quotes.
+        Some(b'"') if !raw.contains('\\') => Ok(Some(raw[1..raw.len() - 1].to_owned())),
         Some(b'"') => serde_json::from_str::<String>(raw)
             .map(Some)
             .map_err(|e| format!("unreadable string: {e}")),
@@ -308,6 +345,51 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("`clearing[1]`"));
+    }
+
+    #[test]
+    fn strings_and_keys_are_read_with_or_without_escapes() {
+        let body = br#"{"clearing": [{"clearingUniqueId": "A\u00e91", "merchant\u004eame": "CAF\u00c9 \"X\"", "cardAcceptorCity": "S\u00c3O PAULO", "cardAcceptorState": "SP", "merchantCountryCode": "", "acquirerId": "\\1"}]}"#;
+        let fields = &parse_clearing_notification(body).unwrap()[0].fields;
+        let text = |f| fields.get(&f).map(String::as_str);
+        assert_eq!(text(ClearingField::ClearingUniqueId), Some("A\u{e9}1"));
+        assert_eq!(text(ClearingField::MerchantName), Some("CAF\u{c9} \"X\""));
+        assert_eq!(
+            text(ClearingField::CardAcceptorCity),
+            Some("S\u{c3}O PAULO")
+        );
+        assert_eq!(text(ClearingField::CardAcceptorState), Some("SP"));
+        assert_eq!(text(ClearingField::MerchantCountryCode), Some(""));
+        assert_eq!(text(ClearingField::AcquirerId), Some("\\1"));
+        for raw in [
+            r#""plain""#,
+            r#""""#,
+            r#""tab\there""#,
+            r#""\u00e9""#,
+            r#""é""#,
+        ] {
+            let expected: String = serde_json::from_str(raw).unwrap();
+            assert_eq!(scalar_text(raw), Ok(Some(expected)), "{raw}");
+        }
+    }
+
+    #[test]
+    fn records_one_at_a_time_are_the_records_at_once() {
+        let body = br#"{"clearing": [42, {"clearingUniqueId": "A1"}, {"clearingUniqueId": "B2", "transactionAmount": 7.10}]}"#;
+        let each: Vec<_> = clearing_records(body).unwrap().collect();
+        let all = parse_clearing_notification(body).unwrap();
+        assert_eq!(each.len(), 3);
+        for (a, b) in each.iter().zip(&all) {
+            assert_eq!(
+                (&a.raw, &a.fields, &a.shape_problems),
+                (&b.raw, &b.fields, &b.shape_problems)
+            );
+        }
+        // The envelope is refused whole, before any record is read.
+        assert!(matches!(
+            clearing_records(b"{\"clearing\": []}").err(),
+            Some(NotificationError::Empty("clearing"))
+        ));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::authorization::{Authorization, RejectedAuthorization};
 use crate::clearing::conflict::{same_content, ClearingConflict};
 use crate::clearing::fields::transaction_date;
 use crate::clearing::{
-    parse_clearing_notification, ClearingMessage, ClearingStatus, NotificationError, PendingReason,
+    clearing_records, ClearingMessage, ClearingStatus, NotificationError, PendingReason,
     PreparedRecord, RulesVersion,
 };
 use crate::events::{clearing_conflict_event, clearing_event};
@@ -111,9 +111,9 @@ impl IngestService<'_> {
         network: &str,
         body: &[u8],
     ) -> Result<ClearingAck, IngestError> {
-        let records = parse_clearing_notification(body)?;
+        let records = clearing_records(body)?;
         let received = records.len();
-        let prepared: Vec<PreparedRecord> = records.into_iter().map(PreparedRecord::new).collect();
+        let prepared: Vec<PreparedRecord> = records.map(PreparedRecord::new).collect();
         let keys: Vec<_> = prepared
             .iter()
             .filter_map(PreparedRecord::authorization_key)

@@ -44,8 +44,8 @@ use shared::authorization::{
 use shared::authorization_expiry::ExpiryDecision;
 use shared::clearing::notification::MAX_RECORDS_PER_NOTIFICATION;
 use shared::clearing::{
-    parse_clearing_notification, ClearingMessage, ClearingStatus, PendingReasonCode,
-    PreparedRecord, RulesVersion,
+    clearing_records, ClearingMessage, ClearingStatus, PendingReasonCode, PreparedRecord,
+    RulesVersion,
 };
 
 /// The kinds of scenario a day is made of (see the table above).
@@ -523,7 +523,7 @@ impl<'a> IngestCore<'a> {
         mut out: impl FnMut(&str, ClearingStatus, Option<PendingReasonCode>),
     ) {
         let now = Utc::now();
-        for record in parse_clearing_notification(body).unwrap() {
+        for record in clearing_records(body).unwrap() {
             let prepared = PreparedRecord::new(record);
             let index = prepared
                 .authorization_key()
