@@ -373,27 +373,6 @@ pub async fn capture(
 }
 
 /// Messages waiting or in flight on `queue` (None if moto does not answer).
-async fn backlog(clients: &LocalClients, queue: &QueueInfo) -> Option<i64> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
-    let out = clients
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&queue.url)
-        .attribute_names(A::ApproximateNumberOfMessages)
-        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .ok()?;
-    let attributes = out.attributes()?;
-    let count = |name: A| {
-        attributes
-            .get(&name)
-            .and_then(|v| v.parse::<i64>().ok())
-            .unwrap_or(0)
-    };
-    Some(count(A::ApproximateNumberOfMessages) + count(A::ApproximateNumberOfMessagesNotVisible))
-}
-
 /// Waits until the work queues are empty and no event has arrived for 5 s;
 /// gives up after 2 minutes without a new event (the worker is stuck).
 pub async fn settle(
@@ -412,7 +391,7 @@ pub async fn settle(
         }
         let mut backlogs = Vec::new();
         for queue in queues {
-            backlogs.push(backlog(clients, queue).await);
+            backlogs.push(super::redrive::depth(clients, queue).await);
         }
         if backlogs.iter().all(|b| *b == Some(0)) && quiet_since.elapsed() >= Duration::from_secs(5)
         {

@@ -20,6 +20,7 @@ mod checks;
 mod faults;
 mod load;
 mod plan;
+mod redrive;
 mod stack;
 mod system;
 mod truth;
@@ -151,6 +152,24 @@ pub async fn clients_with_timeouts(dynamodb_port: u16, moto_port: u16) -> LocalC
     LocalClients::with(sdk, endpoints)
 }
 
+/// Moves what reached the work queues' dead-letter queues back (as an
+/// operator does after an outage) and prints the figures; returns how many moved.
+async fn redrive_dead_letters(
+    clients: &LocalClients,
+    system: &System,
+) -> Result<usize, DevstackError> {
+    let moved = redrive::redrive(clients, &system.dead_letters).await?;
+    let total = moved.iter().map(|(_, n)| n).sum();
+    let each: Vec<String> = moved.iter().map(|(q, n)| format!("{n} to {q}")).collect();
+    println!(
+        "soak: redriven {total} from the dead-letter queues ({})",
+        each.join(", ")
+    );
+    let failures = redrive::depth(clients, &system.outbox_failures).await;
+    println!("soak: the stream's on-failure queue holds {failures:?} batches");
+    Ok(total)
+}
+
 /// Runs the soak: starts its stack, the system, the faults and the load;
 /// waits for the system to settle; checks. The stack is stopped on return.
 pub async fn run(config: SoakConfig) -> Result<Report, DevstackError> {
@@ -183,6 +202,10 @@ pub async fn run(config: SoakConfig) -> Result<Report, DevstackError> {
         fault_count
     );
     load::settle(&clients, queues, &events).await;
+    let redriven = redrive_dead_letters(&clients, &system).await?;
+    if redriven > 0 {
+        load::settle(&clients, queues, &events).await;
+    }
     let observed = checks::observe(&clients, table, &truth, &events).await?;
     let (counts, problems) = check(&truth, &observed);
     for problem in problems.iter().take(20) {

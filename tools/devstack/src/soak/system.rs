@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 use crate::run::{run_on, Output, RunConfig};
 use crate::{add_subscriber, provision, DevstackError, LocalClients, QueueInfo, Template};
 
+use super::redrive::DeadLetters;
 use super::{load, stack};
 
 pub struct System {
@@ -17,6 +18,10 @@ pub struct System {
     pub capture: QueueInfo,
     /// The queues the worker consumes: reprocessing jobs, Pix inputs.
     pub queues: [QueueInfo; 2],
+    /// Each work queue with its dead-letter queue.
+    pub dead_letters: Vec<DeadLetters>,
+    /// The stream's on-failure destination (batches the publisher gave up on).
+    pub outbox_failures: QueueInfo,
     runner: JoinHandle<Result<(), DevstackError>>,
     stop: oneshot::Sender<()>,
 }
@@ -44,6 +49,19 @@ impl System {
             provisioned.queue("ReprocessingQueue")?.clone(),
             provisioned.queue("PixInputQueue")?.clone(),
         ];
+        let dead_letters = [
+            ("ReprocessingQueue", "ReprocessingDeadLetterQueue"),
+            ("PixInputQueue", "PixInputDeadLetterQueue"),
+        ]
+        .into_iter()
+        .map(|(source, dead_letters)| {
+            Ok(DeadLetters {
+                source: provisioned.queue(source)?.clone(),
+                dead_letters: provisioned.queue(dead_letters)?.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>, DevstackError>>()?;
+        let outbox_failures = provisioned.queue("OutboxFailureQueue")?.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let runner = tokio::spawn(run_on(
             clients.clone(),
@@ -61,6 +79,8 @@ impl System {
             bus,
             capture,
             queues,
+            dead_letters,
+            outbox_failures,
             runner,
             stop,
         };
