@@ -372,7 +372,6 @@ pub async fn capture(
     }
 }
 
-/// Messages waiting or in flight on `queue` (None if moto does not answer).
 /// Waits until the work queues are empty and no event has arrived for 5 s;
 /// gives up after 2 minutes without a new event (the worker is stuck).
 pub async fn settle(

@@ -8,7 +8,7 @@
 //! faults. Redriving keeps such a message from counting as lost, and the
 //! figures are printed, so the soak never hides where a message waited.
 
-use aws_sdk_sqs::types::{MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use crate::{DevstackError, LocalClients, QueueInfo};
 
@@ -50,14 +50,12 @@ async fn move_all(clients: &LocalClients, pair: &DeadLetters) -> Result<usize, D
             return Ok(moved);
         }
         for message in messages {
-            let attributes: Option<std::collections::HashMap<String, MessageAttributeValue>> =
-                message.message_attributes.clone();
             // Sent before the delete: a crash in between leaves a copy, which
             // the worker's idempotent handling absorbs; never a loss.
             sqs.send_message()
                 .queue_url(&pair.source.url)
                 .message_body(message.body().unwrap_or_default())
-                .set_message_attributes(attributes)
+                .set_message_attributes(message.message_attributes.clone())
                 .send()
                 .await
                 .map_err(|e| clients.aws_error("sqs", "SendMessage", &pair.source.name, e))?;
@@ -94,4 +92,81 @@ pub async fn depth(clients: &LocalClients, queue: &QueueInfo) -> Option<i64> {
             .unwrap_or(0)
     };
     Some(count(A::ApproximateNumberOfMessages) + count(A::ApproximateNumberOfMessagesNotVisible))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn queue(clients: &LocalClients, name: &str) -> QueueInfo {
+        let url = clients
+            .sqs
+            .create_queue()
+            .queue_name(name)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        QueueInfo {
+            name: name.to_owned(),
+            arn: format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
+            url,
+        }
+    }
+
+    /// Needs moto (the local stack): every dead letter lands on its source
+    /// queue with its body and attributes, and the dead-letter queue is empty.
+    #[tokio::test]
+    async fn every_dead_letter_goes_back_to_its_source_queue_unchanged() {
+        let clients = LocalClients::new().await;
+        let run = uuid::Uuid::new_v4().simple().to_string();
+        let pair = DeadLetters {
+            source: queue(&clients, &format!("redrive-src-{run}")).await,
+            dead_letters: queue(&clients, &format!("redrive-dlq-{run}")).await,
+        };
+        let attribute = aws_sdk_sqs::types::MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value("close")
+            .build()
+            .unwrap();
+        for n in 0..13 {
+            clients
+                .sqs
+                .send_message()
+                .queue_url(&pair.dead_letters.url)
+                .message_body(format!("{{\"n\":{n}}}"))
+                .message_attributes("kind", attribute.clone())
+                .send()
+                .await
+                .unwrap();
+        }
+        let moved = redrive(&clients, std::slice::from_ref(&pair))
+            .await
+            .unwrap();
+        assert_eq!(moved, vec![(pair.source.name.clone(), 13)]);
+        assert_eq!(depth(&clients, &pair.dead_letters).await, Some(0));
+        let mut bodies = Vec::new();
+        while bodies.len() < 13 {
+            let out = clients
+                .sqs
+                .receive_message()
+                .queue_url(&pair.source.url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .unwrap();
+            let messages = out.messages.unwrap_or_default();
+            assert!(!messages.is_empty(), "only {} came back", bodies.len());
+            for m in messages {
+                assert_eq!(m.message_attributes.unwrap()["kind"], attribute);
+                bodies.push(m.body.unwrap());
+            }
+        }
+        bodies.sort();
+        let mut expected: Vec<String> = (0..13).map(|n| format!("{{\"n\":{n}}}")).collect();
+        expected.sort();
+        assert_eq!(bodies, expected);
+    }
 }
